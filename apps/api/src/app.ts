@@ -1,0 +1,87 @@
+// Owns: building the Fastify app — validation, error shape, auth, routes, OpenAPI — from injected dependencies.
+// Must not: listen on a port, read the environment or run probes; server.ts and main.ts do the first two.
+
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { Config } from '@conncheck/core';
+import type { TaskQueue, TaskStore } from '@conncheck/store';
+import { TokenAuth } from './auth.js';
+import { registerErrorHandling } from './errors.js';
+import { httpDuration, httpRequests } from './metrics.js';
+import { checkRoutes } from './routes/checks.js';
+import { healthRoutes } from './routes/health.js';
+
+export interface ApiDeps {
+  config: Config;
+  store: TaskStore;
+  queue: TaskQueue;
+  auth: TokenAuth;
+}
+
+export interface BuildAppOptions {
+  config: Config;
+  store: TaskStore;
+  queue: TaskQueue;
+  logger?: FastifyServerOptions['logger'];
+}
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/**
+ * Two validators: bodies are validated strictly (no type coercion, unknown fields rejected, never silently
+ * dropped); query strings and path parameters are text by nature and are coerced to their declared types.
+ */
+function makeAjv(coerce: boolean): Ajv {
+  const ajv = new Ajv({
+    removeAdditional: false,
+    useDefaults: true,
+    coerceTypes: coerce ? 'array' : false,
+    allErrors: false,
+    strict: false,
+  });
+  addFormats(ajv);
+  return ajv;
+}
+
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config, store, queue } = options;
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: config.bodyLimit,
+    trustProxy: false,
+    return503OnClosing: true,
+    // The token header is a credential: never log it.
+    disableRequestLogging: false,
+  });
+  const bodyAjv = makeAjv(false);
+  const textAjv = makeAjv(true);
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
+
+  registerErrorHandling(app);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'conncheck',
+        version: '0.1.0',
+        description: 'Can we reach and log in to this endpoint, and if not, exactly why? Asynchronous batch connectivity checks.',
+      },
+      components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' } } },
+      security: [{ token: [] }],
+    },
+  });
+
+  const deps: ApiDeps = { config, store, queue, auth: new TokenAuth(config.authTokens) };
+  await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(async (scope) => checkRoutes(scope, deps));
+  return app;
+}

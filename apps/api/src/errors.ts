@@ -1,0 +1,79 @@
+// Owns: turning every error into `{ error_code, error_msg }` with the right status; validation errors name the field.
+// Must not: leak internals — a 5xx body never carries an exception message or a stack.
+
+import { ApiError, ApiErrorCode } from '@conncheck/core';
+import type { FastifyError, FastifyInstance } from 'fastify';
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** `/jobs/0/db_port` → `jobs[0].db_port`. */
+export function fieldPath(instancePath: string, extra?: string): string {
+  const parts = instancePath.split('/').filter(Boolean);
+  if (extra) parts.push(extra);
+  let out = '';
+  for (const part of parts) out += /^\d+$/.test(part) ? `[${part}]` : out === '' ? part : `.${part}`;
+  return out;
+}
+
+export function describeValidationError(error: AjvError, context: string): ApiError {
+  const where = context === 'body' ? '' : `${context} `;
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const field = fieldPath(error.instancePath, String(error.params.additionalProperty));
+      return new ApiError(400, ApiErrorCode.UNKNOWN_FIELD, `${where}${field}: unknown field`);
+    }
+    case 'required': {
+      const field = fieldPath(error.instancePath, String(error.params.missingProperty));
+      return new ApiError(400, ApiErrorCode.MISSING_FIELD, `${where}${field}: is required`);
+    }
+    case 'enum': {
+      const allowed = (error.params.allowedValues as unknown[] | undefined)?.map(String).join(', ');
+      return new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `${where}${fieldPath(error.instancePath) || 'value'}: must be one of ${allowed}`);
+    }
+    default: {
+      const field = fieldPath(error.instancePath) || (context === 'body' ? 'body' : 'value');
+      return new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `${where}${field}: ${error.message ?? 'is invalid'}`);
+    }
+  }
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError & { validation?: AjvError[]; validationContext?: string }, request, reply) => {
+    let apiError: ApiError;
+    if (error instanceof ApiError) {
+      apiError = error;
+    } else if (error.validation && error.validation.length > 0) {
+      apiError = describeValidationError(error.validation[0]!, error.validationContext ?? 'body');
+    } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      apiError = new ApiError(413, ApiErrorCode.PAYLOAD_TOO_LARGE, 'request body is larger than CONNCHECK_BODY_LIMIT allows');
+    } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      apiError = new ApiError(415, ApiErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the body as application/json');
+    } else if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (error instanceof SyntaxError && error.statusCode === 400)) {
+      apiError = new ApiError(400, ApiErrorCode.INVALID_JSON, 'the body is not valid JSON');
+    } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      apiError = new ApiError(error.statusCode, ApiErrorCode.INVALID_PARAMETER, error.message);
+    } else if (isRedisUnavailable(error)) {
+      request.log.warn({ err: error }, 'redis unavailable');
+      apiError = new ApiError(503, ApiErrorCode.SERVICE_UNAVAILABLE, 'the task store is unavailable; retry shortly');
+    } else {
+      request.log.error({ err: error }, 'unhandled error');
+      apiError = new ApiError(500, ApiErrorCode.INTERNAL_ERROR, 'internal error');
+    }
+    if (apiError.statusCode === 503) reply.header('retry-after', '5');
+    void reply.status(apiError.statusCode).send({ error_code: apiError.errorCode, error_msg: apiError.message });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ error_code: ApiErrorCode.ROUTE_NOT_FOUND, error_msg: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+}
+
+function isRedisUnavailable(error: Error): boolean {
+  const text = `${error.name} ${(error as { code?: string }).code ?? ''} ${error.message}`;
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|MaxRetriesPerRequest|Stream isn't writeable|enableOfflineQueue/i.test(text);
+}

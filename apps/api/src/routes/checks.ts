@@ -1,0 +1,200 @@
+// Owns: the task routes — submit a batch, read a task (two shapes), list, cancel.
+// Must not: run a probe or build a Redis key; it validates, authorizes and calls the store.
+
+import Type from 'typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  ApiError,
+  ApiErrorCode,
+  BatchRequest,
+  BatchResults,
+  ErrorBody,
+  type FieldProblem,
+  SubmitResponse,
+  TASK_STATUSES,
+  Task,
+  TaskList,
+  type TaskStatus,
+  buildItems,
+} from '@conncheck/core';
+import { CursorError } from '@conncheck/store';
+import type { ApiDeps } from '../app.js';
+import { submittedItems, submittedTasks } from '../metrics.js';
+
+const ProjectParams = Type.Object(
+  { project_id: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Project ID.' }) },
+  { additionalProperties: false },
+);
+const TaskParams = Type.Object(
+  {
+    project_id: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Project ID.' }),
+    check_id: Type.String({ maxLength: 64, description: 'The check_id the submission returned.' }),
+  },
+  { additionalProperties: false },
+);
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody };
+
+const DryRunResult = Type.Object({
+  valid: Type.Boolean(),
+  count: Type.Integer(),
+  problems: Type.Array(Type.Object({ field: Type.String(), error_code: Type.String(), error_msg: Type.String() })),
+});
+
+type ProjectRequest = FastifyRequest<{ Params: { project_id: string } }>;
+
+function notFound(checkId: string): ApiError {
+  return new ApiError(404, ApiErrorCode.NOT_FOUND, `no check ${checkId} in this project (it may have expired)`);
+}
+
+export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const { store, queue, config, auth } = deps;
+
+  // Every route here is per project: the token must cover it. Another project's task is a 404, never a 403.
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const params = request.params as { project_id?: string };
+    auth.authorize(request.headers['x-auth-token'], params.project_id ?? '');
+  });
+
+  app.post(
+    '/v3/:project_id/jobs/batch-connection',
+    {
+      bodyLimit: config.bodyLimit,
+      schema: {
+        tags: ['checks'],
+        summary: 'Test connections in batches',
+        description:
+          'Validates and stores the batch, enqueues it and answers at once with the check_id to poll. With `dry_run=true` it only validates and answers 200 with every problem found.',
+        params: ProjectParams,
+        querystring: Type.Object({ dry_run: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false }),
+        body: BatchRequest,
+        response: { 202: SubmitResponse, 200: DryRunResult, 413: ErrorBody, 429: ErrorBody, ...errors },
+      },
+      // Counted before schema validation so that an oversized batch costs no per-item validation work.
+      preValidation: async (request: FastifyRequest) => {
+        const jobs = (request.body as { jobs?: unknown } | null)?.jobs;
+        if (Array.isArray(jobs) && jobs.length > config.maxItemsPerBatch) {
+          throw new ApiError(413, ApiErrorCode.TOO_MANY_ITEMS, `jobs: ${jobs.length} items; at most ${config.maxItemsPerBatch} per batch (CONNCHECK_MAX_ITEMS)`);
+        }
+      },
+    },
+    async (request, reply) => {
+      const { project_id: project } = request.params as { project_id: string };
+      const { dry_run: dryRun } = request.query as { dry_run?: boolean };
+      const body = request.body as BatchRequest;
+      const { problems, items } = buildItems(body.jobs);
+      if (dryRun) return reply.status(200).send({ valid: problems.length === 0, count: body.jobs.length, problems });
+      if (problems.length > 0) throw problemError(problems);
+      const backlog = await store.unfinishedItems(project);
+      if (backlog + items.length > config.maxPendingItemsPerProject) {
+        throw new ApiError(
+          429,
+          ApiErrorCode.RATE_LIMITED,
+          `project ${project} has ${backlog} unfinished items; ${items.length} more would pass the limit of ${config.maxPendingItemsPerProject} (CONNCHECK_MAX_PENDING_ITEMS)`,
+        );
+      }
+      const { check_id, created_at } = await store.submit(project, items, queue, config.workerPool);
+      submittedTasks.inc();
+      for (const { spec } of items) submittedItems.inc({ db_type: spec.db_type });
+      request.log.info({ check_id, project, count: items.length }, 'check submitted');
+      return reply
+        .status(202)
+        .header('location', `/v1/${project}/checks/${check_id}`)
+        .send({ check_id, status: 'Pending', created_at, count: items.length });
+    },
+  );
+
+  app.get(
+    '/v1/:project_id/checks/:check_id',
+    { schema: { tags: ['checks'], summary: 'Get a check task with its items', params: TaskParams, response: { 200: Task, ...errors } } },
+    async (request) => {
+      const { project_id: project, check_id: checkId } = request.params as { project_id: string; check_id: string };
+      const task = await store.getTask(checkId, project);
+      if (!task) throw notFound(checkId);
+      return task;
+    },
+  );
+
+  app.get(
+    '/v3/:project_id/jobs/batch-connection/:check_id',
+    {
+      schema: {
+        tags: ['checks'],
+        summary: 'Get a batch\'s results in the migration service\'s shape',
+        params: TaskParams,
+        response: { 200: BatchResults, ...errors },
+      },
+    },
+    async (request) => {
+      const { project_id: project, check_id: checkId } = request.params as { project_id: string; check_id: string };
+      const task = await store.getTask(checkId, project);
+      if (!task) throw notFound(checkId);
+      const results = task.check_items.map((item) => {
+        const row: BatchResults['results'][number] = { id: item.id, status: item.status, success: item.success };
+        if (item.error_code !== null) row.error_code = item.error_code;
+        if (item.error_msg !== null) row.error_msg = item.error_msg;
+        return row;
+      });
+      return { results, count: results.length };
+    },
+  );
+
+  app.get(
+    '/v1/:project_id/checks',
+    {
+      schema: {
+        tags: ['checks'],
+        summary: 'List check tasks, newest first',
+        params: ProjectParams,
+        querystring: Type.Object(
+          {
+            status: Type.Optional(Type.Enum([...TASK_STATUSES])),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+            cursor: Type.Optional(Type.String({ maxLength: 128 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: TaskList, ...errors },
+      },
+    },
+    async (request: ProjectRequest) => {
+      const { project_id: project } = request.params;
+      const query = request.query as { status?: TaskStatus; limit?: number; cursor?: string };
+      try {
+        return await store.listTasks(project, { status: query.status, limit: query.limit ?? 20, cursor: query.cursor });
+      } catch (err) {
+        if (err instanceof CursorError) throw new ApiError(400, ApiErrorCode.INVALID_CURSOR, `cursor: ${err.message}`);
+        throw err;
+      }
+    },
+  );
+
+  app.delete(
+    '/v1/:project_id/checks/:check_id',
+    {
+      schema: {
+        tags: ['checks'],
+        summary: 'Cancel a check task: unfinished items end as canceled',
+        params: TaskParams,
+        response: { 200: Task, 409: ErrorBody, ...errors },
+      },
+    },
+    async (request, reply: FastifyReply) => {
+      const { project_id: project, check_id: checkId } = request.params as { project_id: string; check_id: string };
+      const outcome = await store.cancel(checkId, project);
+      if (!outcome) throw notFound(checkId);
+      if ('ended' in outcome) throw new ApiError(409, ApiErrorCode.ALREADY_FINISHED, `check ${checkId} already ended as ${outcome.ended}`);
+      const info = await store.taskInfo(checkId);
+      if (info) await queue.removeWaiting(checkId, info.total, info.pool).catch(() => undefined);
+      request.log.info({ check_id: checkId, project, canceled: outcome.canceled }, 'check canceled');
+      const task = await store.getTask(checkId, project);
+      if (!task) throw notFound(checkId);
+      return reply.status(200).send(task);
+    },
+  );
+}
+
+function problemError(problems: FieldProblem[]): ApiError {
+  const first = problems[0]!;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}; POST with ?dry_run=true to see all)` : '';
+  return new ApiError(400, first.error_code, `${first.error_msg}${more}`);
+}

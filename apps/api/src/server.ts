@@ -1,0 +1,42 @@
+// Owns: running the API as a server — Redis connection, store, queue, listen, graceful close.
+// Must not: read the environment (main.ts does) or hold route logic (app.ts).
+
+import type { Config, Logger, SecretBox } from '@conncheck/core';
+import { TaskQueue, TaskStore, connectRedis, createRedis } from '@conncheck/store';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import { collectProcessMetrics } from './metrics.js';
+
+export interface RunningApi {
+  app: FastifyInstance;
+  /** e.g. http://127.0.0.1:8080 */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(config: Config, secretBox: SecretBox, logger: Logger): Promise<RunningApi> {
+  const redis = createRedis(config.redisUrl, 'api', 'conncheck-api');
+  await connectRedis(redis, config.redisUrl);
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const store = new TaskStore({ redis, prefix: config.redisPrefix, retentionSeconds: config.retentionSeconds, secretBox });
+  const queue = new TaskQueue(redis, store.keys);
+  collectProcessMetrics();
+  const app = await buildApp({ config, store, queue, logger: logger.child({ component: 'api' }) });
+  if (!config.authTokens) {
+    logger.warn(
+      `OPEN MODE: CONNCHECK_AUTH_TOKENS is unset, so every request is accepted without a token. ` +
+        `Bound to ${config.host} only. Set CONNCHECK_AUTH_TOKENS before exposing this service.`,
+    );
+  }
+  const url = await app.listen({ port: config.port, host: config.host });
+  logger.info({ url }, 'api listening');
+  return {
+    app,
+    url,
+    async close() {
+      await app.close();
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,164 @@
+// Owns: every environment setting, its default and its validation; read once at start.
+// Must not: open connections or start anything; a bad value is a ConfigError naming the variable, nothing more.
+
+import { isIP } from 'node:net';
+import { parseSecretKey } from './secret-box.js';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface AuthTokenGrant {
+  token: string;
+  /** Project ids this token may use; `'*'` = every project. */
+  projects: '*' | string[];
+}
+
+export interface Config {
+  /** @defaultValue 8080 */
+  port: number;
+  /** @defaultValue 127.0.0.1 */
+  host: string;
+  /** @defaultValue redis://127.0.0.1:6379 */
+  redisUrl: string;
+  /** Whether REDIS_URL was set explicitly (the all-in-one process starts a private Redis only when it was not). */
+  redisUrlExplicit: boolean;
+  /** Undefined = open mode (loopback only). */
+  authTokens: AuthTokenGrant[] | undefined;
+  /** Undefined = not set (the all-in-one process generates one). */
+  secretKey: Buffer | undefined;
+  targetAllow: string | undefined;
+  targetDeny: string | undefined;
+  /** Probes one worker process runs at once. @defaultValue 50 */
+  workerConcurrency: number;
+  /** @defaultValue default */
+  workerPool: string;
+  /** Items one batch may hold. @defaultValue 1000 */
+  maxItemsPerBatch: number;
+  /** Largest request body in bytes. @defaultValue 16 MiB */
+  bodyLimit: number;
+  /** How long a task and its items are kept after they end, in seconds. @defaultValue 604800 (7 days) */
+  retentionSeconds: number;
+  /** Unfinished items one project may have queued at once before submissions get 429. @defaultValue 20000 */
+  maxPendingItemsPerProject: number;
+  /** Key prefix of everything conncheck writes to Redis (BullMQ included). @defaultValue cc */
+  redisPrefix: string;
+  /** @defaultValue info */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** How long a stopping worker waits for running probes. @defaultValue 65000 */
+  shutdownGraceMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function str(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? fallback : raw.trim();
+}
+
+/** `token=projA,projB;token2=*` → grants. Tokens must be at least 16 characters: they are the only credential. */
+export function parseAuthTokens(raw: string): AuthTokenGrant[] {
+  const grants: AuthTokenGrant[] = [];
+  for (const part of raw.split(';').map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new ConfigError('CONNCHECK_AUTH_TOKENS', 'each entry must be token=project[,project…] or token=*');
+    const token = part.slice(0, eq).trim();
+    const projects = part.slice(eq + 1).split(',').map((s) => s.trim()).filter(Boolean);
+    if (token.length < 16) throw new ConfigError('CONNCHECK_AUTH_TOKENS', 'every token must be at least 16 characters');
+    if (projects.length === 0) throw new ConfigError('CONNCHECK_AUTH_TOKENS', 'a token lists no project (use * for all)');
+    if (projects.some((p) => !/^(\*|[A-Za-z0-9_.-]{1,64})$/.test(p))) {
+      throw new ConfigError('CONNCHECK_AUTH_TOKENS', 'a project id may hold only letters, digits, _ . - (at most 64)');
+    }
+    grants.push({ token, projects: projects.includes('*') ? '*' : projects });
+  }
+  if (grants.length === 0) throw new ConfigError('CONNCHECK_AUTH_TOKENS', 'is set but holds no token');
+  return grants;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+  const logLevel = str(env, 'CONNCHECK_LOG_LEVEL', 'info');
+  if (!(logLevels as readonly string[]).includes(logLevel)) {
+    throw new ConfigError('CONNCHECK_LOG_LEVEL', `must be one of ${logLevels.join(', ')}`);
+  }
+  const host = str(env, 'HOST', '127.0.0.1');
+  if (!isIP(host) && host !== 'localhost') throw new ConfigError('HOST', `must be an IP address to bind to, got "${host}"`);
+  const redisUrl = str(env, 'REDIS_URL', 'redis://127.0.0.1:6379');
+  if (!/^rediss?:\/\/[^\s]+$/.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
+  const pool = str(env, 'CONNCHECK_WORKER_POOL', 'default');
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(pool)) throw new ConfigError('CONNCHECK_WORKER_POOL', 'may hold only letters, digits, _ and - (at most 64)');
+  const prefix = str(env, 'CONNCHECK_REDIS_PREFIX', 'cc');
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) throw new ConfigError('CONNCHECK_REDIS_PREFIX', 'may hold only letters, digits, _ and - (at most 32)');
+  let secretKey: Buffer | undefined;
+  const rawKey = env.CONNCHECK_SECRET_KEY;
+  if (rawKey !== undefined && rawKey.trim() !== '') {
+    try {
+      secretKey = parseSecretKey(rawKey);
+    } catch (err) {
+      throw new ConfigError('CONNCHECK_SECRET_KEY', (err as Error).message);
+    }
+  }
+  const rawTokens = env.CONNCHECK_AUTH_TOKENS;
+  const authTokens = rawTokens !== undefined && rawTokens.trim() !== '' ? parseAuthTokens(rawTokens) : undefined;
+  if (!authTokens && !isLoopbackHost(host)) {
+    throw new ConfigError(
+      'CONNCHECK_AUTH_TOKENS',
+      `is unset, and open mode only binds to loopback; HOST is ${host}. Set tokens or bind to 127.0.0.1`,
+    );
+  }
+  return {
+    port: int(env, 'PORT', 8080, 0, 65535),
+    host,
+    redisUrl,
+    redisUrlExplicit: env.REDIS_URL !== undefined && env.REDIS_URL.trim() !== '',
+    authTokens,
+    secretKey,
+    targetAllow: env.CONNCHECK_TARGET_ALLOW?.trim() || undefined,
+    targetDeny: env.CONNCHECK_TARGET_DENY?.trim() || undefined,
+    workerConcurrency: int(env, 'CONNCHECK_WORKER_CONCURRENCY', 50, 1, 2000),
+    workerPool: pool,
+    maxItemsPerBatch: int(env, 'CONNCHECK_MAX_ITEMS', 1000, 1, 100_000),
+    bodyLimit: int(env, 'CONNCHECK_BODY_LIMIT', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    retentionSeconds: int(env, 'CONNCHECK_RETENTION_SECONDS', 7 * 24 * 3600, 60, 366 * 24 * 3600),
+    maxPendingItemsPerProject: int(env, 'CONNCHECK_MAX_PENDING_ITEMS', 20_000, 1, 10_000_000),
+    redisPrefix: prefix,
+    logLevel: logLevel as Config['logLevel'],
+    shutdownGraceMs: int(env, 'CONNCHECK_SHUTDOWN_GRACE_MS', 65_000, 0, 600_000),
+  };
+}
+
+/** For a process entry point: the config, or one clear line on stderr naming the variable, and exit code 2. */
+export function loadConfigOrExit(env: Env = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) exitWithLine(err.message);
+    throw err;
+  }
+}
+
+export function exitWithLine(line: string, code = 2): never {
+  process.stderr.write(`conncheck: ${line}\n`);
+  process.exit(code);
+}

@@ -1,0 +1,119 @@
+// Owns: every stable error code conncheck emits, for check items and for the HTTP API, with a hint each.
+// Must not: depend on drivers or Node networking; mapping driver errors to these codes lives in packages/probes.
+
+/**
+ * Codes a check item can end with. Stable strings: clients branch on them.
+ * Each code names one cause with one fix; never fold two causes that need different fixes.
+ */
+export const ItemErrorCode = {
+  DNS_RESOLUTION_FAILED: 'DNS_RESOLUTION_FAILED',
+  CONNECTION_REFUSED: 'CONNECTION_REFUSED',
+  CONNECTION_TIMEOUT: 'CONNECTION_TIMEOUT',
+  CONNECTION_RESET: 'CONNECTION_RESET',
+  HOST_UNREACHABLE: 'HOST_UNREACHABLE',
+  TLS_HANDSHAKE_FAILED: 'TLS_HANDSHAKE_FAILED',
+  TLS_NOT_SUPPORTED: 'TLS_NOT_SUPPORTED',
+  TLS_REQUIRED: 'TLS_REQUIRED',
+  TLS_CERT_UNTRUSTED: 'TLS_CERT_UNTRUSTED',
+  TLS_HOSTNAME_MISMATCH: 'TLS_HOSTNAME_MISMATCH',
+  TLS_CERT_EXPIRED: 'TLS_CERT_EXPIRED',
+  AUTH_FAILED: 'AUTH_FAILED',
+  AUTH_METHOD_UNSUPPORTED: 'AUTH_METHOD_UNSUPPORTED',
+  ACCESS_DENIED_FROM_HOST: 'ACCESS_DENIED_FROM_HOST',
+  DATABASE_NOT_FOUND: 'DATABASE_NOT_FOUND',
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  SERVER_UNAVAILABLE: 'SERVER_UNAVAILABLE',
+  SASL_MECHANISM_UNSUPPORTED: 'SASL_MECHANISM_UNSUPPORTED',
+  PROTOCOL_ERROR: 'PROTOCOL_ERROR',
+  TIMEOUT: 'TIMEOUT',
+  TARGET_FORBIDDEN: 'TARGET_FORBIDDEN',
+  CANCELED: 'CANCELED',
+  CREDENTIALS_UNAVAILABLE: 'CREDENTIALS_UNAVAILABLE',
+  INTERNAL_ERROR: 'INTERNAL_ERROR',
+} as const;
+export type ItemErrorCode = (typeof ItemErrorCode)[keyof typeof ItemErrorCode];
+
+/** One line a user can act on, per item code. docs/errors.md carries the same list (a test compares them). */
+export const itemErrorHints: Record<ItemErrorCode, string> = {
+  DNS_RESOLUTION_FAILED:
+    'The host name does not resolve from the worker. Check the spelling, and that the worker uses the DNS (or /etc/hosts) that knows the name.',
+  CONNECTION_REFUSED:
+    'The address answered but nothing listens on that port (or a firewall rejects it). Check the port and that the server is started and listens on that interface.',
+  CONNECTION_TIMEOUT:
+    'The TCP connection was never answered before the deadline: usually a firewall or security group that drops packets, or a wrong address. Open the port to the worker\'s address.',
+  CONNECTION_RESET:
+    'The server (or something in between) closed the connection before the handshake finished. Check server-side limits, proxies, and whether the port speaks the expected protocol.',
+  HOST_UNREACHABLE:
+    'The worker has no route to that address. Check the address, the VPC/VPN routing and that the worker runs in a network zone that can reach it.',
+  TLS_HANDSHAKE_FAILED:
+    'TLS could not be negotiated (protocol or cipher mismatch, or the server aborted). error_msg gives the reason from the TLS layer.',
+  TLS_NOT_SUPPORTED:
+    'TLS was requested but the server does not offer it. Enable TLS on the server or set ssl_link to false.',
+  TLS_REQUIRED:
+    'The server only accepts this user over TLS. Set ssl_link to true (and give the CA certificate).',
+  TLS_CERT_UNTRUSTED:
+    'The server certificate is not signed by the CA given in ssl_cert_key. Upload the CA that issued the server certificate.',
+  TLS_HOSTNAME_MISMATCH:
+    'The server certificate does not name the host you connect to. Connect by a name in the certificate, or use ssl_mode verify-ca.',
+  TLS_CERT_EXPIRED:
+    'The server certificate (or one in its chain) has expired or is not yet valid. Renew it on the server.',
+  AUTH_FAILED:
+    'The server rejected the user name or password. Check db_user and db_password.',
+  AUTH_METHOD_UNSUPPORTED:
+    'The server asked for an authentication method the checker cannot perform. Change the user\'s authentication plugin or method.',
+  ACCESS_DENIED_FROM_HOST:
+    'The server refuses this user from the worker\'s address (MySQL host grants, PostgreSQL pg_hba.conf). Allow the worker\'s address for this user.',
+  DATABASE_NOT_FOUND:
+    'Authentication worked but the database in db_name does not exist or the user may not use it. Check db_name.',
+  TOO_MANY_CONNECTIONS:
+    'The server refused the connection because it has too many. Raise its connection limit or close idle sessions.',
+  SERVER_UNAVAILABLE:
+    'The server answered but is not accepting sessions (starting up, shutting down, in recovery). Retry once it is up.',
+  SASL_MECHANISM_UNSUPPORTED:
+    'The broker does not enable the SASL mechanism requested. Use one the listener enables.',
+  PROTOCOL_ERROR:
+    'Something answered on that port, but it does not speak the expected protocol. Check that the port belongs to the database type you chose.',
+  TIMEOUT:
+    'The connection was open but the server did not finish the handshake before the deadline. The server may be overloaded or the port may belong to another service; raise timeout_ms if it is just slow.',
+  TARGET_FORBIDDEN:
+    'The target resolves to an address that this conncheck deployment may not connect to (CONNCHECK_TARGET_ALLOW / CONNCHECK_TARGET_DENY).',
+  CANCELED: 'The check was canceled before this item finished.',
+  CREDENTIALS_UNAVAILABLE:
+    'The worker could not decrypt this item\'s credentials: API and worker run with different CONNCHECK_SECRET_KEY values, or the process that generated the key restarted. Give every process the same key and resubmit.',
+  INTERNAL_ERROR: 'A fault in conncheck itself, not in the target. Retry; if it persists, report it with the check_id.',
+};
+
+/** Codes of HTTP error bodies `{ error_code, error_msg }`. */
+export const ApiErrorCode = {
+  INVALID_PARAMETER: 'CC.INVALID_PARAMETER',
+  UNKNOWN_FIELD: 'CC.UNKNOWN_FIELD',
+  MISSING_FIELD: 'CC.MISSING_FIELD',
+  UNSUPPORTED_DB_TYPE: 'CC.UNSUPPORTED_DB_TYPE',
+  INVALID_JSON: 'CC.INVALID_JSON',
+  UNSUPPORTED_MEDIA_TYPE: 'CC.UNSUPPORTED_MEDIA_TYPE',
+  TOO_MANY_ITEMS: 'CC.TOO_MANY_ITEMS',
+  PAYLOAD_TOO_LARGE: 'CC.PAYLOAD_TOO_LARGE',
+  INVALID_CURSOR: 'CC.INVALID_CURSOR',
+  UNAUTHORIZED: 'CC.UNAUTHORIZED',
+  FORBIDDEN: 'CC.FORBIDDEN',
+  NOT_FOUND: 'CC.NOT_FOUND',
+  ROUTE_NOT_FOUND: 'CC.ROUTE_NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'CC.METHOD_NOT_ALLOWED',
+  ALREADY_FINISHED: 'CC.ALREADY_FINISHED',
+  RATE_LIMITED: 'CC.RATE_LIMITED',
+  SERVICE_UNAVAILABLE: 'CC.SERVICE_UNAVAILABLE',
+  INTERNAL_ERROR: 'CC.INTERNAL_ERROR',
+} as const;
+export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
+
+/** An error the API turns into `{ error_code, error_msg }` with `statusCode`. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly errorCode: ApiErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}

@@ -1,0 +1,66 @@
+// Owns: sealing item secrets with AES-256-GCM before they reach Redis, and opening them in a worker.
+// Must not: log, cache or return plaintext anywhere but to the caller that opens it.
+
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+
+const VERSION = 'v1';
+
+export class SecretBoxError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SecretBoxError';
+  }
+}
+
+/** Parses CONNCHECK_SECRET_KEY: base64 of exactly 32 bytes. */
+export function parseSecretKey(base64: string): Buffer {
+  const key = Buffer.from(base64.trim(), 'base64');
+  if (key.length !== 32 || key.toString('base64') !== base64.trim().replace(/\s+/g, '')) {
+    throw new SecretBoxError('must be base64 of exactly 32 random bytes (e.g. `openssl rand -base64 32`)');
+  }
+  return key;
+}
+
+/**
+ * Seals JSON-able values with AES-256-GCM. The additional data binds a sealed value to its place (check id and
+ * item index), so a blob copied to another item does not open. The key id (a hash prefix of the key, not the key)
+ * travels with the blob so a worker with another key says so instead of failing obscurely.
+ */
+export class SecretBox {
+  readonly keyId: string;
+
+  constructor(private readonly key: Buffer) {
+    if (key.length !== 32) throw new SecretBoxError('key must be 32 bytes');
+    this.keyId = createHash('sha256').update('conncheck-key-id').update(key).digest('hex').slice(0, 12);
+  }
+
+  static random(): SecretBox {
+    return new SecretBox(randomBytes(32));
+  }
+
+  seal(value: unknown, aad: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    cipher.setAAD(Buffer.from(aad));
+    const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+    const tag = cipher.getAuthTag();
+    return [VERSION, this.keyId, iv.toString('base64'), tag.toString('base64'), body.toString('base64')].join('.');
+  }
+
+  open<T>(sealed: string, aad: string): T {
+    const [version, keyId, iv, tag, body] = sealed.split('.');
+    if (version !== VERSION || !iv || !tag || body === undefined) throw new SecretBoxError('sealed value is malformed');
+    if (keyId !== this.keyId) {
+      throw new SecretBoxError(`sealed with key ${keyId}, this process has key ${this.keyId}`);
+    }
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64'));
+      decipher.setAAD(Buffer.from(aad));
+      decipher.setAuthTag(Buffer.from(tag, 'base64'));
+      const text = Buffer.concat([decipher.update(Buffer.from(body, 'base64')), decipher.final()]).toString('utf8');
+      return JSON.parse(text) as T;
+    } catch {
+      throw new SecretBoxError('sealed value failed authentication');
+    }
+  }
+}

@@ -1,0 +1,115 @@
+// Owns: the JSON Schemas of what the API returns — task, check item, list, the migration-service result shape, errors.
+// Must not: know how these are stored or computed; packages/store builds the values, apps/api serves them.
+
+import Type from 'typebox';
+
+export const TASK_STATUSES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Canceled'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['Succeeded', 'Failed', 'Canceled'];
+
+export const ITEM_STATUSES = ['pending', 'running', 'success', 'failed', 'canceled'] as const;
+export type ItemStatus = (typeof ITEM_STATUSES)[number];
+export const TERMINAL_ITEM_STATUSES: readonly ItemStatus[] = ['success', 'failed', 'canceled'];
+
+/** The task type shown in `type`, after the cluster-check API's check method. */
+export const TASK_TYPE = 'BatchConnection';
+
+export const ErrorBody = Type.Object(
+  {
+    error_code: Type.String({ description: 'Stable error code, e.g. CC.INVALID_PARAMETER.' }),
+    error_msg: Type.String({ description: 'What is wrong, naming the field where there is one.' }),
+  },
+  { description: 'Every 4xx/5xx answer.' },
+);
+export type ErrorBody = Type.Static<typeof ErrorBody>;
+
+export const StageView = Type.Object({
+  name: Type.Enum(['dns', 'tcp', 'tls', 'auth', 'probe']),
+  status: Type.Enum(['ok', 'failed', 'skipped']),
+  duration_ms: Type.Number(),
+  detail: Type.Optional(Type.String()),
+});
+
+export const CheckItem = Type.Object({
+  index: Type.Integer({ description: 'Position in the submitted jobs array.' }),
+  id: Type.String({ description: 'The job id as submitted.' }),
+  db_type: Type.String(),
+  end_point_type: Type.String(),
+  net_type: Type.String(),
+  target: Type.Object({
+    ip: Type.String({ description: 'As submitted.' }),
+    db_port: Type.Optional(Type.Integer()),
+    endpoints: Type.Array(Type.Object({ host: Type.String(), port: Type.Integer() })),
+    db_user: Type.Optional(Type.String()),
+    db_name: Type.Optional(Type.String()),
+  }),
+  status: Type.Enum(['pending', 'running', 'success', 'failed', 'canceled']),
+  success: Type.Boolean(),
+  error_code: Type.Union([Type.String(), Type.Null()]),
+  error_msg: Type.Union([Type.String(), Type.Null()]),
+  duration_ms: Type.Union([Type.Number(), Type.Null()]),
+  stages: Type.Array(StageView),
+  address: Type.Optional(Type.String({ description: 'The resolved address actually connected to.' })),
+  server: Type.Optional(Type.Object({ product: Type.String(), version: Type.String() })),
+  warnings: Type.Optional(Type.Array(Type.String())),
+  attempts: Type.Integer({ description: 'How many times a worker started this item (at-least-once delivery).' }),
+  worker: Type.Optional(Type.Object({ id: Type.String(), pool: Type.String() })),
+  started_at: Type.Union([Type.String(), Type.Null()]),
+  finished_at: Type.Union([Type.String(), Type.Null()]),
+});
+export type CheckItem = Type.Static<typeof CheckItem>;
+
+export const TaskSummary = Type.Object({
+  total: Type.Integer(),
+  succeeded: Type.Integer(),
+  failed: Type.Integer(),
+  canceled: Type.Integer(),
+  running: Type.Integer(),
+  pending: Type.Integer({ description: 'Items not finished yet (waiting or running).' }),
+});
+export type TaskSummary = Type.Static<typeof TaskSummary>;
+
+const TaskFields = {
+  check_id: Type.String(),
+  type: Type.String(),
+  status: Type.Enum(['Pending', 'Running', 'Succeeded', 'Failed', 'Canceled']),
+  message: Type.String(),
+  created_at: Type.String({ description: 'ISO-8601 UTC.' }),
+  finished_at: Type.Union([Type.String(), Type.Null()], { description: 'ISO-8601 UTC; null until the task ends.' }),
+  summary: TaskSummary,
+};
+
+export const TaskHeader = Type.Object(TaskFields);
+export type TaskHeader = Type.Static<typeof TaskHeader>;
+
+export const Task = Type.Object({ ...TaskFields, check_items: Type.Array(CheckItem) });
+export type Task = Type.Static<typeof Task>;
+
+export const TaskList = Type.Object({
+  checks: Type.Array(TaskHeader),
+  next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last.' }),
+});
+export type TaskList = Type.Static<typeof TaskList>;
+
+export const SubmitResponse = Type.Object({
+  check_id: Type.String(),
+  status: Type.String(),
+  created_at: Type.String(),
+  count: Type.Integer(),
+});
+export type SubmitResponse = Type.Static<typeof SubmitResponse>;
+
+/** The migration service's result shape (seed 002, table 6), per item; `status` is also `pending`/`running`/`canceled` until done. */
+export const BatchResults = Type.Object({
+  results: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      status: Type.String(),
+      success: Type.Boolean(),
+      error_code: Type.Optional(Type.String({ description: 'Set when the item failed or was canceled.' })),
+      error_msg: Type.Optional(Type.String()),
+    }),
+  ),
+  count: Type.Integer(),
+});
+export type BatchResults = Type.Static<typeof BatchResults>;

@@ -1,0 +1,5 @@
+export * from './keys.js';
+export * from './item-state.js';
+export * from './task-queue.js';
+export * from './task-store.js';
+export * from './redis.js';

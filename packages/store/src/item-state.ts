@@ -1,0 +1,134 @@
+// Owns: the shape of an item's mutable state as stored in the items hash, and turning stored values into API views.
+// Must not: talk to Redis; task-store.ts reads and writes, this only converts.
+
+import {
+  type CheckItem,
+  type ItemSpec,
+  type ItemStatus,
+  type Task,
+  type TaskHeader,
+  type TaskStatus,
+  TASK_TYPE,
+} from '@conncheck/core';
+
+export interface WorkerRef {
+  id: string;
+  pool: string;
+}
+
+/** What changes about an item over its life. Times are epoch ms. Arrays are never empty (Lua's cjson would turn [] into {}). */
+export interface ItemState {
+  status: ItemStatus;
+  attempts: number;
+  started_at?: number;
+  finished_at?: number;
+  worker?: WorkerRef;
+  success?: boolean;
+  error_code?: string;
+  error_msg?: string;
+  duration_ms?: number;
+  stages?: CheckItem['stages'];
+  address?: string;
+  server?: { product: string; version: string };
+  warnings?: string[];
+}
+
+/** A finished probe, as the worker hands it to the store. */
+export interface ItemOutcome {
+  success: boolean;
+  error_code?: string;
+  error_msg?: string;
+  duration_ms: number;
+  stages: CheckItem['stages'];
+  address?: string;
+  server?: { product: string; version: string };
+  warnings?: string[];
+}
+
+export const INITIAL_ITEM_STATE: ItemState = { status: 'pending', attempts: 0 };
+
+const iso = (ms: number | undefined | null): string | null =>
+  ms === undefined || ms === null || Number.isNaN(ms) ? null : new Date(ms).toISOString();
+
+export function terminalState(claimed: { attempts: number; started_at: number; worker: WorkerRef }, outcome: ItemOutcome, now: number): ItemState {
+  const state: ItemState = {
+    status: outcome.success ? 'success' : 'failed',
+    attempts: claimed.attempts,
+    started_at: claimed.started_at,
+    finished_at: now,
+    worker: claimed.worker,
+    success: outcome.success,
+    duration_ms: Math.round(outcome.duration_ms * 10) / 10,
+  };
+  if (!outcome.success) {
+    state.error_code = outcome.error_code ?? 'INTERNAL_ERROR';
+    state.error_msg = outcome.error_msg ?? '';
+  }
+  if (outcome.stages.length > 0) state.stages = outcome.stages;
+  if (outcome.address) state.address = outcome.address;
+  if (outcome.server) state.server = outcome.server;
+  if (outcome.warnings && outcome.warnings.length > 0) state.warnings = outcome.warnings;
+  return state;
+}
+
+export function itemView(spec: ItemSpec, state: ItemState): CheckItem {
+  const target: CheckItem['target'] = { ip: spec.ip, endpoints: spec.endpoints };
+  if (spec.db_port !== undefined) target.db_port = spec.db_port;
+  if (spec.db_user !== undefined) target.db_user = spec.db_user;
+  if (spec.db_name !== undefined) target.db_name = spec.db_name;
+  const item: CheckItem = {
+    index: spec.index,
+    id: spec.id,
+    db_type: spec.db_type,
+    end_point_type: spec.end_point_type,
+    net_type: spec.net_type,
+    target,
+    status: state.status,
+    success: state.success ?? false,
+    error_code: state.error_code ?? null,
+    error_msg: state.error_msg ?? null,
+    duration_ms: state.duration_ms ?? null,
+    stages: Array.isArray(state.stages) ? state.stages : [],
+    attempts: state.attempts ?? 0,
+    started_at: iso(state.started_at),
+    finished_at: iso(state.finished_at),
+  };
+  if (state.address) item.address = state.address;
+  if (state.server) item.server = state.server;
+  if (Array.isArray(state.warnings) && state.warnings.length > 0) item.warnings = state.warnings;
+  if (state.worker) item.worker = state.worker;
+  return item;
+}
+
+/** The task hash as stored (all values are strings). */
+export type TaskHash = Record<string, string>;
+
+export function taskHeaderView(checkId: string, hash: TaskHash): TaskHeader {
+  const n = (field: string) => Number(hash[field] ?? 0) || 0;
+  const total = n('total');
+  const succeeded = n('succeeded');
+  const failed = n('failed');
+  const canceled = n('canceled');
+  const running = n('running');
+  return {
+    check_id: checkId,
+    type: hash.type ?? TASK_TYPE,
+    status: (hash.status ?? 'Pending') as TaskStatus,
+    message: hash.message ?? '',
+    created_at: iso(n('created_at')) ?? '',
+    finished_at: hash.finished_at ? iso(Number(hash.finished_at)) : null,
+    summary: { total, succeeded, failed, canceled, running, pending: Math.max(0, total - succeeded - failed - canceled) },
+  };
+}
+
+export function taskView(checkId: string, hash: TaskHash, specs: Record<string, string>, states: Record<string, string>): Task {
+  const items: CheckItem[] = [];
+  for (const [index, rawSpec] of Object.entries(specs)) {
+    const spec = JSON.parse(rawSpec) as ItemSpec;
+    const rawState = states[index];
+    const state = rawState ? (JSON.parse(rawState) as ItemState) : INITIAL_ITEM_STATE;
+    items.push(itemView(spec, state));
+  }
+  items.sort((a, b) => a.index - b.index);
+  return { ...taskHeaderView(checkId, hash), check_items: items };
+}

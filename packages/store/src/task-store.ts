@@ -1,0 +1,305 @@
+// Owns: every state transition of tasks and items in Redis (create, claim, finish, cancel, read, list, expire).
+// Must not: run probes or know HTTP; multi-key changes go through MULTI or a Lua script, never several round trips.
+
+import {
+  type ItemSecrets,
+  type ItemSpec,
+  type SecretBox,
+  type Task,
+  type TaskHeader,
+  type TaskList,
+  type TaskStatus,
+  CHECK_ID_PATTERN,
+  SecretBoxError,
+  TASK_TYPE,
+  checkIdFloor,
+  newCheckId,
+} from '@conncheck/core';
+import type { Redis } from 'ioredis';
+import {
+  type ItemOutcome,
+  type ItemState,
+  type TaskHash,
+  type WorkerRef,
+  INITIAL_ITEM_STATE,
+  taskHeaderView,
+  taskView,
+  terminalState,
+} from './item-state.js';
+import { StoreKeys } from './keys.js';
+import { type ClaimReply, type StoreCommands, defineScripts } from './scripts.js';
+import type { TaskQueue } from './task-queue.js';
+
+export interface TaskStoreOptions {
+  redis: Redis;
+  /** @defaultValue cc */
+  prefix?: string;
+  /** Seconds a task is kept after it ends. @defaultValue 604800 */
+  retentionSeconds?: number;
+  secretBox: SecretBox;
+}
+
+/** A claimed item, ready to probe. `secrets` is undefined when the item had none. */
+export type Claim =
+  | { kind: 'run'; index: number; attempts: number; startedAt: number; spec: ItemSpec; secrets: ItemSecrets | undefined; secretError?: string }
+  | { kind: 'skip'; index: number; reason: string }
+  | { kind: 'gone'; index: number };
+
+export interface ListOptions {
+  status?: TaskStatus;
+  limit: number;
+  cursor?: string;
+}
+
+export class CursorError extends Error {}
+
+const TASK_FIELDS = ['project', 'type', 'status', 'message', 'created_at', 'finished_at', 'total', 'succeeded', 'failed', 'canceled', 'running'];
+const checkIdRe = new RegExp(CHECK_ID_PATTERN);
+
+export class TaskStore {
+  readonly keys: StoreKeys;
+  readonly retentionSeconds: number;
+  private readonly redis: Redis & StoreCommands;
+  private readonly box: SecretBox;
+
+  constructor(options: TaskStoreOptions) {
+    this.keys = new StoreKeys(options.prefix ?? 'cc');
+    this.retentionSeconds = options.retentionSeconds ?? 7 * 24 * 3600;
+    this.redis = defineScripts(options.redis);
+    this.box = options.secretBox;
+  }
+
+  static isCheckId(value: string): boolean {
+    return checkIdRe.test(value);
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  /** Items of a project not yet terminal (the backlog the submission limit is measured against). */
+  async unfinishedItems(project: string): Promise<number> {
+    return Number((await this.redis.get(this.keys.unfinished(project))) ?? 0);
+  }
+
+  /**
+   * Stores a new task with all its items pending, secrets sealed, then enqueues its jobs. If enqueueing fails the
+   * task is deleted again, so a client never holds a check_id that no worker will ever run.
+   */
+  async submit(
+    project: string,
+    items: { spec: ItemSpec; secrets: ItemSecrets }[],
+    queue: TaskQueue,
+    pool: string,
+    now: number = Date.now(),
+  ): Promise<{ check_id: string; created_at: string }> {
+    const checkId = newCheckId(now);
+    const k = this.keys.task(checkId);
+    const ttl = this.retentionSeconds;
+    const specs: string[] = [];
+    const states: string[] = [];
+    const secrets: string[] = [];
+    const initial = JSON.stringify(INITIAL_ITEM_STATE);
+    for (const { spec, secrets: s } of items) {
+      specs.push(String(spec.index), JSON.stringify(spec));
+      states.push(String(spec.index), initial);
+      if (Object.keys(s).length > 0) secrets.push(String(spec.index), this.box.seal(s, aad(checkId, spec.index)));
+    }
+    const floor = `(${checkIdFloor(now - 2 * ttl * 1000)}`;
+    const tx = this.redis.multi();
+    tx.hset(k.task, {
+      project,
+      type: TASK_TYPE,
+      status: 'Pending',
+      message: 'waiting for a worker',
+      created_at: now,
+      total: items.length,
+      succeeded: 0,
+      failed: 0,
+      canceled: 0,
+      running: 0,
+      pool,
+    });
+    tx.hset(k.specs, ...specs);
+    tx.hset(k.items, ...states);
+    if (secrets.length > 0) tx.hset(k.secrets, ...secrets);
+    for (const key of Object.values(k)) tx.expire(key, ttl);
+    for (const status of [undefined, 'Pending'] as const) tx.zadd(this.keys.projectIndex(project, status), 0, checkId);
+    // Bound index growth: entries far older than the retention can only point at expired tasks.
+    for (const status of [undefined, 'Pending', 'Running', 'Succeeded', 'Failed', 'Canceled'] as const) {
+      tx.zremrangebylex(this.keys.projectIndex(project, status), '-', floor);
+    }
+    tx.incrby(this.keys.unfinished(project), items.length);
+    tx.expire(this.keys.unfinished(project), ttl);
+    await tx.exec();
+    try {
+      await queue.enqueue(checkId, project, items.length, pool);
+    } catch (err) {
+      await this.deleteTask(checkId, project, items.length).catch(() => undefined);
+      throw err;
+    }
+    return { check_id: checkId, created_at: new Date(now).toISOString() };
+  }
+
+  private async deleteTask(checkId: string, project: string, total: number): Promise<void> {
+    const k = this.keys.task(checkId);
+    const tx = this.redis.multi();
+    tx.del(k.task, k.items, k.specs, k.secrets);
+    for (const status of [undefined, 'Pending'] as const) tx.zrem(this.keys.projectIndex(project, status), checkId);
+    tx.decrby(this.keys.unfinished(project), total);
+    await tx.exec();
+  }
+
+  /**
+   * Finishes `finish` (if given) and claims `claimIndex` (if given) in one round trip. Returns the claim, with the
+   * item's spec and its secrets opened.
+   */
+  async advance(
+    checkId: string,
+    project: string,
+    worker: WorkerRef,
+    finish: { index: number; claimed: { attempts: number; started_at: number }; outcome: ItemOutcome } | undefined,
+    claimIndex: number | undefined,
+    now: number = Date.now(),
+  ): Promise<{ written: number | null; taskStatus: string | null; claim: Claim | undefined }> {
+    const k = this.keys.task(checkId);
+    const state: ItemState | undefined = finish && terminalState({ ...finish.claimed, worker }, finish.outcome, now);
+    const [written, taskStatus, claim] = await this.redis.advanceItem(
+      k.task,
+      k.items,
+      k.specs,
+      k.secrets,
+      this.keys.projectIndex(project, 'Pending'),
+      this.keys.projectIndex(project, 'Running'),
+      this.keys.projectIndex(project, 'Succeeded'),
+      this.keys.projectIndex(project, 'Failed'),
+      this.keys.unfinished(project),
+      checkId,
+      now,
+      this.retentionSeconds,
+      finish ? finish.index : '',
+      state ? JSON.stringify(state) : '',
+      claimIndex ?? '',
+      JSON.stringify(worker),
+    );
+    return {
+      written,
+      taskStatus,
+      claim: claimIndex === undefined || !claim ? undefined : this.openClaim(checkId, claimIndex, claim, now),
+    };
+  }
+
+  private openClaim(checkId: string, index: number, reply: ClaimReply, now: number): Claim {
+    if (reply[0] === 'gone') return { kind: 'gone', index };
+    if (reply[0] === 'skip') return { kind: 'skip', index, reason: reply[1] };
+    const [, attempts, rawSpec, sealed] = reply;
+    if (!rawSpec) return { kind: 'gone', index };
+    const spec = JSON.parse(rawSpec) as ItemSpec;
+    if (!sealed) return { kind: 'run', index, attempts, startedAt: now, spec, secrets: undefined };
+    try {
+      return { kind: 'run', index, attempts, startedAt: now, spec, secrets: this.box.open<ItemSecrets>(sealed, aad(checkId, index)) };
+    } catch (err) {
+      const secretError = err instanceof SecretBoxError ? err.message : 'could not open';
+      return { kind: 'run', index, attempts, startedAt: now, spec, secrets: undefined, secretError };
+    }
+  }
+
+  /** Cancels a task. `undefined` = no such task in this project; `{ended}` = it had already ended. */
+  async cancel(checkId: string, project: string, now: number = Date.now()): Promise<{ canceled: number } | { ended: TaskStatus } | undefined> {
+    if (!(await this.belongsTo(checkId, project))) return undefined;
+    const k = this.keys.task(checkId);
+    const reply = await this.redis.cancelTask(
+      k.task,
+      k.items,
+      k.specs,
+      k.secrets,
+      this.keys.projectIndex(project, 'Pending'),
+      this.keys.projectIndex(project, 'Running'),
+      this.keys.projectIndex(project, 'Canceled'),
+      this.keys.unfinished(project),
+      checkId,
+      now,
+      this.retentionSeconds,
+      'canceled before it finished',
+    );
+    if (reply === -1) return undefined;
+    if (Array.isArray(reply)) return { ended: reply[1] as TaskStatus };
+    await this.redis.publish(this.keys.cancelChannel(), checkId);
+    return { canceled: reply };
+  }
+
+  private async belongsTo(checkId: string, project: string): Promise<boolean> {
+    if (!TaskStore.isCheckId(checkId)) return false;
+    return (await this.redis.hget(this.keys.task(checkId).task, 'project')) === project;
+  }
+
+  /** The whole task with its items, or undefined when it does not exist in this project (or has expired). */
+  async getTask(checkId: string, project: string): Promise<Task | undefined> {
+    if (!TaskStore.isCheckId(checkId)) return undefined;
+    const k = this.keys.task(checkId);
+    const [[, hash], [, specs], [, states]] = (await this.redis
+      .multi()
+      .hgetall(k.task)
+      .hgetall(k.specs)
+      .hgetall(k.items)
+      .exec()) as [[null, TaskHash], [null, Record<string, string>], [null, Record<string, string>]];
+    if (!hash || hash.project !== project) return undefined;
+    return taskView(checkId, hash, specs, states);
+  }
+
+  /** Task size and pool, for a worker or for cancellation; undefined when gone. */
+  async taskInfo(checkId: string): Promise<{ project: string; total: number; pool: string; status: TaskStatus } | undefined> {
+    const [project, total, pool, status] = await this.redis.hmget(this.keys.task(checkId).task, 'project', 'total', 'pool', 'status');
+    if (!project) return undefined;
+    return { project, total: Number(total), pool: pool ?? 'default', status: status as TaskStatus };
+  }
+
+  /** Newest first. The cursor is opaque to clients: base64url of the last check id of the previous page. */
+  async listTasks(project: string, options: ListOptions): Promise<TaskList> {
+    let after = '+';
+    if (options.cursor !== undefined) {
+      const id = Buffer.from(options.cursor, 'base64url').toString('utf8');
+      if (!TaskStore.isCheckId(id)) throw new CursorError('cursor is not one this API returned');
+      after = `(${id}`;
+    }
+    const index = this.keys.projectIndex(project, options.status);
+    const checks: TaskHeader[] = [];
+    let exhausted = false;
+    while (checks.length < options.limit && !exhausted) {
+      const want = options.limit - checks.length;
+      const ids = await this.redis.zrevrangebylex(index, after, '-', 'LIMIT', 0, want);
+      if (ids.length < want) exhausted = true;
+      if (ids.length === 0) break;
+      after = `(${ids[ids.length - 1]}`;
+      const pipeline = this.redis.pipeline();
+      for (const id of ids) pipeline.hmget(this.keys.task(id).task, ...TASK_FIELDS);
+      const rows = (await pipeline.exec()) ?? [];
+      const stale: string[] = [];
+      ids.forEach((id, i) => {
+        const values = rows[i]?.[1] as (string | null)[] | undefined;
+        if (!values || values[0] === null) {
+          stale.push(id);
+          return;
+        }
+        const hash: TaskHash = {};
+        TASK_FIELDS.forEach((f, j) => {
+          const v = values[j];
+          if (v !== null && v !== undefined) hash[f] = v;
+        });
+        // A status index can lag the hash by nothing (same script), but the "all" index is filtered here too.
+        if (options.status && hash.status !== options.status) return;
+        checks.push(taskHeaderView(id, hash));
+      });
+      if (stale.length > 0) await this.redis.zrem(index, ...stale);
+    }
+    const last = checks[checks.length - 1];
+    return {
+      checks,
+      next_cursor: checks.length === options.limit && !exhausted && last ? Buffer.from(last.check_id).toString('base64url') : null,
+    };
+  }
+}
+
+function aad(checkId: string, index: number): string {
+  return `${checkId}#${index}`;
+}
