@@ -52,13 +52,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     bodyLimit: config.bodyLimit,
     trustProxy: false,
     return503OnClosing: true,
-    // The token header is a credential: never log it.
-    disableRequestLogging: false,
   });
   const bodyAjv = makeAjv(false);
   const textAjv = makeAjv(true);
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
 
+  // Every route takes JSON; a text/plain body is a client mistake (415), not a string to validate.
+  app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
 
   app.addHook('onResponse', async (request, reply) => {

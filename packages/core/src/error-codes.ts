@@ -21,6 +21,7 @@ export const ItemErrorCode = {
   AUTH_METHOD_UNSUPPORTED: 'AUTH_METHOD_UNSUPPORTED',
   ACCESS_DENIED_FROM_HOST: 'ACCESS_DENIED_FROM_HOST',
   DATABASE_NOT_FOUND: 'DATABASE_NOT_FOUND',
+  DATABASE_ACCESS_DENIED: 'DATABASE_ACCESS_DENIED',
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   SERVER_UNAVAILABLE: 'SERVER_UNAVAILABLE',
   SASL_MECHANISM_UNSUPPORTED: 'SASL_MECHANISM_UNSUPPORTED',
@@ -64,7 +65,9 @@ export const itemErrorHints: Record<ItemErrorCode, string> = {
   ACCESS_DENIED_FROM_HOST:
     'The server refuses this user from the worker\'s address (MySQL host grants, PostgreSQL pg_hba.conf). Allow the worker\'s address for this user.',
   DATABASE_NOT_FOUND:
-    'Authentication worked but the database in db_name does not exist or the user may not use it. Check db_name.',
+    'Authentication worked but the database in db_name does not exist. Check db_name.',
+  DATABASE_ACCESS_DENIED:
+    'Authentication worked but the user may not use the database in db_name (MySQL: no grant on it; PostgreSQL: no CONNECT privilege). Grant access, or check db_name: MySQL gives this same answer for a database that does not exist when the user has no global privileges.',
   TOO_MANY_CONNECTIONS:
     'The server refused the connection because it has too many. Raise its connection limit or close idle sessions.',
   SERVER_UNAVAILABLE:

@@ -1,0 +1,303 @@
+// The HTTP API through Fastify's inject, on a real Redis: the exact error for each bad request, auth and project
+// isolation, the two task views, listing and cancel.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { buildApp } from '@conncheck/api';
+import type { FastifyInstance } from 'fastify';
+import { type Harness, dumpKeys, harness } from './lib/harness.js';
+
+const TOKEN_A = 'token-for-project-a-0123456789';
+const TOKEN_ALL = 'token-for-every-project-012345';
+
+const mysqlJob = {
+  id: '140b5236-88ad-43c8-811c-1268453jb101',
+  ip: '192.168.0.27',
+  net_type: 'eip',
+  db_type: 'mysql',
+  db_port: 3306,
+  db_user: 'root',
+  db_password: 'Secret-Pa55',
+  ssl_link: false,
+  end_point_type: 'so',
+};
+
+describe('API', () => {
+  let h: Harness;
+  let app: FastifyInstance;
+  const post = (body: unknown, opts: { project?: string; token?: string; contentType?: string; query?: string } = {}) =>
+    app.inject({
+      method: 'POST',
+      url: `/v3/${opts.project ?? 'projA'}/jobs/batch-connection${opts.query ?? ''}`,
+      headers: { 'x-auth-token': opts.token ?? TOKEN_A, 'content-type': opts.contentType ?? 'application/json' },
+      payload: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  const get = (url: string, token: string = TOKEN_A) => app.inject({ method: 'GET', url, headers: { 'x-auth-token': token } });
+
+  before(async () => {
+    h = await harness({
+      CONNCHECK_AUTH_TOKENS: `${TOKEN_A}=projA;${TOKEN_ALL}=*`,
+      CONNCHECK_MAX_ITEMS: '5',
+      CONNCHECK_BODY_LIMIT: '65536',
+      CONNCHECK_MAX_PENDING_ITEMS: '12',
+    });
+    app = await buildApp({ config: h.config, store: h.store, queue: h.queue });
+  });
+  after(async () => {
+    await app.close();
+    await h.close();
+  });
+
+  describe('rejects bad requests with the exact error', () => {
+    const job = (patch: Record<string, unknown>) => ({ jobs: [{ ...mysqlJob, ...patch }] });
+    const withoutField = (field: string) => {
+      const copy: Record<string, unknown> = { ...mysqlJob };
+      delete copy[field];
+      return { jobs: [copy] };
+    };
+    const table: [string, unknown, number, string, string][] = [
+      ['not JSON', '{"jobs": [', 400, 'CC.INVALID_JSON', 'the body is not valid JSON'],
+      ['no jobs', {}, 400, 'CC.MISSING_FIELD', 'jobs: is required'],
+      ['empty jobs', { jobs: [] }, 400, 'CC.INVALID_PARAMETER', 'jobs: must NOT have fewer than 1 items'],
+      ['jobs not an array', { jobs: {} }, 400, 'CC.INVALID_PARAMETER', 'jobs: must be array'],
+      ['unknown top-level field', { jobs: [mysqlJob], extra: 1 }, 400, 'CC.UNKNOWN_FIELD', 'extra: unknown field'],
+      ['unknown job field', job({ dbport: 1 }), 400, 'CC.UNKNOWN_FIELD', 'jobs[0].dbport: unknown field'],
+      ['missing id', withoutField('id'), 400, 'CC.MISSING_FIELD', 'jobs[0].id: is required'],
+      ['missing ip', withoutField('ip'), 400, 'CC.MISSING_FIELD', 'jobs[0].ip: is required'],
+      ['port too big', job({ db_port: 70000 }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].db_port: must be <= 65535'],
+      ['port as text', job({ db_port: '3306' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].db_port: must be integer'],
+      ['bad net_type', job({ net_type: 'lan' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].net_type: must be one of vpn, vpc, eip'],
+      ['bad end_point_type', job({ end_point_type: 'src' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].end_point_type: must be one of so, ta'],
+      ['id too long', job({ id: 'x'.repeat(129) }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].id: must NOT have more than 128 characters'],
+      ['ssl_link not boolean', job({ ssl_link: 'yes' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_link: must be boolean'],
+      ['timeout too long', job({ timeout_ms: 60001 }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].timeout_ms: must be <= 60000'],
+      ['timeout too short', job({ timeout_ms: 10 }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].timeout_ms: must be >= 100'],
+      ['bad ssl_mode', job({ ssl_mode: 'prefer' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_mode: must be one of require, verify-ca, verify-full'],
+      ['checksum not hex', job({ ssl_cert_check_sum: 'abc' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_cert_check_sum: must match pattern "^[0-9a-fA-F]{64}$"'],
+      ['unknown db_type', job({ db_type: 'sybase' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].db_type: unknown db_type "sybase"; expected one of mysql, postgresql, mongodb, oracle, kafka, tcp'],
+      ['oracle', job({ db_type: 'oracle' }), 400, 'CC.UNSUPPORTED_DB_TYPE', 'jobs[0].db_type: db_type "oracle" is recognised but this conncheck version has no probe for it'],
+      ['mysql without user', withoutField('db_user'), 400, 'CC.MISSING_FIELD', 'jobs[0].db_user: is required for db_type mysql'],
+      ['mysql without password', withoutField('db_password'), 400, 'CC.MISSING_FIELD', 'jobs[0].db_password: is required for db_type mysql (use "" for no password)'],
+      ['port mismatch', job({ ip: '10.0.0.1:3307' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ip: "10.0.0.1:3307" names port 3307 but db_port is 3306'],
+      ['tcp without port', { jobs: [{ id: 't', db_type: 'tcp', ip: 'example.com' }] }, 400, 'CC.INVALID_PARAMETER', 'jobs[0].ip: no port: give db_port or write "example.com:<port>"'],
+      ['kafka config on mysql', job({ kafka_security_config: { type: 'PLAINTEXT' } }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].kafka_security_config: is only valid with db_type kafka'],
+      ['bad kafka type', job({ kafka_security_config: { type: 'SASL' } }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].kafka_security_config.type: must be one of PLAINTEXT, SASL_PLAINTEXT, SSL, SASL_SSL'],
+      [
+        'checksum mismatch',
+        job({ ssl_cert_key: Buffer.from('cert').toString('base64'), ssl_cert_check_sum: 'a'.repeat(64) }),
+        400,
+        'CC.INVALID_PARAMETER',
+        'jobs[0].ssl_cert_check_sum: does not match the SHA-256 of the decoded ssl_cert_key',
+      ],
+      [
+        'two problems',
+        { jobs: [{ ...mysqlJob, db_user: '' }, { ...mysqlJob, db_type: 'oracle' }] },
+        400,
+        'CC.MISSING_FIELD',
+        'jobs[0].db_user: is required for db_type mysql (and 1 more problem; POST with ?dry_run=true to see all)',
+      ],
+      ['too many items', { jobs: Array(6).fill(mysqlJob) }, 413, 'CC.TOO_MANY_ITEMS', 'jobs: 6 items; at most 5 per batch (CONNCHECK_MAX_ITEMS)'],
+      ['body too large', job({ ssl_cert_name: 'x'.repeat(70_000) }), 413, 'CC.PAYLOAD_TOO_LARGE', 'request body is larger than CONNCHECK_BODY_LIMIT allows'],
+    ];
+    for (const [name, body, status, code, message] of table) {
+      it(name, async () => {
+        const res = await post(body);
+        assert.deepEqual({ status: res.statusCode, body: res.json() }, { status, body: { error_code: code, error_msg: message } });
+      });
+    }
+
+    it('a body that is not JSON by type', async () => {
+      const res = await post('jobs=1', { contentType: 'text/plain' });
+      assert.equal(res.statusCode, 415);
+      assert.equal(res.json().error_code, 'CC.UNSUPPORTED_MEDIA_TYPE');
+    });
+
+    it('nothing was stored by any of them', async () => {
+      const res = await get('/v1/projA/checks');
+      assert.deepEqual(res.json(), { checks: [], next_cursor: null });
+    });
+
+    const queries: [string, string, string][] = [
+      ['/v1/projA/checks?status=Done', 'CC.INVALID_PARAMETER', 'querystring status: must be one of Pending, Running, Succeeded, Failed, Canceled'],
+      ['/v1/projA/checks?limit=1000', 'CC.INVALID_PARAMETER', 'querystring limit: must be <= 100'],
+      ['/v1/projA/checks?limit=ten', 'CC.INVALID_PARAMETER', 'querystring limit: must be integer'],
+      ['/v1/projA/checks?cursor=bm90LWFuLWlk', 'CC.INVALID_CURSOR', 'cursor: cursor is not one this API returned'],
+      ['/v1/projA/checks?sort=asc', 'CC.UNKNOWN_FIELD', 'querystring sort: unknown field'],
+    ];
+    for (const [url, code, message] of queries) {
+      it(`GET ${url}`, async () => {
+        const res = await get(url);
+        assert.deepEqual({ status: res.statusCode, body: res.json() }, { status: 400, body: { error_code: code, error_msg: message } });
+      });
+    }
+
+    it('a bad project id', async () => {
+      const res = await get('/v1/proj$A/checks', TOKEN_ALL);
+      assert.equal(res.statusCode, 400);
+      assert.equal(res.json().error_code, 'CC.INVALID_PARAMETER');
+    });
+  });
+
+  describe('auth', () => {
+    it('401 without a token, 401 with a wrong one, 403 for another project', async () => {
+      const none = await app.inject({ method: 'GET', url: '/v1/projA/checks' });
+      assert.deepEqual([none.statusCode, none.json()], [401, { error_code: 'CC.UNAUTHORIZED', error_msg: 'missing X-Auth-Token header' }]);
+      const wrong = await get('/v1/projA/checks', 'not-a-valid-token-at-all');
+      assert.deepEqual([wrong.statusCode, wrong.json().error_code], [401, 'CC.UNAUTHORIZED']);
+      const other = await get('/v1/projB/checks');
+      assert.deepEqual([other.statusCode, other.json()], [403, { error_code: 'CC.FORBIDDEN', error_msg: 'this token may not use project projB' }]);
+      const allowed = await get('/v1/projB/checks', TOKEN_ALL);
+      assert.equal(allowed.statusCode, 200);
+    });
+
+    it('health, readiness, metrics and the OpenAPI document need no token', async () => {
+      assert.deepEqual((await app.inject('/healthz')).json(), { status: 'ok' });
+      assert.deepEqual((await app.inject('/readyz')).json(), { status: 'ready' });
+      const metrics = await app.inject('/metrics');
+      assert.equal(metrics.statusCode, 200);
+      assert.match(metrics.body, /conncheck_http_requests_total/);
+      assert.match(metrics.body, /conncheck_queue_jobs\{pool="default",state="waiting"\}/);
+      const doc = (await app.inject('/openapi.json')).json();
+      assert.ok(doc.paths['/v3/{project_id}/jobs/batch-connection'].post);
+      assert.ok(doc.paths['/v1/{project_id}/checks/{check_id}'].get);
+      const jobSchema = doc.paths['/v3/{project_id}/jobs/batch-connection'].post.requestBody.content['application/json'].schema;
+      assert.ok(jobSchema.properties.jobs.items.properties.kafka_security_config);
+    });
+
+    it('unknown routes are a JSON 404', async () => {
+      const res = await app.inject('/v2/nothing');
+      assert.deepEqual([res.statusCode, res.json().error_code], [404, 'CC.ROUTE_NOT_FOUND']);
+    });
+  });
+
+  describe('tasks', () => {
+    let checkId: string;
+
+    it('accepts seed 002\'s MySQL example: 202 with a check_id at once', async () => {
+      const res = await post({ jobs: [mysqlJob, { ...mysqlJob, id: 'second', end_point_type: 'ta' }] });
+      assert.equal(res.statusCode, 202);
+      const body = res.json();
+      assert.match(body.check_id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+      assert.equal(body.status, 'Pending');
+      assert.equal(body.count, 2);
+      assert.equal(res.headers.location, `/v1/projA/checks/${body.check_id}`);
+      checkId = body.check_id;
+    });
+
+    it('never stores the password in clear, and never returns it', async () => {
+      const dump = await dumpKeys(h.redis, `${h.prefix}:*`);
+      assert.ok(!dump.includes(mysqlJob.db_password));
+      const res = await get(`/v1/projA/checks/${checkId}`);
+      assert.ok(!res.body.includes(mysqlJob.db_password));
+    });
+
+    it('shows the task with its items', async () => {
+      const res = await get(`/v1/projA/checks/${checkId}`);
+      assert.equal(res.statusCode, 200);
+      const task = res.json();
+      assert.equal(task.check_id, checkId);
+      assert.equal(task.type, 'BatchConnection');
+      assert.equal(task.status, 'Pending');
+      assert.equal(task.finished_at, null);
+      assert.deepEqual(task.summary, { total: 2, succeeded: 0, failed: 0, canceled: 0, running: 0, pending: 2 });
+      assert.deepEqual(task.check_items[0], {
+        index: 0,
+        id: mysqlJob.id,
+        db_type: 'mysql',
+        end_point_type: 'so',
+        net_type: 'eip',
+        target: { ip: '192.168.0.27', db_port: 3306, endpoints: [{ host: '192.168.0.27', port: 3306 }], db_user: 'root' },
+        status: 'pending',
+        success: false,
+        error_code: null,
+        error_msg: null,
+        duration_ms: null,
+        stages: [],
+        attempts: 0,
+        started_at: null,
+        finished_at: null,
+      });
+    });
+
+    it('shows the task in the migration service\'s shape', async () => {
+      const res = await get(`/v3/projA/jobs/batch-connection/${checkId}`);
+      assert.deepEqual(res.json(), {
+        results: [
+          { id: mysqlJob.id, status: 'pending', success: false },
+          { id: 'second', status: 'pending', success: false },
+        ],
+        count: 2,
+      });
+    });
+
+    it('hides it from another project (404, not 403)', async () => {
+      const res = await get(`/v1/projB/checks/${checkId}`, TOKEN_ALL);
+      assert.deepEqual([res.statusCode, res.json().error_code], [404, 'CC.NOT_FOUND']);
+      const v3 = await get(`/v3/projB/jobs/batch-connection/${checkId}`, TOKEN_ALL);
+      assert.equal(v3.statusCode, 404);
+      const cancel = await app.inject({ method: 'DELETE', url: `/v1/projB/checks/${checkId}`, headers: { 'x-auth-token': TOKEN_ALL } });
+      assert.equal(cancel.statusCode, 404);
+      const unknown = await get('/v1/projA/checks/0190a0b0-0000-7000-8000-000000000000');
+      assert.equal(unknown.statusCode, 404);
+      const garbage = await get('/v1/projA/checks/not-an-id');
+      assert.equal(garbage.statusCode, 404);
+    });
+
+    it('lists it', async () => {
+      const res = await get('/v1/projA/checks?status=Pending');
+      assert.deepEqual(res.json().checks.map((c: { check_id: string }) => c.check_id), [checkId]);
+    });
+
+    it('dry_run validates without storing', async () => {
+      const res = await post({ jobs: [mysqlJob, { ...mysqlJob, db_type: 'oracle' }] }, { query: '?dry_run=true' });
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(res.json(), {
+        valid: false,
+        count: 2,
+        problems: [
+          {
+            field: 'jobs[1].db_type',
+            error_code: 'CC.UNSUPPORTED_DB_TYPE',
+            error_msg: 'jobs[1].db_type: db_type "oracle" is recognised but this conncheck version has no probe for it',
+          },
+        ],
+      });
+      assert.equal((await get('/v1/projA/checks')).json().checks.length, 1);
+    });
+
+    it('cancels it; a second cancel is 409', async () => {
+      const res = await app.inject({ method: 'DELETE', url: `/v1/projA/checks/${checkId}`, headers: { 'x-auth-token': TOKEN_A } });
+      assert.equal(res.statusCode, 200);
+      const task = res.json();
+      assert.equal(task.status, 'Canceled');
+      assert.deepEqual(task.check_items.map((i: { status: string; error_code: string }) => [i.status, i.error_code]), [
+        ['canceled', 'CANCELED'],
+        ['canceled', 'CANCELED'],
+      ]);
+      assert.equal(await h.queue.queue('default').count(), 0, 'waiting jobs were removed');
+      const again = await app.inject({ method: 'DELETE', url: `/v1/projA/checks/${checkId}`, headers: { 'x-auth-token': TOKEN_A } });
+      assert.deepEqual([again.statusCode, again.json()], [409, { error_code: 'CC.ALREADY_FINISHED', error_msg: `check ${checkId} already ended as Canceled` }]);
+    });
+
+    it('429 once a project\'s backlog would pass CONNCHECK_MAX_PENDING_ITEMS', async () => {
+      for (let i = 0; i < 2; i++) assert.equal((await post({ jobs: Array(5).fill(mysqlJob) })).statusCode, 202);
+      const res = await post({ jobs: Array(5).fill(mysqlJob) });
+      assert.deepEqual([res.statusCode, res.json().error_code], [429, 'CC.RATE_LIMITED']);
+      assert.match(res.json().error_msg, /^project projA has 10 unfinished items; 5 more would pass the limit of 12/);
+    });
+  });
+});
+
+describe('API without Redis', () => {
+  it('answers 503 on readyz and on submissions, with no internals', async () => {
+    const h = await harness();
+    const app = await buildApp({ config: h.config, store: h.store, queue: h.queue });
+    h.redis.disconnect();
+    const ready = await app.inject('/readyz');
+    assert.deepEqual([ready.statusCode, ready.json().error_code], [503, 'CC.SERVICE_UNAVAILABLE']);
+    const res = await app.inject({ method: 'POST', url: '/v3/p/jobs/batch-connection', payload: { jobs: [mysqlJob] } });
+    assert.deepEqual([res.statusCode, res.json()], [503, { error_code: 'CC.SERVICE_UNAVAILABLE', error_msg: 'the task store is unavailable; retry shortly' }]);
+    await app.close();
+    await h.queue.close().catch(() => undefined);
+  });
+});

@@ -1,0 +1,190 @@
+// The task store against a real Redis: idempotent transitions under at-least-once delivery, cancel, list,
+// retention, and no secret in clear anywhere under the prefix.
+
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { type BatchJob, buildItems } from '@conncheck/core';
+import { type ItemOutcome, TaskQueue } from '@conncheck/store';
+import { type Harness, dumpKeys, harness } from './lib/harness.js';
+
+const worker = { id: 'w1', pool: 'default' };
+const ok: ItemOutcome = { success: true, duration_ms: 3.2, stages: [{ name: 'tcp', status: 'ok', duration_ms: 1 }] };
+const refused: ItemOutcome = { success: false, error_code: 'CONNECTION_REFUSED', error_msg: 'refused', duration_ms: 1, stages: [] };
+
+function jobs(n: number, extra: Partial<BatchJob> = {}): BatchJob[] {
+  return Array.from({ length: n }, (_, i) => ({ id: `job-${i}`, db_type: 'tcp', ip: '127.0.0.1', db_port: 1000 + i, ...extra }));
+}
+
+describe('TaskStore', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await harness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  async function submit(n: number, extra: Partial<BatchJob> = {}, project = 'p1') {
+    const { items, problems } = buildItems(jobs(n, extra));
+    assert.deepEqual(problems, []);
+    return h.store.submit(project, items, h.queue, 'default');
+  }
+
+  it('stores a task as Pending with every item pending, and enqueues its chunks', async () => {
+    const { check_id } = await submit(3);
+    const task = await h.store.getTask(check_id, 'p1');
+    assert.ok(task);
+    assert.equal(task.status, 'Pending');
+    assert.deepEqual(task.summary, { total: 3, succeeded: 0, failed: 0, canceled: 0, running: 0, pending: 3 });
+    assert.deepEqual(task.check_items.map((i) => [i.index, i.id, i.status]), [
+      [0, 'job-0', 'pending'],
+      [1, 'job-1', 'pending'],
+      [2, 'job-2', 'pending'],
+    ]);
+    assert.equal(await h.queue.queue('default').count(), 3);
+    assert.equal(await h.store.getTask(check_id, 'other-project'), undefined);
+  });
+
+  it('moves Pending → Running → Failed, first terminal result wins, counters never double count', async () => {
+    const { check_id } = await submit(2);
+    const first = await h.store.advance(check_id, 'p1', worker, undefined, 0);
+    assert.equal(first.claim?.kind, 'run');
+    assert.equal(first.taskStatus, 'Running');
+    const claimed = { attempts: 1, started_at: Date.now() };
+    const done = await h.store.advance(check_id, 'p1', worker, { index: 0, claimed, outcome: ok }, 1);
+    assert.equal(done.written, 1);
+    // A re-delivered job finishes the same item again, with another result: dropped.
+    const again = await h.store.advance(check_id, 'p1', worker, { index: 0, claimed, outcome: refused }, undefined);
+    assert.equal(again.written, 0);
+    // …and claiming a terminal item is a skip.
+    const reclaim = await h.store.advance(check_id, 'p1', worker, undefined, 0);
+    assert.deepEqual(reclaim.claim, { kind: 'skip', index: 0, reason: 'success' });
+    let task = await h.store.getTask(check_id, 'p1');
+    assert.deepEqual(task?.summary, { total: 2, succeeded: 1, failed: 0, canceled: 0, running: 1, pending: 1 });
+    assert.equal(task?.check_items[0]?.status, 'success');
+    assert.equal(task?.check_items[1]?.status, 'running');
+
+    await h.store.advance(check_id, 'p1', worker, { index: 1, claimed, outcome: refused }, undefined);
+    await h.store.advance(check_id, 'p1', worker, { index: 1, claimed, outcome: ok }, undefined);
+    task = await h.store.getTask(check_id, 'p1');
+    assert.equal(task?.status, 'Failed');
+    assert.equal(task?.message, '1 of 2 items failed');
+    assert.ok(task?.finished_at);
+    assert.deepEqual(task?.summary, { total: 2, succeeded: 1, failed: 1, canceled: 0, running: 0, pending: 0 });
+    const item = task!.check_items[1]!;
+    assert.equal(item.error_code, 'CONNECTION_REFUSED');
+    assert.equal(item.success, false);
+    assert.equal(await h.store.unfinishedItems('p1'), 0);
+  });
+
+  it('a stalled item claimed twice counts two attempts but one running item', async () => {
+    const { check_id } = await submit(1);
+    await h.store.advance(check_id, 'p1', worker, undefined, 0);
+    const second = await h.store.advance(check_id, 'p1', { id: 'w2', pool: 'default' }, undefined, 0);
+    assert.equal(second.claim?.kind === 'run' && second.claim.attempts, 2);
+    const task = await h.store.getTask(check_id, 'p1');
+    assert.equal(task?.summary.running, 1);
+    assert.equal(task?.check_items[0]?.worker?.id, 'w2');
+    await h.store.advance(check_id, 'p1', worker, { index: 0, claimed: { attempts: 2, started_at: Date.now() }, outcome: ok }, undefined);
+    assert.equal((await h.store.getTask(check_id, 'p1'))?.status, 'Succeeded');
+  });
+
+  it('keeps secrets sealed in Redis and deletes them once the item is terminal', async () => {
+    const password = 'pa55-word-that-must-not-leak';
+    const { items } = buildItems([{ id: 'm', db_type: 'mysql', ip: '127.0.0.1', db_port: 3306, db_user: 'u', db_password: password }]);
+    const { check_id } = await h.store.submit('p1', items, h.queue, 'default');
+    const dump = await dumpKeys(h.redis, `${h.prefix}:*`);
+    assert.ok(dump.includes(check_id));
+    assert.ok(!dump.includes(password), 'password found in clear in Redis');
+    const { claim } = await h.store.advance(check_id, 'p1', worker, undefined, 0);
+    assert.equal(claim?.kind === 'run' && claim.secrets?.db_password, password);
+    await h.store.advance(check_id, 'p1', worker, { index: 0, claimed: { attempts: 1, started_at: 0 }, outcome: ok }, undefined);
+    assert.equal(await h.redis.exists(h.store.keys.task(check_id).secrets), 0);
+  });
+
+  it('reports a key mismatch instead of failing obscurely', async () => {
+    const { items } = buildItems([{ id: 'm', db_type: 'mysql', ip: '127.0.0.1', db_port: 3306, db_user: 'u', db_password: 'x' }]);
+    const { check_id } = await h.store.submit('p1', items, h.queue, 'default');
+    const { SecretBox } = await import('@conncheck/core');
+    const { TaskStore } = await import('@conncheck/store');
+    const other = new TaskStore({ redis: h.redis, prefix: h.prefix, secretBox: SecretBox.random() });
+    const { claim } = await other.advance(check_id, 'p1', worker, undefined, 0);
+    assert.equal(claim?.kind, 'run');
+    assert.match(claim?.kind === 'run' ? (claim.secretError ?? '') : '', /sealed with key/);
+  });
+
+  it('gives finished tasks the retention TTL', async () => {
+    await h.close();
+    h = await harness({ CONNCHECK_RETENTION_SECONDS: '120' });
+    const { check_id } = await submit(1);
+    await h.store.advance(check_id, 'p1', worker, { index: 0, claimed: { attempts: 1, started_at: 0 }, outcome: ok }, undefined);
+    for (const key of [h.store.keys.task(check_id).task, h.store.keys.task(check_id).items, h.store.keys.task(check_id).specs]) {
+      const ttl = await h.redis.ttl(key);
+      assert.ok(ttl > 100 && ttl <= 120, `${key} ttl ${ttl}`);
+    }
+  });
+
+  it('cancels: unfinished items end canceled, later results are dropped, a second cancel says ended', async () => {
+    const { check_id } = await submit(3);
+    const claimed = { attempts: 1, started_at: 0 };
+    await h.store.advance(check_id, 'p1', worker, undefined, 0);
+    await h.store.advance(check_id, 'p1', worker, { index: 0, claimed, outcome: ok }, 1);
+    assert.deepEqual(await h.store.cancel(check_id, 'p1'), { canceled: 2 });
+    const late = await h.store.advance(check_id, 'p1', worker, { index: 1, claimed, outcome: ok }, 2);
+    assert.equal(late.written, 0);
+    assert.deepEqual(late.claim, { kind: 'skip', index: 2, reason: 'canceled' });
+    const task = await h.store.getTask(check_id, 'p1');
+    assert.equal(task?.status, 'Canceled');
+    assert.deepEqual(task?.summary, { total: 3, succeeded: 1, failed: 0, canceled: 2, running: 0, pending: 0 });
+    assert.deepEqual(task?.check_items.map((i) => [i.status, i.error_code]), [
+      ['success', null],
+      ['canceled', 'CANCELED'],
+      ['canceled', 'CANCELED'],
+    ]);
+    assert.deepEqual(await h.store.cancel(check_id, 'p1'), { ended: 'Canceled' });
+    assert.equal(await h.store.cancel(check_id, 'p2'), undefined);
+    assert.equal(await h.store.unfinishedItems('p1'), 0);
+  });
+
+  it('lists newest first, pages with a cursor, filters by status', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push((await submit(1)).check_id);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await submit(1, {}, 'p2');
+    await h.store.advance(ids[1]!, 'p1', worker, { index: 0, claimed: { attempts: 1, started_at: 0 }, outcome: ok }, undefined);
+    const page1 = await h.store.listTasks('p1', { limit: 2 });
+    assert.deepEqual(page1.checks.map((c) => c.check_id), [ids[4], ids[3]]);
+    assert.ok(page1.next_cursor);
+    const page2 = await h.store.listTasks('p1', { limit: 2, cursor: page1.next_cursor! });
+    assert.deepEqual(page2.checks.map((c) => c.check_id), [ids[2], ids[1]]);
+    const page3 = await h.store.listTasks('p1', { limit: 2, cursor: page2.next_cursor! });
+    assert.deepEqual(page3.checks.map((c) => c.check_id), [ids[0]]);
+    assert.equal(page3.next_cursor, null);
+    const succeeded = await h.store.listTasks('p1', { limit: 10, status: 'Succeeded' });
+    assert.deepEqual(succeeded.checks.map((c) => c.check_id), [ids[1]]);
+    const pending = await h.store.listTasks('p1', { limit: 10, status: 'Pending' });
+    assert.equal(pending.checks.length, 4);
+    // An expired task leaves the list (and its index entry is dropped) rather than showing as an empty row.
+    const k = h.store.keys.task(ids[4]!);
+    await h.redis.del(k.task, k.items, k.specs, k.secrets);
+    const after = await h.store.listTasks('p1', { limit: 10 });
+    assert.equal(after.checks.length, 4);
+    assert.equal(await h.redis.zscore(h.store.keys.projectIndex('p1'), ids[4]!), null);
+  });
+
+  it('deletes the task again when it cannot be enqueued', async () => {
+    class BrokenQueue extends TaskQueue {
+      override async enqueue(): Promise<number> {
+        throw new Error('Connection is closed.');
+      }
+    }
+    const broken = new BrokenQueue(h.redis, h.store.keys);
+    const { items } = buildItems(jobs(2));
+    await assert.rejects(h.store.submit('p1', items, broken, 'default'), /Connection is closed/);
+    assert.deepEqual((await h.store.listTasks('p1', { limit: 10 })).checks, []);
+    assert.equal(await h.store.unfinishedItems('p1'), 0);
+    await broken.close();
+  });
+});
