@@ -17,7 +17,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export const quietLogger = createLogger('silent', 'test');
+export const quietLogger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'test');
 
 export function testConfig(env: Record<string, string> = {}): Config {
   const services = loadServices();

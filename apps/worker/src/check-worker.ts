@@ -1,0 +1,163 @@
+// Owns: the BullMQ worker — job → claim item → registry → probe (under its deadline) → store — plus concurrency,
+// cancellation and shutdown. Must not: build Redis keys or decide state transitions (packages/store does).
+
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type Config, type ItemSpec, type Logger, ItemErrorCode, newWorkerId } from '@conncheck/core';
+import { type NetworkPolicy, type ProbeTarget, getProbe, runProbe } from '@conncheck/probes';
+import { type CheckJobData, type Claim, type ItemOutcome, type TaskStore, type WorkerRef } from '@conncheck/store';
+import { itemsCompleted, probeDuration, probesRunning } from './metrics.js';
+
+export interface CheckWorkerOptions {
+  config: Config;
+  store: TaskStore;
+  /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers need. */
+  connection: Redis;
+  /** A second connection for the cancel channel (a subscribed connection can do nothing else). */
+  subscriber: Redis;
+  policy: NetworkPolicy;
+  logger: Logger;
+}
+
+type RunClaim = Extract<Claim, { kind: 'run' }>;
+
+export class CheckWorker {
+  readonly ref: WorkerRef;
+  private worker: Worker<CheckJobData> | undefined;
+  /** Abort controllers of running probes by check id, so a cancel stops them at once. */
+  private readonly running = new Map<string, Set<AbortController>>();
+
+  constructor(private readonly options: CheckWorkerOptions) {
+    this.ref = { id: newWorkerId(), pool: options.config.workerPool };
+  }
+
+  async start(): Promise<void> {
+    const { config, store, connection, subscriber, logger } = this.options;
+    await subscriber.subscribe(store.keys.cancelChannel());
+    subscriber.on('message', (_channel: string, checkId: string) => {
+      for (const controller of this.running.get(checkId) ?? []) controller.abort();
+    });
+    this.worker = new Worker<CheckJobData>(store.keys.queueName(config.workerPool), (job) => this.process(job), {
+      connection,
+      prefix: store.keys.queuePrefix,
+      // A job runs its items one after another, so this is also the number of probes running at once.
+      concurrency: config.workerConcurrency,
+      // Items have deadlines of at most 60 s; the lock is renewed every lockDuration/2 while the job runs.
+      lockDuration: 30_000,
+      stalledInterval: 15_000,
+      maxStalledCount: 2,
+      autorun: true,
+    });
+    this.worker.on('failed', (job, err) => {
+      if (!job) return;
+      const final = job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled more than allowable limit/.test(err.message);
+      logger.warn({ job: job.id, attempt: job.attemptsMade, final, err: err.message }, 'check job failed');
+      // A job that will not run again must not leave its items (and so its task) unfinished forever.
+      if (final) void this.failRemaining(job.data, err).catch((e: Error) => logger.error({ err: e.message }, 'could not fail remaining items'));
+    });
+    this.worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
+    logger.info({ worker: this.ref.id, pool: config.workerPool, concurrency: config.workerConcurrency }, 'worker started');
+  }
+
+  private async process(job: Job<CheckJobData>): Promise<void> {
+    const { check_id: checkId, project, from, to } = job.data;
+    let finish: { index: number; claimed: { attempts: number; started_at: number }; outcome: ItemOutcome } | undefined;
+    for (let index = from; index <= to; index++) {
+      const { claim, taskStatus } = await this.options.store.advance(checkId, project, this.ref, finish, index);
+      finish = undefined;
+      if (!claim || claim.kind !== 'run') {
+        // The task is gone (expired) or ended (canceled): the rest of the chunk has nothing to do.
+        if (claim?.kind === 'gone' || (taskStatus && taskStatus !== 'Running' && taskStatus !== 'Pending')) break;
+        continue;
+      }
+      const outcome = await this.runItem(checkId, claim);
+      finish = { index, claimed: { attempts: claim.attempts, started_at: claim.startedAt }, outcome };
+    }
+    if (finish) await this.options.store.advance(checkId, project, this.ref, finish, undefined);
+  }
+
+  private async runItem(checkId: string, claim: RunClaim): Promise<ItemOutcome> {
+    const { spec } = claim;
+    if (claim.secretError !== undefined) {
+      return this.record(spec, {
+        success: false,
+        error_code: ItemErrorCode.CREDENTIALS_UNAVAILABLE,
+        error_msg: `credentials could not be decrypted (${claim.secretError}); every API and worker process must share CONNCHECK_SECRET_KEY`,
+        duration_ms: 0,
+        stages: [],
+      });
+    }
+    const target: ProbeTarget = {
+      dbType: spec.db_type,
+      endpoints: spec.endpoints,
+      ...(spec.db_user !== undefined && { user: spec.db_user }),
+      ...(claim.secrets?.db_password !== undefined && { password: claim.secrets.db_password }),
+      ...(spec.db_name !== undefined && { database: spec.db_name }),
+    };
+    const controller = new AbortController();
+    let set = this.running.get(checkId);
+    if (!set) this.running.set(checkId, (set = new Set()));
+    set.add(controller);
+    probesRunning.inc();
+    try {
+      const result = await runProbe(getProbe(spec.db_type), target, {
+        timeoutMs: spec.timeout_ms,
+        policy: this.options.policy,
+        logger: this.options.logger.child({ check_id: checkId, index: spec.index, db_type: spec.db_type }),
+        signal: controller.signal,
+      });
+      return this.record(spec, result);
+    } finally {
+      probesRunning.dec();
+      set.delete(controller);
+      if (set.size === 0) this.running.delete(checkId);
+    }
+  }
+
+  private record(spec: ItemSpec, outcome: ItemOutcome): ItemOutcome {
+    const status = outcome.success ? 'success' : 'failed';
+    itemsCompleted.inc({ db_type: spec.db_type, status, error_code: outcome.error_code ?? '', pool: this.ref.pool });
+    probeDuration.observe({ db_type: spec.db_type, status }, outcome.duration_ms / 1000);
+    return outcome;
+  }
+
+  private async failRemaining(data: CheckJobData, err: Error): Promise<void> {
+    this.options.logger.error({ check_id: data.check_id, err: err.message }, 'giving up on a job; its unfinished items fail');
+    for (let index = data.from; index <= data.to; index++) {
+      await this.options.store.advance(
+        data.check_id,
+        data.project,
+        this.ref,
+        {
+          index,
+          claimed: { attempts: 0, started_at: Date.now() },
+          outcome: {
+            success: false,
+            error_code: ItemErrorCode.INTERNAL_ERROR,
+            error_msg: 'the worker could not complete this item (queue job failed repeatedly); resubmit it',
+            duration_ms: 0,
+            stages: [],
+          },
+        },
+        undefined,
+      );
+    }
+  }
+
+  /** Stops taking jobs and waits for running ones, at most `graceMs`; then closes anyway. */
+  async close(graceMs: number): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = worker.close();
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        for (const set of this.running.values()) for (const c of set) c.abort();
+        void worker.close(true).then(resolve, resolve);
+      }, graceMs);
+    });
+    await Promise.race([graceful, forced]);
+    clearTimeout(timer);
+    await this.options.subscriber.quit().catch(() => undefined);
+  }
+}

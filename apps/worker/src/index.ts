@@ -1,0 +1,2 @@
+export { CheckWorker, type CheckWorkerOptions } from './check-worker.js';
+export { startWorker, policyFromConfig, type RunningWorker } from './server.js';

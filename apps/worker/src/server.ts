@@ -1,0 +1,48 @@
+// Owns: running a worker process's parts — Redis connections, store, network policy, the BullMQ worker — and closing them.
+// Must not: read the environment (main.ts does) or serve the API.
+
+import type { Config, Logger, SecretBox } from '@conncheck/core';
+import { ConfigError } from '@conncheck/core';
+import { NetworkPolicy, parseCidrList } from '@conncheck/probes';
+import { TaskStore, connectRedis, createRedis } from '@conncheck/store';
+import { CheckWorker } from './check-worker.js';
+
+export interface RunningWorker {
+  worker: CheckWorker;
+  close(): Promise<void>;
+}
+
+/** Builds the network policy from config; a bad CIDR is a ConfigError naming the variable. */
+export function policyFromConfig(config: Config): NetworkPolicy {
+  const parse = (variable: string, text: string | undefined) => {
+    if (text === undefined) return undefined;
+    try {
+      return parseCidrList(text);
+    } catch (err) {
+      throw new ConfigError(variable, (err as Error).message);
+    }
+  };
+  return new NetworkPolicy({
+    allow: parse('CONNCHECK_TARGET_ALLOW', config.targetAllow),
+    deny: parse('CONNCHECK_TARGET_DENY', config.targetDeny),
+  });
+}
+
+export async function startWorker(config: Config, secretBox: SecretBox, logger: Logger): Promise<RunningWorker> {
+  const policy = policyFromConfig(config);
+  const connection = createRedis(config.redisUrl, 'worker', 'conncheck-worker');
+  const subscriber = createRedis(config.redisUrl, 'worker', 'conncheck-worker-cancel');
+  await connectRedis(connection, config.redisUrl);
+  await connectRedis(subscriber, config.redisUrl);
+  for (const redis of [connection, subscriber]) redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const store = new TaskStore({ redis: connection, prefix: config.redisPrefix, retentionSeconds: config.retentionSeconds, secretBox });
+  const worker = new CheckWorker({ config, store, connection, subscriber, policy, logger: logger.child({ component: 'worker' }) });
+  await worker.start();
+  return {
+    worker,
+    async close() {
+      await worker.close(config.shutdownGraceMs);
+      connection.disconnect();
+    },
+  };
+}
