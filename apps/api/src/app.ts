@@ -1,7 +1,7 @@
 // Owns: building the Fastify app — validation, error shape, auth, routes, OpenAPI — from injected dependencies.
 // Must not: listen on a port, read the environment or run probes; server.ts and main.ts do the first two.
 
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -24,7 +24,8 @@ export interface BuildAppOptions {
   config: Config;
   store: TaskStore;
   queue: TaskQueue;
-  logger?: FastifyServerOptions['logger'];
+  /** A pino logger; without one the app logs nothing (tests). */
+  logger?: FastifyBaseLogger;
 }
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -48,7 +49,7 @@ function makeAjv(coerce: boolean): Ajv {
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, store, queue } = options;
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: config.bodyLimit,
     trustProxy: false,
     return503OnClosing: true,

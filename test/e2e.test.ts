@@ -1,0 +1,201 @@
+// End to end over real processes: the API and two worker processes as `npm run start:api` / `start:worker` run
+// them, a real port, real Redis, real MariaDB and PostgreSQL; plus `npm start`'s all-in-one process, and the
+// one-line failure of a bad setting.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { type AddressInfo, type Server, createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createRedis } from '@conncheck/store';
+import { deleteKeys, waitFor } from './lib/harness.js';
+import { type TestServices, loadServices } from './lib/services.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const TOKEN = `e2e-${randomBytes(12).toString('hex')}`;
+
+interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(entry: string, env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [entry], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function http(method: string, url: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(url, {
+    method,
+    headers: { 'x-auth-token': TOKEN, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+describe('separate API and worker processes', () => {
+  let services: TestServices;
+  let api: Proc;
+  let workers: Proc[] = [];
+  let base: string;
+  let listener: Server;
+  let listenerPort: number;
+  const prefix = `e2e${randomBytes(3).toString('hex')}`;
+  let env: Record<string, string>;
+
+  before(async () => {
+    services = loadServices();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    env = {
+      REDIS_URL: services.redis.url,
+      PORT: String(port),
+      CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'),
+      CONNCHECK_AUTH_TOKENS: `${TOKEN}=proj1`,
+      CONNCHECK_REDIS_PREFIX: prefix,
+      CONNCHECK_WORKER_CONCURRENCY: '20',
+    };
+    listener = createServer((socket) => socket.end());
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    listenerPort = (listener.address() as AddressInfo).port;
+    api = start('apps/api/dist/src/main.js', env);
+    workers = [start('apps/worker/dist/src/main.js', env), start('apps/worker/dist/src/main.js', env)];
+    await waitFor(async () => {
+      try {
+        return (await fetch(`${base}/readyz`)).status === 200 ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 15_000, `the API to be ready\n${api.output()}`);
+  });
+
+  after(async () => {
+    for (const p of [api, ...workers]) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    listener.close();
+    const redis = createRedis(services.redis.url, 'api', 'e2e-cleanup');
+    await redis.connect();
+    await deleteKeys(redis, `${prefix}:*`);
+    redis.disconnect();
+  });
+
+  it('runs a batch built from seed 002\'s examples plus 300 TCP items, spread over both workers, in both views', async () => {
+    const { mariadb, postgresql } = services;
+    const jobs = [
+      { id: '140b5236-88ad-43c8-811c-1268453jb101', ip: mariadb.host, net_type: 'eip', db_type: 'mysql', db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: mariadb.users.main.password, inst_id: 'e05a3679efe241d8b5dee80b17c1a863in01', project_id: '054ba152d480d55b2f5dc0069e7ddef0', region: 'region-1', end_point_type: 'ta' },
+      { id: '140b5236-88ad-43c8-811c-1268453jb101', ip: mariadb.host, net_type: 'eip', db_type: 'mysql', db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: 'not-the-password', ssl_link: false, end_point_type: 'so' },
+      { id: 'pg-source', ip: postgresql.host, net_type: 'vpc', vpc_id: 'vpc-1', subnet_id: 'subnet-1', db_type: 'postgresql', db_port: postgresql.port, db_user: postgresql.users.scram.user, db_password: postgresql.users.scram.password, db_name: postgresql.database, end_point_type: 'so' },
+      ...Array.from({ length: 300 }, (_, i) => ({ id: `tcp-${i}`, net_type: 'eip', db_type: 'tcp', ip: '127.0.0.1', db_port: listenerPort, end_point_type: 'ta' })),
+    ];
+    const submitted = await http('POST', `${base}/v3/proj1/jobs/batch-connection`, { jobs });
+    assert.equal(submitted.status, 202, JSON.stringify(submitted.json));
+    const checkId: string = submitted.json.check_id;
+    const done = await waitFor(async () => {
+      const { json } = await http('GET', `${base}/v1/proj1/checks/${checkId}`);
+      return json.finished_at ? json : undefined;
+    }, 60_000, 'the batch to finish');
+    assert.equal(done.status, 'Failed');
+    assert.deepEqual(done.summary, { total: 303, succeeded: 302, failed: 1, canceled: 0, running: 0, pending: 0 });
+    assert.deepEqual(done.check_items.slice(0, 3).map((i: any) => [i.status, i.error_code]), [
+      ['success', null],
+      ['failed', 'AUTH_FAILED'],
+      ['success', null],
+    ]);
+    const workerIds = new Set(done.check_items.map((i: any) => i.worker.id));
+    assert.equal(workerIds.size, 2, 'both worker processes took part');
+
+    const v3 = await http('GET', `${base}/v3/proj1/jobs/batch-connection/${checkId}`);
+    assert.equal(v3.json.count, 303);
+    assert.deepEqual(v3.json.results[0], { id: jobs[0]!.id, status: 'success', success: true });
+    assert.equal(v3.json.results[1].error_code, 'AUTH_FAILED');
+
+    const list = await http('GET', `${base}/v1/proj1/checks?status=Failed`);
+    assert.deepEqual(list.json.checks.map((c: any) => c.check_id), [checkId]);
+    const forbidden = await http('GET', `${base}/v1/proj2/checks`);
+    assert.equal(forbidden.status, 403);
+  });
+
+  it('stops gracefully on SIGTERM, and no process ever logged a password', async () => {
+    for (const p of [api, ...workers]) p.child.kill('SIGTERM');
+    const codes = await Promise.all([api, ...workers].map((p) => p.exited));
+    assert.deepEqual(codes, [0, 0, 0]);
+    const logs = [api, ...workers].map((p) => p.output()).join('\n');
+    assert.ok(logs.includes('check submitted'), 'the API logged the submission');
+    for (const secret of [services.mariadb.users.main.password, services.postgresql.users.scram.password, 'not-the-password', TOKEN, env.CONNCHECK_SECRET_KEY!]) {
+      assert.ok(!logs.includes(secret), 'a secret reached a log');
+    }
+  });
+});
+
+describe('process start-up', () => {
+  it('a bad setting stops the process with one line naming the variable', async () => {
+    const p = start('apps/api/dist/src/main.js', { PORT: 'eighty' });
+    assert.equal(await p.exited, 2);
+    assert.equal(p.output(), 'conncheck: PORT: must be a whole number, got "eighty"\n');
+  });
+
+  it('a separate worker refuses to start without the shared secret key', async () => {
+    const p = start('apps/worker/dist/src/main.js', {});
+    assert.equal(await p.exited, 2);
+    assert.match(p.output(), /^conncheck: CONNCHECK_SECRET_KEY: required when workers run apart from the API/);
+  });
+
+  it('a worker with a bad CIDR stops with one line', async () => {
+    const p = start('apps/worker/dist/src/main.js', { CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'), CONNCHECK_TARGET_ALLOW: '10.0.0.0/33', REDIS_URL: loadServices().redis.url });
+    assert.equal(await p.exited, 2);
+    assert.match(p.output(), /^conncheck: CONNCHECK_TARGET_ALLOW: .*10\.0\.0\.0\/33.*\n$/);
+  });
+
+  it('npm start\'s all-in-one process serves checks with API and worker in one process', async () => {
+    const port = await freePort();
+    const prefix = `aio${randomBytes(3).toString('hex')}`;
+    const services = loadServices();
+    const p = start('apps/all-in-one/dist/src/main.js', { PORT: String(port), REDIS_URL: services.redis.url, CONNCHECK_REDIS_PREFIX: prefix });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(async () => {
+        try {
+          return (await fetch(`${base}/readyz`)).status === 200 ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      }, 15_000, 'the all-in-one process');
+      assert.match(p.output(), /OPEN MODE/);
+      const listener = createServer((s) => s.end());
+      await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+      const res = await fetch(`${base}/v3/local/jobs/batch-connection`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jobs: [{ id: 'x', db_type: 'tcp', ip: 'localhost', db_port: (listener.address() as AddressInfo).port }] }),
+      });
+      const { check_id } = (await res.json()) as { check_id: string };
+      const done = await waitFor(async () => {
+        const t = (await (await fetch(`${base}/v1/local/checks/${check_id}`)).json()) as { status: string };
+        return t.status === 'Succeeded' ? t : undefined;
+      }, 10_000, 'the check');
+      assert.equal(done.status, 'Succeeded');
+      listener.close();
+      p.child.kill('SIGTERM');
+      assert.equal(await p.exited, 0);
+    } finally {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+      const redis = createRedis(services.redis.url, 'api', 'aio-cleanup');
+      await redis.connect();
+      await deleteKeys(redis, `${prefix}:*`);
+      redis.disconnect();
+    }
+  });
+});
