@@ -17,6 +17,8 @@ async function listen(onConnection: (socket: Socket) => void = () => undefined):
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
+    // Read (and drop) what the client sends: a paused socket never sees the client's FIN behind unread bytes.
+    socket.resume();
     onConnection(socket);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

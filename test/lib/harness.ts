@@ -40,6 +40,7 @@ export async function harness(env: Record<string, string> = {}): Promise<Harness
     box,
     prefix: config.redisPrefix,
     async close() {
+      await store.close();
       await queue.close();
       await deleteKeys(redis, `${config.redisPrefix}:*`);
       redis.disconnect();

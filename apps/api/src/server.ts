@@ -34,6 +34,8 @@ export async function startApi(config: Config, secretBox: SecretBox, logger: Log
     app,
     url,
     async close() {
+      // Waking long-polling clients first lets the server close without waiting out their wait_ms.
+      await store.close();
       await app.close();
       await queue.close();
       redis.disconnect();

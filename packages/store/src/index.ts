@@ -3,3 +3,4 @@ export * from './item-state.js';
 export * from './task-queue.js';
 export * from './task-store.js';
 export * from './redis.js';
+export * from './task-events.js';

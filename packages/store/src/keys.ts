@@ -38,6 +38,11 @@ export class StoreKeys {
     return `${this.prefix}:cancel`;
   }
 
+  /** Pub/sub channel on which the end of a task (finished or canceled) is announced, for waiting clients. */
+  endedChannel(): string {
+    return `${this.prefix}:ended`;
+  }
+
   /** BullMQ's key prefix: its keys become `${prefix}:bull:${queue}:…`. */
   get queuePrefix(): string {
     return `${this.prefix}:bull`;

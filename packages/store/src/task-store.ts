@@ -28,6 +28,7 @@ import {
 } from './item-state.js';
 import { StoreKeys } from './keys.js';
 import { type ClaimReply, type StoreCommands, defineScripts } from './scripts.js';
+import { TaskEvents } from './task-events.js';
 import type { TaskQueue } from './task-queue.js';
 
 export interface TaskStoreOptions {
@@ -61,12 +62,19 @@ export class TaskStore {
   readonly retentionSeconds: number;
   private readonly redis: Redis & StoreCommands;
   private readonly box: SecretBox;
+  private readonly events: TaskEvents;
 
   constructor(options: TaskStoreOptions) {
     this.keys = new StoreKeys(options.prefix ?? 'cc');
     this.retentionSeconds = options.retentionSeconds ?? 7 * 24 * 3600;
     this.redis = defineScripts(options.redis);
     this.box = options.secretBox;
+    this.events = new TaskEvents(options.redis, this.keys);
+  }
+
+  /** Closes the store's own connections (the end-of-task subscription); the caller's connection stays open. */
+  async close(): Promise<void> {
+    await this.events.close();
   }
 
   static isCheckId(value: string): boolean {
@@ -181,6 +189,7 @@ export class TaskStore {
       state ? JSON.stringify(state) : '',
       claimIndex ?? '',
       JSON.stringify(worker),
+      this.keys.endedChannel(),
     );
     return {
       written,
@@ -221,10 +230,11 @@ export class TaskStore {
       now,
       this.retentionSeconds,
       'canceled before it finished',
+      this.keys.cancelChannel(),
+      this.keys.endedChannel(),
     );
     if (reply === -1) return undefined;
     if (Array.isArray(reply)) return { ended: reply[1] as TaskStatus };
-    await this.redis.publish(this.keys.cancelChannel(), checkId);
     return { canceled: reply };
   }
 
@@ -245,6 +255,18 @@ export class TaskStore {
       .exec()) as [[null, TaskHash], [null, Record<string, string>], [null, Record<string, string>]];
     if (!hash || hash.project !== project) return undefined;
     return taskView(checkId, hash, specs, states);
+  }
+
+  /**
+   * The task once it has ended, or as it is after `waitMs`: lets a client wait for the result in one request
+   * instead of polling.
+   */
+  async getTaskWhenEnded(checkId: string, project: string, waitMs: number): Promise<Task | undefined> {
+    const task = await this.getTask(checkId, project);
+    if (!task || task.finished_at !== null || waitMs <= 0) return task;
+    const k = this.keys.task(checkId).task;
+    await this.events.waitForEnd(checkId, waitMs, async () => (await this.redis.hget(k, 'finished_at')) !== null);
+    return this.getTask(checkId, project);
   }
 
   /** Task size and pool, for a worker or for cancellation; undefined when gone. */

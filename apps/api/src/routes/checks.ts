@@ -32,6 +32,19 @@ const TaskParams = Type.Object(
   },
   { additionalProperties: false },
 );
+const WaitQuery = Type.Object(
+  {
+    wait_ms: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 30_000,
+        default: 0,
+        description: 'Extension: hold the answer until the task has ended, at most this long (long polling).',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody };
 
 const DryRunResult = Type.Object({
@@ -105,10 +118,12 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
 
   app.get(
     '/v1/:project_id/checks/:check_id',
-    { schema: { tags: ['checks'], summary: 'Get a check task with its items', params: TaskParams, response: { 200: Task, ...errors } } },
+    {
+      schema: { tags: ['checks'], summary: 'Get a check task with its items', params: TaskParams, querystring: WaitQuery, response: { 200: Task, ...errors } },
+    },
     async (request) => {
       const { project_id: project, check_id: checkId } = request.params as { project_id: string; check_id: string };
-      const task = await store.getTask(checkId, project);
+      const task = await store.getTaskWhenEnded(checkId, project, (request.query as { wait_ms?: number }).wait_ms ?? 0);
       if (!task) throw notFound(checkId);
       return task;
     },
@@ -121,12 +136,13 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
         tags: ['checks'],
         summary: 'Get a batch\'s results in the migration service\'s shape',
         params: TaskParams,
+        querystring: WaitQuery,
         response: { 200: BatchResults, ...errors },
       },
     },
     async (request) => {
       const { project_id: project, check_id: checkId } = request.params as { project_id: string; check_id: string };
-      const task = await store.getTask(checkId, project);
+      const task = await store.getTaskWhenEnded(checkId, project, (request.query as { wait_ms?: number }).wait_ms ?? 0);
       if (!task) throw notFound(checkId);
       const results = task.check_items.map((item) => {
         const row: BatchResults['results'][number] = { id: item.id, status: item.status, success: item.success };

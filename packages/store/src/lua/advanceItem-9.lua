@@ -12,7 +12,7 @@
   KEYS[7] project index Succeeded KEYS[8] project index Failed      KEYS[9] project unfinished-items counter
   ARGV[1] check id   ARGV[2] now (ms)   ARGV[3] retention (s)
   ARGV[4] index to finish or ''   ARGV[5] its terminal state JSON (status success|failed + result fields)
-  ARGV[6] index to claim or ''    ARGV[7] worker JSON {id,pool}
+  ARGV[6] index to claim or ''    ARGV[7] worker JSON {id,pool}   ARGV[8] channel on which the end of a task is announced
 
   Output: { written: 1 | 0 (already terminal) | -1 (gone) | false (nothing to finish), task status or false,
             claim: { 'run', attempts, spec JSON, sealed secrets or false } | { 'skip', status } | { 'gone' } | false }
@@ -65,6 +65,7 @@ if ARGV[4] ~= '' then
       moveIndex(KEYS[6], finalKey)
       for i = 1, 3 do redis.call('EXPIRE', KEYS[i], retention) end
       redis.call('DEL', KEYS[4])
+      redis.call('PUBLISH', ARGV[8], checkId)
       taskStatus = final
     else
       markRunning()

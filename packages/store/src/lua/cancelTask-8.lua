@@ -7,6 +7,7 @@
   KEYS[5] project index Pending   KEYS[6] project index Running   KEYS[7] project index Canceled
   KEYS[8] project unfinished-items counter
   ARGV[1] check id   ARGV[2] now (ms)   ARGV[3] retention (s)   ARGV[4] error message for canceled items
+  ARGV[5] channel on which workers hear of cancellations   ARGV[6] channel on which the end of a task is announced
 
   Output: number of items canceled, or -1 when the task does not exist, or { 'ended', status } when it had ended.
 ]]
@@ -36,6 +37,8 @@ redis.call('ZREM', KEYS[6], checkId)
 redis.call('ZADD', KEYS[7], 0, checkId)
 redis.call('DEL', KEYS[4])
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], retention) end
+redis.call('PUBLISH', ARGV[5], checkId)
+redis.call('PUBLISH', ARGV[6], checkId)
 local left = redis.call('DECRBY', KEYS[8], canceled)
 if left < 0 then redis.call('SET', KEYS[8], 0) end
 return canceled

@@ -1,0 +1,194 @@
+// `npm run bench`: conncheck against bare baselines measured in the same run, on the same Redis and servers.
+//  1. throughput: a 2,000-item tcp batch, submit → all terminal, vs bare BullMQ doing the same TCP connects one
+//     job per item at the same concurrency. Target: ratio ≥ 1.0.
+//  2. single-check overhead: one MySQL item, submit → terminal (polled over HTTP), vs a bare mysql2
+//     connect + ping + end. Target: median overhead ≤ 5 ms.
+// Prints the figures and the ratios; exits 0 either way (machines are noisy: targets are read, not asserted).
+
+import { randomBytes } from 'node:crypto';
+import { type AddressInfo, connect, createServer } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Queue, Worker } from 'bullmq';
+import mysql from 'mysql2/promise';
+import { SecretBox, createLogger, loadConfig } from '@conncheck/core';
+import { startApi } from '@conncheck/api';
+import { startWorker } from '@conncheck/worker';
+import { createRedis } from '@conncheck/store';
+import { deleteKeys } from '@conncheck/test/harness';
+import { loadServices } from '@conncheck/test/services';
+
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
+const ITEMS = Number(process.env.BENCH_ITEMS ?? 2000);
+const SINGLE_RUNS = Number(process.env.BENCH_SINGLE_RUNS ?? 40);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+const services = loadServices();
+const logger = createLogger('silent', 'bench');
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+// A TCP target that accepts and closes, as a reachable port does.
+const target = createServer((socket) => socket.end());
+await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+const targetPort = (target.address() as AddressInfo).port;
+
+function tcpConnect(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+}
+
+async function bareBullmq(prefix: string): Promise<number> {
+  const connection = createRedis(services.redis.url, 'worker', 'bench-bare');
+  await connection.connect();
+  const queue = new Queue('bare', { connection, prefix });
+  let done = 0;
+  let finish: () => void = () => undefined;
+  const allDone = new Promise<void>((r) => (finish = r));
+  const worker = new Worker('bare', async (job) => tcpConnect(job.data.port as number), { connection, prefix, concurrency: CONCURRENCY });
+  worker.on('completed', () => {
+    if (++done === ITEMS) finish();
+  });
+  await worker.waitUntilReady();
+  const started = performance.now();
+  await queue.addBulk(Array.from({ length: ITEMS }, (_, i) => ({ name: 'tcp', data: { port: targetPort, i }, opts: { removeOnComplete: true } })));
+  await allDone;
+  const elapsed = performance.now() - started;
+  await worker.close();
+  await queue.close();
+  await deleteKeys(connection, `${prefix}:*`);
+  connection.disconnect();
+  return ITEMS / (elapsed / 1000);
+}
+
+interface System {
+  base: string;
+  close(): Promise<void>;
+  prefix: string;
+}
+
+async function startSystem(): Promise<System> {
+  const prefix = `bench${randomBytes(3).toString('hex')}`;
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const config = loadConfig({
+    REDIS_URL: services.redis.url,
+    PORT: String(port),
+    CONNCHECK_REDIS_PREFIX: prefix,
+    CONNCHECK_WORKER_CONCURRENCY: String(CONCURRENCY),
+    CONNCHECK_MAX_ITEMS: String(ITEMS),
+    CONNCHECK_MAX_PENDING_ITEMS: String(ITEMS * 10),
+  });
+  const box = SecretBox.random();
+  const worker = await startWorker(config, box, logger);
+  const api = await startApi(config, box, logger);
+  return {
+    base: api.url,
+    prefix,
+    async close() {
+      await api.close();
+      await worker.close();
+      const redis = createRedis(services.redis.url, 'api', 'bench-cleanup');
+      await redis.connect();
+      await deleteKeys(redis, `${prefix}:*`);
+      redis.disconnect();
+    },
+  };
+}
+
+/** Submits, then waits for the end with one long-polling request (`wait_ms`), as a client would. */
+async function submitAndWait(base: string, jobs: unknown[]): Promise<{ ms: number; task: any }> {
+  const started = performance.now();
+  const res = await fetch(`${base}/v3/bench/jobs/batch-connection`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jobs }),
+  });
+  if (res.status !== 202) throw new Error(`submit failed: ${res.status} ${await res.text()}`);
+  const { check_id } = (await res.json()) as { check_id: string };
+  for (;;) {
+    const list = (await (await fetch(`${base}/v1/bench/checks/${check_id}?wait_ms=30000`)).json()) as { finished_at: string | null };
+    if (list.finished_at) return { ms: performance.now() - started, task: list };
+  }
+}
+
+async function conncheckThroughput(system: System): Promise<number> {
+  const jobs = Array.from({ length: ITEMS }, (_, i) => ({ id: `tcp-${i}`, db_type: 'tcp', ip: '127.0.0.1', db_port: targetPort }));
+  const { ms, task } = await submitAndWait(system.base, jobs);
+  if (task.summary.succeeded !== ITEMS) throw new Error(`only ${task.summary.succeeded} of ${ITEMS} items succeeded`);
+  return ITEMS / (ms / 1000);
+}
+
+async function bareMysql(): Promise<number> {
+  const { mariadb } = services;
+  const started = performance.now();
+  const conn = await mysql.createConnection({ host: mariadb.host, port: mariadb.port, user: mariadb.users.main.user, password: mariadb.users.main.password });
+  await conn.ping();
+  await conn.end();
+  return performance.now() - started;
+}
+
+async function conncheckMysql(system: System): Promise<number> {
+  const { mariadb } = services;
+  const job = { id: 'mysql', db_type: 'mysql', ip: mariadb.host, db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: mariadb.users.main.password };
+  const { ms, task } = await submitAndWait(system.base, [job]);
+  if (task.summary.succeeded !== 1) throw new Error('the MySQL item failed');
+  return ms;
+}
+
+console.log(`conncheck bench: ${ITEMS} tcp items at concurrency ${CONCURRENCY}, ${ROUNDS} rounds; ${SINGLE_RUNS} single MySQL checks`);
+console.log(`node ${process.version}, redis ${services.redis.url}, mariadb ${services.mariadb.version}`);
+
+const system = await startSystem();
+// Warm both paths (JIT, connection pools, Lua script cache) before measuring.
+await bareBullmq(`warm${randomBytes(2).toString('hex')}`);
+await conncheckThroughput(system);
+
+const bare: number[] = [];
+const ours: number[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  // Alternate the order so drift in the machine's load hits both sides alike.
+  if (round % 2 === 0) {
+    bare.push(await bareBullmq(`bare${round}${randomBytes(2).toString('hex')}`));
+    ours.push(await conncheckThroughput(system));
+  } else {
+    ours.push(await conncheckThroughput(system));
+    bare.push(await bareBullmq(`bare${round}${randomBytes(2).toString('hex')}`));
+  }
+  console.log(`  round ${round + 1}: bare BullMQ ${fmt(bare[round]!, 0)} items/s, conncheck ${fmt(ours[round]!, 0)} items/s`);
+}
+
+const bareSingle: number[] = [];
+const oursSingle: number[] = [];
+for (let i = 0; i < 5; i++) {
+  await bareMysql();
+  await conncheckMysql(system);
+}
+for (let i = 0; i < SINGLE_RUNS; i++) {
+  bareSingle.push(await bareMysql());
+  oursSingle.push(await conncheckMysql(system));
+}
+await system.close();
+target.close();
+
+const throughputRatio = median(ours) / median(bare);
+const overhead = median(oursSingle) - median(bareSingle);
+console.log('');
+console.log(`throughput   bare BullMQ median ${fmt(median(bare), 0)} items/s   conncheck median ${fmt(median(ours), 0)} items/s`);
+console.log(`             ratio conncheck/bare = ${fmt(throughputRatio, 2)}   (target >= 1.00: ${throughputRatio >= 1 ? 'met' : 'NOT met'})`);
+console.log(`single MySQL bare mysql2 median ${fmt(median(bareSingle), 2)} ms   conncheck submit→terminal median ${fmt(median(oursSingle), 2)} ms`);
+console.log(`             overhead = ${fmt(overhead, 2)} ms, ratio = ${fmt(median(oursSingle) / median(bareSingle), 2)}   (target overhead <= 5 ms: ${overhead <= 5 ? 'met' : 'NOT met'})`);
+process.exit(0);

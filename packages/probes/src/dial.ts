@@ -1,0 +1,166 @@
+// Owns: resolving a target host once, checking every resolved address against the network policy, and the TCP
+// connect to those addresses (the `dns` and `tcp` stages). Must not: speak any protocol above TCP or own the deadline.
+
+import { promises as dns } from 'node:dns';
+import { Socket } from 'node:net';
+import { ItemErrorCode } from '@conncheck/core';
+import { fromNodeError } from './error-mapping.js';
+import { normalizeAddress, type NormalizedAddress } from './network-policy.js';
+import { ProbeFailure } from './probe-failure.js';
+import type { ProbeContext } from './types.js';
+
+export interface ResolvedTarget {
+  /** The host as given. */
+  host: string;
+  /** Every address the host resolved to, in resolver order, all allowed by the policy. */
+  addresses: NormalizedAddress[];
+}
+
+export interface Dialed {
+  socket: Socket;
+  remote: NormalizedAddress;
+  port: number;
+  /** `ip:port` (`[ip6]:port`) actually connected to. */
+  address: string;
+}
+
+/**
+ * No single address of a multi-address name may eat the whole deadline, but none gets less than this either
+ * (Go's net.Dialer does the same).
+ */
+const MIN_ATTEMPT_MS = 2000;
+
+/**
+ * Resolves `host` once. IP literals skip DNS. Fails with TARGET_FORBIDDEN if ANY resolved address is denied:
+ * a name that mixes allowed and forbidden addresses is the classic way to slip past an SSRF filter.
+ */
+export async function resolveTarget(host: string, ctx: ProbeContext): Promise<ResolvedTarget> {
+  const literal = normalizeAddress(host);
+  let addresses: NormalizedAddress[];
+  if (literal) {
+    ctx.stages.skip('dns', 'IP address');
+    addresses = [literal];
+  } else {
+    ctx.stages.begin('dns');
+    addresses = await lookup(host, ctx);
+    ctx.stages.ok(addresses.map((a) => a.address).join(', '));
+  }
+  for (const { address } of addresses) {
+    const decision = ctx.policy.check(address);
+    if (!decision.allowed) {
+      const via = literal ? '' : `"${host}" resolves to ${address}; `;
+      throw new ProbeFailure(ItemErrorCode.TARGET_FORBIDDEN, `${via}${decision.reason}, which this deployment may not connect to`);
+    }
+  }
+  return { host, addresses };
+}
+
+async function lookup(host: string, ctx: ProbeContext): Promise<NormalizedAddress[]> {
+  let found: { address: string }[];
+  try {
+    found = await abortable(dns.lookup(host, { all: true, verbatim: true }), ctx.signal);
+  } catch (err) {
+    const failure = fromNodeError(err, `cannot resolve "${host}"`);
+    if (failure) throw failure;
+    throw err;
+  }
+  const addresses: NormalizedAddress[] = [];
+  for (const { address } of found) {
+    const normalized = normalizeAddress(address);
+    if (normalized && !addresses.some((a) => a.address === normalized.address)) addresses.push(normalized);
+  }
+  if (addresses.length === 0) {
+    throw new ProbeFailure(ItemErrorCode.DNS_RESOLUTION_FAILED, `cannot resolve "${host}": the name has no address`);
+  }
+  return addresses;
+}
+
+/**
+ * Connects to the resolved addresses in order until one answers, within the deadline. The socket is tracked
+ * from the start, so the runner destroys it at the deadline however far the connect got.
+ */
+export async function dialTcp(addresses: readonly NormalizedAddress[], port: number, ctx: ProbeContext): Promise<Dialed> {
+  ctx.stages.begin('tcp');
+  const failures: ProbeFailure[] = [];
+  for (const [index, remote] of addresses.entries()) {
+    const address = formatAddress(remote, port);
+    const left = addresses.length - index;
+    const remaining = ctx.deadline - Date.now();
+    // The last address gets whatever is left; the runner's deadline bounds it.
+    const budget = left === 1 ? undefined : Math.min(remaining, Math.max(remaining / left, MIN_ATTEMPT_MS));
+    try {
+      const socket = await connectOnce(remote, port, ctx, budget);
+      ctx.stages.ok(address);
+      return { socket, remote, port, address };
+    } catch (err) {
+      const failure = fromNodeError(err, `connect to ${address}`);
+      if (!failure) throw err;
+      failures.push(failure);
+    }
+  }
+  const [first] = failures;
+  if (!first) throw new Error('dialTcp called without addresses');
+  // Like Go's dialer, the first address's error decides the code; the message keeps every attempt.
+  throw new ProbeFailure(first.code, failures.map((f) => f.message).join('; '));
+}
+
+function connectOnce(remote: NormalizedAddress, port: number, ctx: ProbeContext, budgetMs: number | undefined): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const socket = new Socket();
+    ctx.track(socket);
+    let timer: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.off('connect', onConnect);
+      socket.off('error', onError);
+      ctx.signal.removeEventListener('abort', onAbort);
+    };
+    const onConnect = (): void => {
+      done();
+      resolve(socket);
+    };
+    const onError = (err: Error): void => {
+      done();
+      socket.destroy();
+      reject(err);
+    };
+    const onAbort = (): void => onError(abortReason(ctx.signal));
+    if (ctx.signal.aborted) return onAbort();
+    socket.once('connect', onConnect);
+    socket.once('error', onError);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    if (budgetMs !== undefined) {
+      timer = setTimeout(() => onError(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), Math.max(budgetMs, 0));
+    }
+    socket.setNoDelay(true);
+    socket.connect({ host: remote.address, port, family: remote.family });
+  });
+}
+
+export function formatAddress(remote: NormalizedAddress, port: number): string {
+  return remote.family === 6 ? `[${remote.address}]:${port}` : `${remote.address}:${port}`;
+}
+
+/** Settles with `promise` or rejects as soon as `signal` aborts; a late rejection of `promise` is swallowed. */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  promise.catch(() => undefined);
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+}

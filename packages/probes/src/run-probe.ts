@@ -1,0 +1,142 @@
+// Owns: running one probe under one absolute deadline and a cancel signal — the context, the timer, socket cleanup,
+// the total duration, turning deadline/cancel/bugs into results, and scrubbing results. Must not: know any protocol.
+
+import { performance } from 'node:perf_hooks';
+import type { Socket } from 'node:net';
+import { ItemErrorCode } from '@conncheck/core';
+import type { NetworkPolicy } from './network-policy.js';
+import { createStageRecorder, roundMs } from './stage-recorder.js';
+import type { Probe, ProbeContext, ProbeLogger, ProbeResult, ProbeTarget, Stage } from './types.js';
+
+export interface RunProbeOptions {
+  /** The item's whole budget: DNS, connect, handshake and probe together. */
+  timeoutMs: number;
+  policy: NetworkPolicy;
+  logger: ProbeLogger;
+  /** Aborting it cancels the run; the result is CANCELED. */
+  signal?: AbortSignal | undefined;
+}
+
+export type RunResult = ProbeResult & { duration_ms: number };
+
+/** Longest error_msg kept: server text is untrusted and can be anything. */
+const MAX_MESSAGE_LENGTH = 500;
+
+/**
+ * Runs `probe` against `target` and always resolves (never rejects). At the deadline it destroys every socket
+ * the probe tracked and resolves at once with what is known so far, whatever the probe is still waiting for;
+ * Node's socket.setTimeout is an idle timer that a trickling server defeats, so this timer is the only bound.
+ */
+export async function runProbe(probe: Probe, target: ProbeTarget, options: RunProbeOptions): Promise<RunResult> {
+  const { timeoutMs, policy, logger, signal: external } = options;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`);
+  const started = performance.now();
+  const controller = new AbortController();
+  const sockets = new Set<Socket>();
+  const stages = createStageRecorder();
+  const ctx: ProbeContext = {
+    signal: controller.signal,
+    deadline: Date.now() + timeoutMs,
+    logger,
+    policy,
+    stages,
+    track(socket) {
+      // Drivers attach their own 'error' listeners; this one makes sure a socket error between two owners, or
+      // after the run, can never become an uncaught exception that takes the worker down.
+      socket.on('error', (err) => logger.debug({ err: String(err) }, 'probe socket error'));
+      if (controller.signal.aborted) {
+        socket.destroy();
+        return;
+      }
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    },
+  };
+
+  return new Promise<RunResult>((resolve) => {
+    let settled = false;
+    const settle = (result: ProbeResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      external?.removeEventListener('abort', onCancel);
+      // Aborting also on success stops whatever the probe left behind; the reason has no `code`, so it is never
+      // mistaken for a network error by the probe's own error mapping.
+      controller.abort(new AbortError('probe run finished'));
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+      resolve({ ...scrub(result, target.password), duration_ms: roundMs(performance.now() - started) });
+    };
+
+    const onDeadline = (): void => settle(deadlineResult(target, stages.current, timeoutMs, ctx));
+    const onCancel = (): void => {
+      stages.fail('canceled');
+      settle(failed(ItemErrorCode.CANCELED, 'the check was canceled', ctx));
+    };
+    const timer = setTimeout(onDeadline, timeoutMs);
+    if (external?.aborted) return onCancel();
+    external?.addEventListener('abort', onCancel, { once: true });
+
+    let running: Promise<ProbeResult>;
+    try {
+      running = probe(target, ctx);
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    running.then(
+      (result) => settle({ ...result, stages: stages.finish() }),
+      (err: unknown) => {
+        // After the deadline or a cancel, drivers reject because their socket was destroyed: expected, ignored.
+        if (settled) return logger.debug({ err: String(err) }, 'probe settled after its run ended');
+        logger.warn({ err, dbType: target.dbType }, 'probe threw: this is a bug in the probe');
+        settle(failed(ItemErrorCode.INTERNAL_ERROR, `internal error in the ${target.dbType} probe (see the worker log)`, ctx));
+      },
+    );
+  });
+}
+
+function deadlineResult(target: ProbeTarget, stage: Stage['name'] | undefined, timeoutMs: number, ctx: ProbeContext): ProbeResult {
+  const endpoint = target.endpoints[0];
+  const where = endpoint ? `${endpoint.host}:${endpoint.port}` : 'the target';
+  ctx.stages.fail(`timed out after ${timeoutMs} ms`);
+  switch (stage) {
+    case 'dns':
+      return failed(ItemErrorCode.DNS_RESOLUTION_FAILED, `resolving "${endpoint?.host ?? ''}" timed out after ${timeoutMs} ms`, ctx);
+    case 'tcp':
+      return failed(ItemErrorCode.CONNECTION_TIMEOUT, `no TCP connection to ${where} within ${timeoutMs} ms`, ctx);
+    case undefined:
+      return failed(ItemErrorCode.TIMEOUT, `the check of ${where} did not finish within ${timeoutMs} ms`, ctx);
+    default:
+      return failed(ItemErrorCode.TIMEOUT, `connected to ${where}, but the ${stage} stage did not finish within ${timeoutMs} ms`, ctx);
+  }
+}
+
+function failed(code: ItemErrorCode, message: string, ctx: ProbeContext): ProbeResult {
+  const stages = ctx.stages.finish();
+  // The address is known once tcp succeeded, even if the probe never got to return it.
+  const address = stages.find((s) => s.name === 'tcp' && s.status === 'ok')?.detail;
+  return { success: false, error_code: code, error_msg: message, stages, ...(address ? { address } : {}) };
+}
+
+/**
+ * Drivers echo user names, which is fine, but nothing that equals the password may leave the worker, and server
+ * text is untrusted: control characters go, length is capped.
+ */
+function scrub(result: ProbeResult, password: string | undefined): ProbeResult {
+  const clean = (text: string): string => {
+    let out = password ? text.split(password).join('***') : text;
+    out = out.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
+    return out.length > MAX_MESSAGE_LENGTH ? `${out.slice(0, MAX_MESSAGE_LENGTH)}…` : out;
+  };
+  return {
+    ...result,
+    ...(result.error_msg !== undefined ? { error_msg: clean(result.error_msg) } : {}),
+    ...(result.warnings ? { warnings: result.warnings.map(clean) } : {}),
+    ...(result.server ? { server: { product: clean(result.server.product), version: clean(result.server.version) } } : {}),
+    stages: result.stages.map((stage) => (stage.detail === undefined ? stage : { ...stage, detail: clean(stage.detail) })),
+  };
+}
+
+class AbortError extends Error {
+  override name = 'AbortError';
+}

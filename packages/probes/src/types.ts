@@ -1,0 +1,95 @@
+// Owns: the probe contract — what a probe receives, what it returns, and the stage vocabulary.
+// Must not: touch Redis, HTTP, BullMQ or timers; the caller (run-probe.ts / the worker) owns deadline and timing.
+
+import type { Socket } from 'node:net';
+import type { DbType, ItemErrorCode } from '@conncheck/core';
+import type { NetworkPolicy } from './network-policy.js';
+
+export type StageName = 'dns' | 'tcp' | 'tls' | 'auth' | 'probe';
+export type StageStatus = 'ok' | 'failed' | 'skipped';
+
+export interface Stage {
+  name: StageName;
+  status: StageStatus;
+  duration_ms: number;
+  /** Short detail, e.g. the address connected to. Never a secret. */
+  detail?: string;
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** What a probe checks. Secrets are here in clear only in the worker's memory, never persisted. */
+export interface ProbeTarget {
+  dbType: DbType;
+  /** One endpoint for tcp/mysql/postgresql; several for a MongoDB seed list. */
+  endpoints: Endpoint[];
+  user?: string;
+  password?: string;
+  /** PostgreSQL: database to connect to (default `postgres`); MySQL: optional default schema. */
+  database?: string;
+}
+
+export interface ServerInfo {
+  product: string;
+  version: string;
+}
+
+export interface ProbeResult {
+  success: boolean;
+  error_code?: ItemErrorCode;
+  error_msg?: string;
+  stages: Stage[];
+  /** The address actually connected to (after resolution and policy), e.g. `127.0.0.1:5432`. */
+  address?: string;
+  server?: ServerInfo;
+  warnings?: string[];
+}
+
+export interface ProbeLogger {
+  debug(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+/**
+ * Records the stages of one probe run, in order, with their durations.
+ * After `finish()` the list is frozen: a probe that keeps running past its deadline cannot change a result
+ * that has already been returned.
+ */
+export interface StageRecorder {
+  /** Declares the stages that apply to this probe, in order; the ones never reached are reported `skipped`. */
+  plan(names: readonly StageName[]): void;
+  /** Starts a stage. Throws if another stage is still in progress (a bug in the probe). */
+  begin(name: StageName): void;
+  /** Ends the stage in progress as ok. No-op when none is in progress or after `finish()`. */
+  ok(detail?: string): void;
+  /** Ends the stage in progress as failed. No-op when none is in progress or after `finish()`. */
+  fail(detail?: string): void;
+  /** Records a stage that does not apply to this target (e.g. `dns` for an IP literal). */
+  skip(name: StageName, detail?: string): void;
+  /** The stage in progress, if any. */
+  readonly current: StageName | undefined;
+  /** Marks a stage still in progress failed, adds planned stages never reached as skipped, freezes and returns the list. */
+  finish(): Stage[];
+}
+
+/** What a probe receives besides its target. Built by `runProbe`; a probe never creates timers of its own. */
+export interface ProbeContext {
+  /** Aborted at the deadline, on cancel, and once the run is over. */
+  signal: AbortSignal;
+  /** Absolute deadline, epoch milliseconds. */
+  deadline: number;
+  logger: ProbeLogger;
+  policy: NetworkPolicy;
+  stages: StageRecorder;
+  /** Hands a socket to the runner, which destroys it when the run ends for any reason (deadline, cancel, done). */
+  track(socket: Socket): void;
+}
+
+/**
+ * One probe per target type. A failing target is a result (`success: false`); a probe throws only for a bug.
+ * The caller (`runProbe`) owns the deadline, cancellation and the total duration.
+ */
+export type Probe = (target: ProbeTarget, ctx: ProbeContext) => Promise<ProbeResult>;

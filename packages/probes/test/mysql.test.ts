@@ -1,0 +1,232 @@
+// Owns: tests of the mysql probe against fake MySQL servers on loopback (hostile and broken ones) and the real
+// MariaDB from test/services. Must not: mock mysql2; every case goes over a real socket.
+
+import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { ItemErrorCode } from '@conncheck/core';
+import { mysqlProbe } from '../src/mysql.js';
+import { assertNothingLeftOpen, fakeServer, type FakeServer, loadServices, NO_SERVICES, run, stageLine, target, trickle } from './helpers.js';
+import { CLIENT, mysqlError, mysqlGreeting, mysqlOk, mysqlPacket, mysqlPackets } from './wire.js';
+
+after(assertNothingLeftOpen);
+
+/** A fake server that sends a greeting, then hands every complete client packet to `onPacket`. */
+function scriptedMysql(onPacket: (packet: Buffer, index: number, socket: Socket) => void, greeting = mysqlGreeting()): Promise<FakeServer> {
+  return fakeServer((socket) => {
+    socket.write(greeting);
+    let pending = Buffer.alloc(0);
+    let index = 0;
+    socket.on('data', (chunk) => {
+      pending = Buffer.concat([pending, chunk]);
+      for (const packet of mysqlPackets(pending)) {
+        pending = pending.subarray(packet.length);
+        onPacket(packet, index++, socket);
+      }
+    });
+  });
+}
+
+async function withServer(server: FakeServer, body: (port: number) => Promise<void>): Promise<void> {
+  try {
+    await body(server.port);
+  } finally {
+    await server.close();
+  }
+}
+
+const user = { user: 'app', password: 's3cret-pw' };
+
+describe('mysql probe against fake servers', () => {
+  it('gives TIMEOUT at the deadline when the server accepts and never answers, and closes the socket', async () => {
+    const server = await fakeServer(() => undefined);
+    await withServer(server, async (port) => {
+      const result = await run(mysqlProbe, target('mysql', '127.0.0.1', port, user), { timeoutMs: 800 });
+      assert.equal(result.error_code, ItemErrorCode.TIMEOUT);
+      assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok auth:failed probe:skipped');
+      assert.equal(result.address, `127.0.0.1:${port}`);
+      assert.ok(result.elapsed >= 750 && result.elapsed < 1500, `elapsed ${result.elapsed}`);
+      await waitFor(() => server.closed === 1);
+    });
+  });
+
+  it('still gives TIMEOUT at the deadline when the server trickles a byte every 100 ms', async () => {
+    const server = await fakeServer((socket, { every }) => trickle(socket, every, mysqlGreeting()));
+    await withServer(server, async (port) => {
+      const result = await run(mysqlProbe, target('mysql', '127.0.0.1', port, user), { timeoutMs: 800 });
+      assert.equal(result.error_code, ItemErrorCode.TIMEOUT);
+      assert.ok(result.elapsed >= 750 && result.elapsed < 1500, `elapsed ${result.elapsed}`);
+    });
+  });
+
+  it('gives PROTOCOL_ERROR at once when something else answers', async () => {
+    const server = await fakeServer((socket) => socket.write('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
+    await withServer(server, async (port) => {
+      const result = await run(mysqlProbe, target('mysql', '127.0.0.1', port, user), { timeoutMs: 3000 });
+      assert.equal(result.error_code, ItemErrorCode.PROTOCOL_ERROR);
+      assert.match(result.error_msg ?? '', /^the server's first bytes are not a MySQL\/MariaDB greeting: "HTTP\/1\.1 400 Bad Request.*" \(looks like an HTTP server\)$/);
+      assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok auth:failed probe:skipped');
+      assert.ok(result.elapsed < 1000);
+    });
+  });
+
+  it('gives PROTOCOL_ERROR for a few garbage bytes followed by a close, and for a mangled greeting', async () => {
+    const shortGarbage = await fakeServer((socket) => socket.end('hi\n'));
+    await withServer(shortGarbage, async (port) => {
+      const result = await run(mysqlProbe, target('mysql', '127.0.0.1', port, user));
+      assert.equal(result.error_code, ItemErrorCode.PROTOCOL_ERROR);
+      assert.match(result.error_msg ?? '', /then closed the connection$/);
+    });
+    const mangled = await fakeServer((socket) => socket.write(mysqlPacket(0, Buffer.concat([Buffer.from([0x0a]), Buffer.alloc(40, 0xfe)]))));
+    await withServer(mangled, async (port) => {
+      const result = await run(mysqlProbe, target('mysql', '127.0.0.1', port, user));
+      assert.equal(result.error_code, ItemErrorCode.PROTOCOL_ERROR);
+    });
+  });
+
+  it('gives CONNECTION_RESET when the server closes without a word', async () => {
+    const server = await fakeServer((socket) => socket.end());
+    await withServer(server, async (port) => {
+      const result = await run(mysqlProbe, target('mysql', '127.0.0.1', port, user));
+      assert.equal(result.error_code, ItemErrorCode.CONNECTION_RESET);
+      assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok auth:failed probe:skipped');
+    });
+  });
+
+  const refusals: [number, string, ItemErrorCode][] = [
+    [1130, "Host '10.1.2.3' is not allowed to connect to this MariaDB server", ItemErrorCode.ACCESS_DENIED_FROM_HOST],
+    [1040, 'Too many connections', ItemErrorCode.TOO_MANY_CONNECTIONS],
+  ];
+  for (const [errno, message, code] of refusals) {
+    it(`maps error ${errno} sent instead of a greeting to ${code}`, async () => {
+      const server = await fakeServer((socket) => socket.end(mysqlError(0, errno, message)));
+      await withServer(server, async (port) => {
+        const result = await run(mysqlProbe, target('mysql', '127.0.0.1', port, user));
+        assert.equal(result.error_code, code);
+        assert.equal(result.error_msg, `${message} (MySQL error ${errno})`);
+      });
+    });
+  }
+
+  it('never announces LOCAL_FILES or multi-statements, and sends no file when asked for one', async () => {
+    let clientFlags = -1;
+    let infileRequested = false;
+    const afterRequest: Buffer[] = [];
+    const server = await scriptedMysql((packet, index, socket) => {
+      if (index === 0) {
+        clientFlags = packet.readUInt32LE(4);
+        socket.write(mysqlOk(2));
+      } else if (index === 1) {
+        assert.equal(packet[4], 0x0e, 'the only command the probe sends is COM_PING');
+        // The LOCAL INFILE request (0xFB + file name) a rogue server answers with.
+        socket.write(mysqlPacket(1, Buffer.concat([Buffer.from([0xfb]), Buffer.from('/etc/passwd', 'latin1')])));
+        infileRequested = true;
+      } else {
+        afterRequest.push(packet);
+      }
+    });
+    await withServer(server, async (port) => {
+      const result = await run(mysqlProbe, target('mysql', '127.0.0.1', port, user));
+      assert.notEqual(clientFlags, -1, 'the fake server saw the handshake response');
+      assert.equal(clientFlags & CLIENT.LOCAL_FILES, 0, 'LOCAL_FILES must be off');
+      assert.equal(clientFlags & CLIENT.MULTI_STATEMENTS, 0, 'MULTI_STATEMENTS must be off');
+      assert.ok(infileRequested);
+      await waitFor(() => server.closed === 1);
+      // At most COM_QUIT (payload 0x01) follows: no file content, not even an empty-file terminator.
+      for (const packet of afterRequest) assert.deepEqual([...packet.subarray(4)], [0x01]);
+      assert.ok(!(server.received[0] ?? Buffer.alloc(0)).toString('latin1').includes('root:'));
+      assert.equal(result.server?.product, 'MySQL');
+      assert.equal(result.server?.version, '8.0.36');
+    });
+  });
+
+  it('refuses to send the password in clear text when the server switches to mysql_clear_password', async () => {
+    const server = await scriptedMysql((packet, index, socket) => {
+      if (index === 0) socket.write(mysqlPacket(2, Buffer.from('\xfemysql_clear_password\0', 'latin1')));
+    });
+    await withServer(server, async (port) => {
+      const result = await run(mysqlProbe, target('mysql', '127.0.0.1', port, user));
+      assert.equal(result.error_code, ItemErrorCode.AUTH_METHOD_UNSUPPORTED);
+      assert.ok(!(server.received[0] ?? Buffer.alloc(0)).toString('latin1').includes(user.password));
+    });
+  });
+
+  it('gives AUTH_METHOD_UNSUPPORTED for an authentication plugin it does not know', async () => {
+    const server = await scriptedMysql((packet, index, socket) => {
+      if (index === 0) socket.write(mysqlPacket(2, Buffer.from('\xfeauth_gssapi_client\0xyz\0', 'latin1')));
+    });
+    await withServer(server, async (port) => {
+      const result = await run(mysqlProbe, target('mysql', '127.0.0.1', port, user));
+      assert.equal(result.error_code, ItemErrorCode.AUTH_METHOD_UNSUPPORTED);
+      assert.match(result.error_msg ?? '', /auth_gssapi_client/);
+    });
+  });
+});
+
+const services = loadServices();
+
+describe('mysql probe against MariaDB', { skip: services ? false : NO_SERVICES }, () => {
+  const db = services?.mariadb;
+  const mariadb = (extra: Parameters<typeof target>[3], host = db?.host ?? '') => target('mysql', host, db?.port ?? 0, extra);
+
+  it('logs in, pings and reports MariaDB with its version', async () => {
+    if (!db) return;
+    const result = await run(mysqlProbe, mariadb({ ...db.users.main, database: db.database }));
+    assert.equal(result.success, true, result.error_msg);
+    assert.equal(result.server?.product, 'MariaDB');
+    assert.match(result.server?.version ?? '', /^\d+\.\d+\.\d+$/);
+    assert.ok(db.version.startsWith(result.server?.version ?? '?'), `${db.version} vs ${result.server?.version}`);
+    assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok auth:ok probe:ok');
+    assert.equal(result.address, `${db.host}:${db.port}`);
+  });
+
+  it('works without a database and by the name localhost (dns stage ok)', async () => {
+    if (!db) return;
+    const result = await run(mysqlProbe, mariadb(db.users.main, 'localhost'));
+    assert.equal(result.success, true, result.error_msg);
+    assert.equal(stageLine(result.stages), 'dns:ok tcp:ok auth:ok probe:ok');
+  });
+
+  it('gives AUTH_FAILED for a wrong password, without echoing it', async () => {
+    if (!db) return;
+    const wrong = `${db.users.main.password}-wrong`;
+    const result = await run(mysqlProbe, mariadb({ user: db.users.main.user, password: wrong, database: db.database }));
+    assert.equal(result.error_code, ItemErrorCode.AUTH_FAILED);
+    assert.match(result.error_msg ?? '', /^Access denied for user '.+'@'127\.0\.0\.1' \(using password: YES\) \(MySQL error 1045\)/);
+    assert.ok(!(result.error_msg ?? '').includes(wrong));
+    assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok auth:failed probe:skipped');
+    assert.equal(result.server?.product, 'MariaDB', 'the greeting is known even when the login fails');
+  });
+
+  it('gives DATABASE_NOT_FOUND for an unknown database (to a user allowed to know: 1049)', async () => {
+    if (!db) return;
+    const result = await run(mysqlProbe, mariadb({ ...db.root, database: 'no_such_db' }));
+    assert.equal(result.error_code, ItemErrorCode.DATABASE_NOT_FOUND);
+    assert.match(result.error_msg ?? '', /Unknown database 'no_such_db' \(MySQL error 1049\)/);
+  });
+
+  it('gives DATABASE_ACCESS_DENIED (1044) for a database the user has no rights on — and, from MariaDB, for an unknown one', async () => {
+    if (!db) return;
+    const limited = await run(mysqlProbe, mariadb({ ...db.users.limited, database: db.database }));
+    assert.equal(limited.error_code, ItemErrorCode.DATABASE_ACCESS_DENIED);
+    assert.match(limited.error_msg ?? '', /MySQL error 1044/);
+    // A user without global privileges may not learn which databases exist: MariaDB answers 1044, not 1049.
+    const unknown = await run(mysqlProbe, mariadb({ ...db.users.main, database: 'no_such_db' }));
+    assert.equal(unknown.error_code, ItemErrorCode.DATABASE_ACCESS_DENIED);
+  });
+
+  it('gives AUTH_FAILED, naming the host, for a user only allowed from another host (MariaDB sends 1045, not 1130)', async () => {
+    if (!db) return;
+    const result = await run(mysqlProbe, mariadb(db.users.hostDenied));
+    assert.equal(result.error_code, ItemErrorCode.AUTH_FAILED);
+    assert.match(result.error_msg ?? '', /'@'127\.0\.0\.1'.*or no account for this user from the host named$/);
+  });
+});
+
+async function waitFor(condition: () => boolean, ms = 2000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,62 @@
+// Owns: waiting for a task to end without polling — one pub/sub subscription per process, many waiters on it.
+// Must not: decide anything about the task; the scripts announce the end, callers re-read the task themselves.
+
+import type { Redis } from 'ioredis';
+import type { StoreKeys } from './keys.js';
+
+export class TaskEvents {
+  private subscriber: Redis | undefined;
+  private subscribing: Promise<void> | undefined;
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  /** `redis` is duplicated: a subscribed connection can do nothing else. */
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: StoreKeys,
+  ) {}
+
+  private subscribe(): Promise<void> {
+    this.subscribing ??= (async () => {
+      const subscriber = this.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
+      subscriber.on('error', () => undefined);
+      subscriber.on('message', (_channel: string, checkId: string) => {
+        for (const wake of this.waiters.get(checkId) ?? []) wake();
+      });
+      await subscriber.subscribe(this.keys.endedChannel());
+      this.subscriber = subscriber;
+    })().catch((err: unknown) => {
+      this.subscribing = undefined;
+      throw err;
+    });
+    return this.subscribing;
+  }
+
+  /**
+   * Resolves when the task ends or after `timeoutMs`, whichever is first. `hasEnded` is asked once after the
+   * subscription is in place, so an end announced between the caller's read and this call is not missed.
+   */
+  async waitForEnd(checkId: string, timeoutMs: number, hasEnded: () => Promise<boolean>): Promise<void> {
+    await this.subscribe();
+    let wake: () => void = () => undefined;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    let set = this.waiters.get(checkId);
+    if (!set) this.waiters.set(checkId, (set = new Set()));
+    set.add(wake);
+    const timer = setTimeout(wake, timeoutMs);
+    try {
+      if (await hasEnded()) return;
+      await woken;
+    } finally {
+      clearTimeout(timer);
+      set.delete(wake);
+      if (set.size === 0) this.waiters.delete(checkId);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const set of this.waiters.values()) for (const wake of set) wake();
+    this.subscriber?.disconnect();
+    this.subscriber = undefined;
+    this.subscribing = undefined;
+  }
+}
