@@ -8,17 +8,11 @@ import addFormatsModule from 'ajv-formats';
 import type { Config } from '@conncheck/core';
 import type { TaskQueue, TaskStore } from '@conncheck/store';
 import { TokenAuth } from './auth.js';
+import type { ApiDeps } from './deps.js';
 import { registerErrorHandling } from './errors.js';
 import { httpDuration, httpRequests } from './metrics.js';
 import { checkRoutes } from './routes/checks.js';
 import { healthRoutes } from './routes/health.js';
-
-export interface ApiDeps {
-  config: Config;
-  store: TaskStore;
-  queue: TaskQueue;
-  auth: TokenAuth;
-}
 
 export interface BuildAppOptions {
   config: Config;

@@ -18,7 +18,7 @@ import {
   buildItems,
 } from '@conncheck/core';
 import { CursorError } from '@conncheck/store';
-import type { ApiDeps } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 import { submittedItems, submittedTasks } from '../metrics.js';
 
 const ProjectParams = Type.Object(

@@ -5,7 +5,7 @@ import Type from 'typebox';
 import client from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { ApiErrorCode, ErrorBody } from '@conncheck/core';
-import type { ApiDeps } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 
 export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const queueDepth = new client.Gauge({

@@ -1,0 +1,13 @@
+// Owns: what the routes are given — config, store, queue, auth — so routes and app.ts don't import each other.
+// Must not: construct anything; app.ts builds these.
+
+import type { Config } from '@conncheck/core';
+import type { TaskQueue, TaskStore } from '@conncheck/store';
+import type { TokenAuth } from './auth.js';
+
+export interface ApiDeps {
+  config: Config;
+  store: TaskStore;
+  queue: TaskQueue;
+  auth: TokenAuth;
+}
