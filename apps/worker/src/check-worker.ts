@@ -4,7 +4,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Config, type ItemSpec, type Logger, ItemErrorCode, newWorkerId } from '@conncheck/core';
-import { type NetworkPolicy, type ProbeTarget, getProbe, runProbe } from '@conncheck/probes';
+import { type NetworkPolicy, type ProbeLogger, type ProbeTarget, getProbe, runProbe } from '@conncheck/probes';
 import { type CheckJobData, type Claim, type ItemOutcome, type TaskStore, type WorkerRef } from '@conncheck/store';
 import { itemsCompleted, probeDuration, probesRunning } from './metrics.js';
 
@@ -20,6 +20,21 @@ export interface CheckWorkerOptions {
 }
 
 type RunClaim = Extract<Claim, { kind: 'run' }>;
+
+/**
+ * A probe logs rarely (debug detail, a probe bug), so the item's bindings are merged only when it does: a pino
+ * child per item, with its redaction set-up, costs more than many probes on a fast network.
+ */
+function itemLogger(logger: Logger, bindings: Record<string, unknown>): ProbeLogger {
+  return {
+    debug(obj, msg) {
+      if (logger.isLevelEnabled('debug')) logger.debug({ ...bindings, ...obj }, msg);
+    },
+    warn(obj, msg) {
+      logger.warn({ ...bindings, ...obj }, msg);
+    },
+  };
+}
 
 export class CheckWorker {
   readonly ref: WorkerRef;
@@ -103,7 +118,7 @@ export class CheckWorker {
       const result = await runProbe(getProbe(spec.db_type), target, {
         timeoutMs: spec.timeout_ms,
         policy: this.options.policy,
-        logger: this.options.logger.child({ check_id: checkId, index: spec.index, db_type: spec.db_type }),
+        logger: itemLogger(this.options.logger, { check_id: checkId, index: spec.index, db_type: spec.db_type }),
         signal: controller.signal,
       });
       return this.record(spec, result);

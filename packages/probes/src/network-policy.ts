@@ -50,11 +50,16 @@ export class NetworkPolicy {
 
   private readonly allowRules: Rule[];
   private readonly denyRules: Rule[];
+  /** All rules of a kind in one list: one lookup per address on the hot path; the per-rule lists only name the range. */
+  private readonly allowAll: BlockList;
+  private readonly denyAll: BlockList;
 
   constructor(options: NetworkPolicyOptions = {}) {
     const deny = [...(options.defaultDeny === false ? [] : NetworkPolicy.DEFAULT_DENY), ...(options.deny ?? [])];
     this.denyRules = deny.map(toRule);
     this.allowRules = (options.allow ?? []).map(toRule);
+    this.denyAll = combine(this.denyRules);
+    this.allowAll = combine(this.allowRules);
   }
 
   /** Decides for one address. Anything that is not an IP address is refused: the policy only judges resolved addresses. */
@@ -62,9 +67,11 @@ export class NetworkPolicy {
     const normalized = normalizeAddress(address);
     if (!normalized) return { allowed: false, reason: `${address} is not an IP address` };
     const type = normalized.family === 4 ? 'ipv4' : 'ipv6';
-    const denied = this.denyRules.find((rule) => rule.list.check(normalized.address, type));
-    if (denied) return { allowed: false, reason: `${normalized.address} is in the denied range ${denied.cidr}` };
-    if (this.allowRules.length > 0 && !this.allowRules.some((rule) => rule.list.check(normalized.address, type))) {
+    if (this.denyAll.check(normalized.address, type)) {
+      const denied = this.denyRules.find((rule) => rule.list.check(normalized.address, type));
+      return { allowed: false, reason: `${normalized.address} is in the denied range ${denied?.cidr ?? '(deny list)'}` };
+    }
+    if (this.allowRules.length > 0 && !this.allowAll.check(normalized.address, type)) {
       return { allowed: false, reason: `${normalized.address} is not in any allowed range` };
     }
     return { allowed: true };
@@ -109,6 +116,15 @@ function parseCidr(entry: string): string {
     prefix -= 96;
   }
   return `${normalized.address}/${prefix}`;
+}
+
+function combine(rules: Rule[]): BlockList {
+  const all = new BlockList();
+  for (const { cidr } of rules) {
+    const [address = '', prefix = ''] = cidr.split('/');
+    all.addSubnet(address, Number(prefix), isIP(address) === 4 ? 'ipv4' : 'ipv6');
+  }
+  return all;
 }
 
 function toRule(cidr: string): Rule {

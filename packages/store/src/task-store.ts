@@ -54,6 +54,17 @@ export interface ListOptions {
 
 export class CursorError extends Error {}
 
+/** The project already has too many unfinished items; nothing was stored. */
+export class BacklogFullError extends Error {
+  constructor(
+    readonly backlog: number,
+    readonly limit: number,
+  ) {
+    super(`backlog ${backlog} over limit ${limit}`);
+    this.name = 'BacklogFullError';
+  }
+}
+
 const TASK_FIELDS = ['project', 'type', 'status', 'message', 'created_at', 'finished_at', 'total', 'succeeded', 'failed', 'canceled', 'running'];
 const checkIdRe = new RegExp(CHECK_ID_PATTERN);
 
@@ -92,15 +103,18 @@ export class TaskStore {
 
   /**
    * Stores a new task with all its items pending, secrets sealed, then enqueues its jobs. If enqueueing fails the
-   * task is deleted again, so a client never holds a check_id that no worker will ever run.
+   * task is deleted again, so a client never holds a check_id that no worker will ever run. With `maxUnfinished`,
+   * a task that would take the project's unfinished items past it is rolled back too (BacklogFullError): the count
+   * comes from the same transaction, so concurrent submissions cannot both slip under the limit.
    */
   async submit(
     project: string,
     items: { spec: ItemSpec; secrets: ItemSecrets }[],
     queue: TaskQueue,
     pool: string,
-    now: number = Date.now(),
+    options: { maxUnfinished?: number; now?: number } = {},
   ): Promise<{ check_id: string; created_at: string }> {
+    const now = options.now ?? Date.now();
     const checkId = newCheckId(now);
     const k = this.keys.task(checkId);
     const ttl = this.retentionSeconds;
@@ -139,7 +153,12 @@ export class TaskStore {
     }
     tx.incrby(this.keys.unfinished(project), items.length);
     tx.expire(this.keys.unfinished(project), ttl);
-    await tx.exec();
+    const replies = (await tx.exec()) ?? [];
+    const unfinished = Number(replies[replies.length - 2]?.[1] ?? 0);
+    if (options.maxUnfinished !== undefined && unfinished > options.maxUnfinished) {
+      await this.deleteTask(checkId, project, items.length);
+      throw new BacklogFullError(unfinished - items.length, options.maxUnfinished);
+    }
     try {
       await queue.enqueue(checkId, project, items.length, pool);
     } catch (err) {

@@ -17,7 +17,7 @@ import {
   type TaskStatus,
   buildItems,
 } from '@conncheck/core';
-import { CursorError } from '@conncheck/store';
+import { BacklogFullError, CursorError } from '@conncheck/store';
 import type { ApiDeps } from '../deps.js';
 import { submittedItems, submittedTasks } from '../metrics.js';
 
@@ -97,15 +97,18 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       const { problems, items } = buildItems(body.jobs);
       if (dryRun) return reply.status(200).send({ valid: problems.length === 0, count: body.jobs.length, problems });
       if (problems.length > 0) throw problemError(problems);
-      const backlog = await store.unfinishedItems(project);
-      if (backlog + items.length > config.maxPendingItemsPerProject) {
+      let submitted: { check_id: string; created_at: string };
+      try {
+        submitted = await store.submit(project, items, queue, config.workerPool, { maxUnfinished: config.maxPendingItemsPerProject });
+      } catch (err) {
+        if (!(err instanceof BacklogFullError)) throw err;
         throw new ApiError(
           429,
           ApiErrorCode.RATE_LIMITED,
-          `project ${project} has ${backlog} unfinished items; ${items.length} more would pass the limit of ${config.maxPendingItemsPerProject} (CONNCHECK_MAX_PENDING_ITEMS)`,
+          `project ${project} has ${err.backlog} unfinished items; ${items.length} more would pass the limit of ${err.limit} (CONNCHECK_MAX_PENDING_ITEMS)`,
         );
       }
-      const { check_id, created_at } = await store.submit(project, items, queue, config.workerPool);
+      const { check_id, created_at } = submitted;
       submittedTasks.inc();
       for (const { spec } of items) submittedItems.inc({ db_type: spec.db_type });
       request.log.info({ check_id, project, count: items.length }, 'check submitted');

@@ -10,7 +10,7 @@ import type { ApiDeps } from '../deps.js';
 export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const queueDepth = new client.Gauge({
     name: 'conncheck_queue_jobs',
-    help: 'BullMQ jobs of the default pool\'s queue, by state (each job holds up to 8 items).',
+    help: 'BullMQ jobs of the default pool\'s queue, by state (each job holds up to 16 items).',
     labelNames: ['pool', 'state'] as const,
     registers: [],
     async collect() {
