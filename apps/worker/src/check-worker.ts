@@ -1,6 +1,7 @@
 // Owns: the BullMQ worker — job → claim item → registry → probe (under its deadline) → store — plus concurrency,
 // cancellation and shutdown. Must not: build Redis keys or decide state transitions (packages/store does).
 
+import { setMaxListeners } from 'node:events';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Config, type ItemSpec, type Logger, ItemErrorCode, newWorkerId } from '@conncheck/core';
@@ -39,8 +40,11 @@ function itemLogger(logger: Logger, bindings: Record<string, unknown>): ProbeLog
 export class CheckWorker {
   readonly ref: WorkerRef;
   private worker: Worker<CheckJobData> | undefined;
-  /** Abort controllers of running probes by check id, so a cancel stops them at once. */
-  private readonly running = new Map<string, Set<AbortController>>();
+  /**
+   * One abort controller per check with items running here, shared by those items (a cancel stops all of a
+   * check's items at once), with a count of its running items so it is dropped with the last.
+   */
+  private readonly running = new Map<string, { controller: AbortController; items: number }>();
 
   constructor(private readonly options: CheckWorkerOptions) {
     this.ref = { id: newWorkerId(), pool: options.config.workerPool };
@@ -50,7 +54,7 @@ export class CheckWorker {
     const { config, store, connection, subscriber, logger } = this.options;
     await subscriber.subscribe(store.keys.cancelChannel());
     subscriber.on('message', (_channel: string, checkId: string) => {
-      for (const controller of this.running.get(checkId) ?? []) controller.abort();
+      this.running.get(checkId)?.controller.abort();
     });
     this.worker = new Worker<CheckJobData>(store.keys.queueName(config.workerPool), (job) => this.process(job), {
       connection,
@@ -109,23 +113,26 @@ export class CheckWorker {
       ...(claim.secrets?.db_password !== undefined && { password: claim.secrets.db_password }),
       ...(spec.db_name !== undefined && { database: spec.db_name }),
     };
-    const controller = new AbortController();
-    let set = this.running.get(checkId);
-    if (!set) this.running.set(checkId, (set = new Set()));
-    set.add(controller);
+    let entry = this.running.get(checkId);
+    if (!entry) {
+      entry = { controller: new AbortController(), items: 0 };
+      // Every running item of the check listens on this one signal.
+      setMaxListeners(0, entry.controller.signal);
+      this.running.set(checkId, entry);
+    }
+    entry.items++;
     probesRunning.inc();
     try {
       const result = await runProbe(getProbe(spec.db_type), target, {
         timeoutMs: spec.timeout_ms,
         policy: this.options.policy,
         logger: itemLogger(this.options.logger, { check_id: checkId, index: spec.index, db_type: spec.db_type }),
-        signal: controller.signal,
+        signal: entry.controller.signal,
       });
       return this.record(spec, result);
     } finally {
       probesRunning.dec();
-      set.delete(controller);
-      if (set.size === 0) this.running.delete(checkId);
+      if (--entry.items === 0) this.running.delete(checkId);
     }
   }
 
@@ -167,7 +174,7 @@ export class CheckWorker {
     const graceful = worker.close();
     const forced = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        for (const set of this.running.values()) for (const c of set) c.abort();
+        for (const { controller } of this.running.values()) controller.abort();
         void worker.close(true).then(resolve, resolve);
       }, graceMs);
     });

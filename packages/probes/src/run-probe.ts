@@ -62,7 +62,7 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
       external?.removeEventListener('abort', onCancel);
       // Aborting also on success stops whatever the probe left behind; the reason has no `code`, so it is never
       // mistaken for a network error by the probe's own error mapping.
-      controller.abort(new AbortError('probe run finished'));
+      controller.abort(RUN_FINISHED);
       for (const socket of sockets) socket.destroy();
       sockets.clear();
       resolve({ ...scrub(result, target.password), duration_ms: roundMs(performance.now() - started) });
@@ -140,3 +140,6 @@ function scrub(result: ProbeResult, password: string | undefined): ProbeResult {
 class AbortError extends Error {
   override name = 'AbortError';
 }
+
+/** One shared reason: an Error per run would capture a stack trace per item for nothing. */
+const RUN_FINISHED = new AbortError('probe run finished');

@@ -9,9 +9,10 @@ export type RedisRole = 'api' | 'worker';
  * The API fails fast while Redis is away (requests get 503 at once); BullMQ workers need
  * `maxRetriesPerRequest: null` for their blocking commands and simply wait for Redis to return.
  */
-export function createRedis(url: string, role: RedisRole, name: string): Redis {
+export function createRedis(url: string, role: RedisRole, name: string, extra: { autoPipelining?: boolean } = {}): Redis {
   const options: RedisOptions = {
     connectionName: name,
+    enableAutoPipelining: extra.autoPipelining ?? false,
     lazyConnect: true,
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     enableOfflineQueue: role === 'worker',

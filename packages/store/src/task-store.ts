@@ -262,10 +262,17 @@ export class TaskStore {
     return (await this.redis.hget(this.keys.task(checkId).task, 'project')) === project;
   }
 
-  /** The whole task with its items, or undefined when it does not exist in this project (or has expired). */
-  async getTask(checkId: string, project: string): Promise<Task | undefined> {
+  /**
+   * The task, or undefined when it does not exist in this project (or has expired). With `items: false` only the
+   * header and summary are read (`check_items` is empty): cheap for watching a large task's progress.
+   */
+  async getTask(checkId: string, project: string, options: { items?: boolean } = {}): Promise<Task | undefined> {
     if (!TaskStore.isCheckId(checkId)) return undefined;
     const k = this.keys.task(checkId);
+    if (options.items === false) {
+      const hash = (await this.redis.hgetall(k.task)) as TaskHash;
+      return hash.project === project ? { ...taskHeaderView(checkId, hash), check_items: [] } : undefined;
+    }
     const [[, hash], [, specs], [, states]] = (await this.redis
       .multi()
       .hgetall(k.task)
@@ -280,12 +287,16 @@ export class TaskStore {
    * The task once it has ended, or as it is after `waitMs`: lets a client wait for the result in one request
    * instead of polling.
    */
-  async getTaskWhenEnded(checkId: string, project: string, waitMs: number): Promise<Task | undefined> {
-    const task = await this.getTask(checkId, project);
-    if (!task || task.finished_at !== null || waitMs <= 0) return task;
-    const k = this.keys.task(checkId).task;
-    await this.events.waitForEnd(checkId, waitMs, async () => (await this.redis.hget(k, 'finished_at')) !== null);
-    return this.getTask(checkId, project);
+  async getTaskWhenEnded(checkId: string, project: string, waitMs: number, options: { items?: boolean } = {}): Promise<Task | undefined> {
+    if (waitMs > 0) {
+      const k = this.keys.task(checkId).task;
+      const [owner, finished] = TaskStore.isCheckId(checkId) ? await this.redis.hmget(k, 'project', 'finished_at') : [null, null];
+      if (owner !== project) return undefined;
+      if (finished === null) {
+        await this.events.waitForEnd(checkId, waitMs, async () => (await this.redis.hget(k, 'finished_at')) !== null);
+      }
+    }
+    return this.getTask(checkId, project, options);
   }
 
   /** Task size and pool, for a worker or for cancellation; undefined when gone. */

@@ -45,6 +45,15 @@ const WaitQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+const TaskQuery = Type.Object(
+  {
+    ...WaitQuery.properties,
+    include_items: Type.Optional(
+      Type.Boolean({ default: true, description: 'Extension: false returns the header and summary only (check_items empty), cheap for watching large tasks.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody };
 
 const DryRunResult = Type.Object({
@@ -122,11 +131,12 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
   app.get(
     '/v1/:project_id/checks/:check_id',
     {
-      schema: { tags: ['checks'], summary: 'Get a check task with its items', params: TaskParams, querystring: WaitQuery, response: { 200: Task, ...errors } },
+      schema: { tags: ['checks'], summary: 'Get a check task with its items', params: TaskParams, querystring: TaskQuery, response: { 200: Task, ...errors } },
     },
     async (request) => {
       const { project_id: project, check_id: checkId } = request.params as { project_id: string; check_id: string };
-      const task = await store.getTaskWhenEnded(checkId, project, (request.query as { wait_ms?: number }).wait_ms ?? 0);
+      const query = request.query as { wait_ms?: number; include_items?: boolean };
+      const task = await store.getTaskWhenEnded(checkId, project, query.wait_ms ?? 0, { items: query.include_items !== false });
       if (!task) throw notFound(checkId);
       return task;
     },
