@@ -72,6 +72,7 @@ describe('API', () => {
       ['ssl_link not boolean', job({ ssl_link: 'yes' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_link: must be boolean'],
       ['timeout too long', job({ timeout_ms: 60001 }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].timeout_ms: must be <= 60000'],
       ['timeout too short', job({ timeout_ms: 10 }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].timeout_ms: must be >= 100'],
+      ['TLS asked for', job({ ssl_link: true }), 400, 'CC.UNSUPPORTED_FEATURE', 'jobs[0].ssl_link: TLS checks are not available in this conncheck version yet; submit with ssl_link false or omitted'],
       ['bad ssl_mode', job({ ssl_mode: 'prefer' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_mode: must be one of require, verify-ca, verify-full'],
       ['checksum not hex', job({ ssl_cert_check_sum: 'abc' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_cert_check_sum: must match pattern "^[0-9a-fA-F]{64}$"'],
       ['unknown db_type', job({ db_type: 'sybase' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].db_type: unknown db_type "sybase"; expected one of mysql, postgresql, mongodb, oracle, kafka, tcp'],

@@ -140,6 +140,75 @@ describe('separate API and worker processes', () => {
   });
 });
 
+describe('a worker killed mid-job', () => {
+  it('its items run again on another worker once the lock expires; the task ends with nothing double counted', async () => {
+    const services = loadServices();
+    const prefix = `kill${randomBytes(3).toString('hex')}`;
+    // A server that never answers at first (the item hangs in worker A), then answers garbage (worker B's re-run
+    // ends fast with PROTOCOL_ERROR).
+    let hang = true;
+    const connections: import('node:net').Socket[] = [];
+    const server = createServer((socket) => {
+      connections.push(socket);
+      socket.on('error', () => undefined);
+      socket.resume();
+      if (!hang) socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const apiPort = await freePort();
+    const env = {
+      REDIS_URL: services.redis.url,
+      PORT: String(apiPort),
+      CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'),
+      CONNCHECK_REDIS_PREFIX: prefix,
+      CONNCHECK_WORKER_LOCK_MS: '2000',
+    };
+    const api = start('apps/api/dist/src/main.js', env);
+    const workerA = start('apps/worker/dist/src/main.js', env);
+    let workerB: Proc | undefined;
+    const base = `http://127.0.0.1:${apiPort}`;
+    try {
+      await waitFor(async () => {
+        try {
+          return (await fetch(`${base}/readyz`)).status === 200 ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      }, 15_000, 'the API');
+      const jobs = Array.from({ length: 3 }, (_, i) => ({ id: `hang-${i}`, db_type: 'mysql', ip: '127.0.0.1', db_port: port, db_user: 'u', db_password: 'p', timeout_ms: 30_000 }));
+      const res = await fetch(`${base}/v3/p/jobs/batch-connection`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) });
+      const { check_id } = (await res.json()) as { check_id: string };
+      await waitFor(async () => (connections.length === 3 ? true : undefined), 10_000, 'worker A to connect to all three');
+      workerA.child.kill('SIGKILL');
+      await workerA.exited;
+      hang = false;
+      for (const socket of connections) socket.destroy();
+      const killedAt = Date.now();
+      workerB = start('apps/worker/dist/src/main.js', env);
+      const done = await waitFor(async () => {
+        const t = (await (await fetch(`${base}/v1/p/checks/${check_id}`)).json()) as any;
+        return t.finished_at ? t : undefined;
+      }, 20_000, 'the task to end after the kill');
+      assert.ok(Date.now() - killedAt < 15_000);
+      assert.equal(done.status, 'Failed');
+      assert.deepEqual(done.summary, { total: 3, succeeded: 0, failed: 3, canceled: 0, running: 0, pending: 0 });
+      for (const item of done.check_items) {
+        assert.equal(item.error_code, 'PROTOCOL_ERROR');
+        assert.equal(item.attempts, 2, 'run once by A, once by B');
+      }
+      assert.equal(new Set(done.check_items.map((i: any) => i.worker.id)).size, 1);
+    } finally {
+      for (const p of [api, workerA, workerB]) if (p && p.child.exitCode === null) p.child.kill('SIGKILL');
+      server.close();
+      const redis = createRedis(services.redis.url, 'api', 'kill-cleanup');
+      await redis.connect();
+      await deleteKeys(redis, `${prefix}:*`);
+      redis.disconnect();
+    }
+  });
+});
+
 describe('process start-up', () => {
   it('a bad setting stops the process with one line naming the variable', async () => {
     const p = start('apps/api/dist/src/main.js', { PORT: 'eighty' });

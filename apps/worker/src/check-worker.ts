@@ -61,9 +61,9 @@ export class CheckWorker {
       prefix: store.keys.queuePrefix,
       // A job runs its items one after another, so this is also the number of probes running at once.
       concurrency: config.workerConcurrency,
-      // Items have deadlines of at most 60 s; the lock is renewed every lockDuration/2 while the job runs.
-      lockDuration: 30_000,
-      stalledInterval: 15_000,
+      // The lock is renewed every lockDuration/2 while the job runs, however long its items take.
+      lockDuration: config.workerLockMs,
+      stalledInterval: Math.max(500, Math.floor(config.workerLockMs / 2)),
       maxStalledCount: 2,
       autorun: true,
     });

@@ -53,6 +53,11 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How long a stopping worker waits for running probes. @defaultValue 65000 */
   shutdownGraceMs: number;
+  /**
+   * BullMQ job lock of a worker, renewed every half of it while the job runs. A killed worker's jobs run again
+   * once their lock has expired and a stall check (every half of it) has found them. @defaultValue 30000
+   */
+  workerLockMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -145,6 +150,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisPrefix: prefix,
     logLevel: logLevel as Config['logLevel'],
     shutdownGraceMs: int(env, 'CONNCHECK_SHUTDOWN_GRACE_MS', 65_000, 0, 600_000),
+    workerLockMs: int(env, 'CONNCHECK_WORKER_LOCK_MS', 30_000, 1000, 600_000),
   };
 }
 

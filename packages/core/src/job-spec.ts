@@ -158,6 +158,10 @@ export function buildItems(jobs: BatchJob[]): { problems: FieldProblem[]; items:
       if (job.db_user === undefined || job.db_user === '') out.add(at('db_user'), ApiErrorCode.MISSING_FIELD, `is required for db_type ${dbType}`);
       if (job.db_password === undefined) out.add(at('db_password'), ApiErrorCode.MISSING_FIELD, `is required for db_type ${dbType} (use "" for no password)`);
     }
+    if (job.ssl_link === true) {
+      // Never report a plain-text success for a check that asked for TLS.
+      out.add(at('ssl_link'), ApiErrorCode.UNSUPPORTED_FEATURE, 'TLS checks are not available in this conncheck version yet; submit with ssl_link false or omitted');
+    }
     if (job.kafka_security_config && (dbType as string) !== 'kafka') {
       out.add(at('kafka_security_config'), ApiErrorCode.INVALID_PARAMETER, 'is only valid with db_type kafka');
     }
