@@ -8,6 +8,7 @@ import { type Config, type ItemSpec, type Logger, ItemErrorCode, newWorkerId } f
 import { type NetworkPolicy, type ProbeLogger, type ProbeTarget, getProbe, runProbe } from '@conncheck/probes';
 import { type CheckJobData, type Claim, type ItemOutcome, type TaskStore, type WorkerRef } from '@conncheck/store';
 import { itemsCompleted, probeDuration, probesRunning } from './metrics.js';
+import { probeTarget } from './probe-target.js';
 
 export interface CheckWorkerOptions {
   config: Config;
@@ -106,13 +107,19 @@ export class CheckWorker {
         stages: [],
       });
     }
-    const target: ProbeTarget = {
-      dbType: spec.db_type,
-      endpoints: spec.endpoints,
-      ...(spec.db_user !== undefined && { user: spec.db_user }),
-      ...(claim.secrets?.db_password !== undefined && { password: claim.secrets.db_password }),
-      ...(spec.db_name !== undefined && { database: spec.db_name }),
-    };
+    let target: ProbeTarget;
+    try {
+      target = probeTarget(spec, claim.secrets);
+    } catch (err) {
+      this.options.logger.error({ check_id: checkId, index: spec.index, err: (err as Error).message }, 'could not build the probe target');
+      return this.record(spec, {
+        success: false,
+        error_code: ItemErrorCode.INTERNAL_ERROR,
+        error_msg: 'the worker could not prepare this item (see the worker log)',
+        duration_ms: 0,
+        stages: [],
+      });
+    }
     let entry = this.running.get(checkId);
     if (!entry) {
       entry = { controller: new AbortController(), items: 0 };

@@ -2,6 +2,8 @@ export * from './error-codes.js';
 export * from './db-types.js';
 export * from './batch-request.js';
 export * from './job-spec.js';
+export * from './field-problems.js';
+export { certificateChecksum } from './validate-tls.js';
 export * from './task-view.js';
 export * from './ids.js';
 export * from './secret-box.js';

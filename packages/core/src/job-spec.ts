@@ -1,7 +1,6 @@
 // Owns: turning a schema-valid batch job into what a worker needs — a public ItemSpec and its ItemSecrets — and
 // the rules that span fields (per-type required fields, host/port parsing, checksum). Must not: touch Redis or sockets.
 
-import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import {
   type BatchJob,
@@ -10,6 +9,9 @@ import {
 } from './batch-request.js';
 import { type DbType, KNOWN_DB_TYPES, isSupportedDbType } from './db-types.js';
 import { ApiErrorCode } from './error-codes.js';
+import { type FieldProblem, ProblemList } from './field-problems.js';
+import { validateKafka } from './validate-kafka.js';
+import { validateTls } from './validate-tls.js';
 
 export interface Endpoint {
   host: string;
@@ -47,12 +49,6 @@ export interface ItemSecrets {
   kafka?: Partial<Record<(typeof SECRET_KAFKA_FIELDS)[number], string>>;
 }
 
-export interface FieldProblem {
-  /** Path in the request, e.g. `jobs[2].db_port`. */
-  field: string;
-  error_code: ApiErrorCode;
-  error_msg: string;
-}
 
 export const DEFAULT_PORTS: Record<string, number> = {
   mysql: 3306,
@@ -68,12 +64,6 @@ const CREDENTIAL_TYPES: ReadonlySet<string> = new Set(['mysql', 'postgresql']);
 
 const HOSTNAME = /^(?=.{1,253}$)(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
-class ProblemList {
-  readonly problems: FieldProblem[] = [];
-  add(field: string, error_code: ApiErrorCode, error_msg: string): void {
-    this.problems.push({ field, error_code, error_msg: `${field}: ${error_msg}` });
-  }
-}
 
 /** Splits `ip` (+ `db_port`) into endpoints: `h`, `h:p`, `[v6]:p`, bare IPv6, comma-separated lists. */
 export function parseEndpoints(
@@ -126,12 +116,6 @@ export function parseEndpoints(
   return { endpoints };
 }
 
-/** The hex SHA-256 of the decoded base64 bytes; undefined when the text is not base64. */
-export function certificateChecksum(base64: string): string | undefined {
-  const compact = base64.replace(/\s+/g, '');
-  if (compact === '' || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 === 1) return undefined;
-  return createHash('sha256').update(Buffer.from(compact, 'base64')).digest('hex');
-}
 
 /**
  * Applies the cross-field rules to schema-valid jobs. Returns every problem found (for a dry run), or the specs and
@@ -158,21 +142,8 @@ export function buildItems(jobs: BatchJob[]): { problems: FieldProblem[]; items:
       if (job.db_user === undefined || job.db_user === '') out.add(at('db_user'), ApiErrorCode.MISSING_FIELD, `is required for db_type ${dbType}`);
       if (job.db_password === undefined) out.add(at('db_password'), ApiErrorCode.MISSING_FIELD, `is required for db_type ${dbType} (use "" for no password)`);
     }
-    if (job.ssl_link === true) {
-      // Never report a plain-text success for a check that asked for TLS.
-      out.add(at('ssl_link'), ApiErrorCode.UNSUPPORTED_FEATURE, 'TLS checks are not available in this conncheck version yet; submit with ssl_link false or omitted');
-    }
-    if (job.kafka_security_config && (dbType as string) !== 'kafka') {
-      out.add(at('kafka_security_config'), ApiErrorCode.INVALID_PARAMETER, 'is only valid with db_type kafka');
-    }
-    if (job.ssl_cert_key !== undefined) {
-      const sum = certificateChecksum(job.ssl_cert_key);
-      if (sum === undefined) {
-        out.add(at('ssl_cert_key'), ApiErrorCode.INVALID_PARAMETER, 'is not valid base64');
-      } else if (job.ssl_cert_check_sum !== undefined && job.ssl_cert_check_sum.toLowerCase() !== sum) {
-        out.add(at('ssl_cert_check_sum'), ApiErrorCode.INVALID_PARAMETER, 'does not match the SHA-256 of the decoded ssl_cert_key');
-      }
-    }
+    validateTls(job, dbType, at, out);
+    validateKafka(job, dbType, at, out);
     if (out.problems.length > before || 'error' in parsed) return;
 
     const { kafka_security_config: kafka } = job;

@@ -51,6 +51,24 @@ export const CheckItem = Type.Object({
   stages: Type.Array(StageView),
   address: Type.Optional(Type.String({ description: 'The resolved address actually connected to.' })),
   server: Type.Optional(Type.Object({ product: Type.String(), version: Type.String() })),
+  tls: Type.Optional(
+    Type.Object(
+      {
+        protocol: Type.String(),
+        cipher: Type.String(),
+        subject: Type.String(),
+        issuer: Type.String(),
+        subject_alt_names: Type.Array(Type.String()),
+        not_before: Type.String(),
+        not_after: Type.String(),
+        days_to_expiry: Type.Number(),
+      },
+      { description: 'The TLS session and the peer certificate, when the check used TLS.' },
+    ),
+  ),
+  cluster: Type.Optional(
+    Type.Object({}, { additionalProperties: true, description: 'Kafka cluster (id, controller, brokers) or MongoDB replica set (name, members).' }),
+  ),
   warnings: Type.Optional(Type.Array(Type.String())),
   attempts: Type.Integer({ description: 'How many times a worker started this item (at-least-once delivery).' }),
   worker: Type.Optional(Type.Object({ id: Type.String(), pool: Type.String() })),

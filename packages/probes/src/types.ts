@@ -28,8 +28,42 @@ export interface ProbeTarget {
   endpoints: Endpoint[];
   user?: string;
   password?: string;
-  /** PostgreSQL: database to connect to (default `postgres`); MySQL: optional default schema. */
+  /** PostgreSQL: database to connect to (default `postgres`); MySQL: optional default schema; MongoDB: auth database. */
   database?: string;
+  /** Present when the check must use TLS. */
+  tls?: ProbeTls;
+  /** Kafka only: the listener's security settings (secrets already opened into `tls` / `password`). */
+  kafka?: KafkaSettings;
+}
+
+/** TLS as the request asked for it, the same meaning for every type (libpq's sslmode names). */
+export interface ProbeTls {
+  /** require: encrypt, verify nothing; verify-ca: the chain must lead to `ca`; verify-full: and name the host. */
+  mode: 'require' | 'verify-ca' | 'verify-full';
+  /** PEM certificates to trust; absent = the system's CA store. */
+  ca?: string[];
+  /** Client certificate chain and private key (PEM) for mutual TLS. */
+  cert?: string;
+  key?: string;
+  passphrase?: string;
+}
+
+export interface KafkaSettings {
+  securityProtocol: 'PLAINTEXT' | 'SASL_PLAINTEXT' | 'SSL' | 'SASL_SSL';
+  saslMechanism?: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+}
+
+/** What the TLS handshake showed, for the item's `tls` field. */
+export interface TlsReport {
+  protocol: string;
+  cipher: string;
+  /** Peer certificate: subject and issuer as one-line DNs, SANs, validity (ISO-8601). */
+  subject: string;
+  issuer: string;
+  subject_alt_names: string[];
+  not_before: string;
+  not_after: string;
+  days_to_expiry: number;
 }
 
 export interface ServerInfo {
@@ -45,6 +79,9 @@ export interface ProbeResult {
   /** The address actually connected to (after resolution and policy), e.g. `127.0.0.1:5432`. */
   address?: string;
   server?: ServerInfo;
+  tls?: TlsReport;
+  /** Type-specific facts worth showing: Kafka cluster id, controller and brokers; MongoDB replica set and members. */
+  cluster?: Record<string, unknown>;
   warnings?: string[];
 }
 

@@ -30,6 +30,8 @@ export interface ItemState {
   stages?: CheckItem['stages'];
   address?: string;
   server?: { product: string; version: string };
+  tls?: CheckItem['tls'];
+  cluster?: Record<string, unknown>;
   warnings?: string[];
 }
 
@@ -42,6 +44,8 @@ export interface ItemOutcome {
   stages: CheckItem['stages'];
   address?: string;
   server?: { product: string; version: string };
+  tls?: CheckItem['tls'];
+  cluster?: Record<string, unknown>;
   warnings?: string[];
 }
 
@@ -67,6 +71,8 @@ export function terminalState(claimed: { attempts: number; started_at: number; w
   if (outcome.stages.length > 0) state.stages = outcome.stages;
   if (outcome.address) state.address = outcome.address;
   if (outcome.server) state.server = outcome.server;
+  if (outcome.tls) state.tls = outcome.tls;
+  if (outcome.cluster) state.cluster = outcome.cluster;
   if (outcome.warnings && outcome.warnings.length > 0) state.warnings = outcome.warnings;
   return state;
 }
@@ -95,6 +101,8 @@ export function itemView(spec: ItemSpec, state: ItemState): CheckItem {
   };
   if (state.address) item.address = state.address;
   if (state.server) item.server = state.server;
+  if (state.tls) item.tls = state.tls;
+  if (state.cluster) item.cluster = state.cluster;
   if (Array.isArray(state.warnings) && state.warnings.length > 0) item.warnings = state.warnings;
   if (state.worker) item.worker = state.worker;
   return item;
