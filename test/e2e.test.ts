@@ -38,6 +38,20 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+async function waitUntilReady(base: string, proc: Proc): Promise<void> {
+  try {
+    await waitFor(async () => {
+      try {
+        return (await fetch(`${base}/readyz`)).status === 200 ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 15_000, `${base}/readyz`);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; the process said:\n${proc.output()}`);
+  }
+}
+
 async function http(method: string, url: string, body?: unknown): Promise<{ status: number; json: any }> {
   const res = await fetch(url, {
     method,
@@ -74,13 +88,7 @@ describe('separate API and worker processes', () => {
     listenerPort = (listener.address() as AddressInfo).port;
     api = start('apps/api/dist/src/main.js', env);
     workers = [start('apps/worker/dist/src/main.js', env), start('apps/worker/dist/src/main.js', env)];
-    await waitFor(async () => {
-      try {
-        return (await fetch(`${base}/readyz`)).status === 200 ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 15_000, `the API to be ready\n${api.output()}`);
+    await waitUntilReady(base, api);
   });
 
   after(async () => {
@@ -169,13 +177,7 @@ describe('a worker killed mid-job', () => {
     let workerB: Proc | undefined;
     const base = `http://127.0.0.1:${apiPort}`;
     try {
-      await waitFor(async () => {
-        try {
-          return (await fetch(`${base}/readyz`)).status === 200 ? true : undefined;
-        } catch {
-          return undefined;
-        }
-      }, 15_000, 'the API');
+      await waitUntilReady(base, api);
       const jobs = Array.from({ length: 3 }, (_, i) => ({ id: `hang-${i}`, db_type: 'mysql', ip: '127.0.0.1', db_port: port, db_user: 'u', db_password: 'p', timeout_ms: 30_000 }));
       const res = await fetch(`${base}/v3/p/jobs/batch-connection`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) });
       const { check_id } = (await res.json()) as { check_id: string };
@@ -235,13 +237,7 @@ describe('process start-up', () => {
     const p = start('apps/all-in-one/dist/src/main.js', { PORT: String(port), REDIS_URL: services.redis.url, CONNCHECK_REDIS_PREFIX: prefix });
     try {
       const base = `http://127.0.0.1:${port}`;
-      await waitFor(async () => {
-        try {
-          return (await fetch(`${base}/readyz`)).status === 200 ? true : undefined;
-        } catch {
-          return undefined;
-        }
-      }, 15_000, 'the all-in-one process');
+      await waitUntilReady(base, p);
       assert.match(p.output(), /OPEN MODE/);
       const listener = createServer((s) => s.end());
       await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));

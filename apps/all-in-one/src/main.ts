@@ -2,7 +2,7 @@
 // Must not: hold API or worker logic; it is the one place that composes the two apps.
 
 import { Redis } from 'ioredis';
-import { SecretBox, createLogger, exitWithLine, loadConfigOrExit, ConfigError } from '@conncheck/core';
+import { ConfigError, SecretBox, closeOnSignal, createLogger, exitWithLine, loadConfigOrExit } from '@conncheck/core';
 import { startApi } from '@conncheck/api';
 import { startWorker } from '@conncheck/worker';
 import { redactUrl } from '@conncheck/store';
@@ -54,17 +54,8 @@ if (config.secretKey) {
 const worker = await startWorker(config, secretBox, logger).catch((err: Error) => exitWithLine(err.message, err instanceof ConfigError ? 2 : 1));
 const api = await startApi(config, secretBox, logger).catch((err: Error) => exitWithLine(err.message, 1));
 
-let closing = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (closing) return;
-    closing = true;
-    logger.info({ signal }, 'shutting down');
-    void (async () => {
-      await api.close().catch(() => undefined);
-      await worker.close().catch(() => undefined);
-      privateRedis?.stop();
-      process.exit(0);
-    })();
-  });
-}
+closeOnSignal(logger, 'shutting down', async () => {
+  await api.close().catch(() => undefined);
+  await worker.close().catch(() => undefined);
+  privateRedis?.stop();
+});

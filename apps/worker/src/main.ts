@@ -1,7 +1,7 @@
 // Owns: the `npm run start:worker` process — config from the environment, start, signals.
 // Must not: serve HTTP; run as many of these as you like, in as many network zones (CONNCHECK_WORKER_POOL).
 
-import { ConfigError, SecretBox, createLogger, exitWithLine, loadConfigOrExit } from '@conncheck/core';
+import { ConfigError, SecretBox, closeOnSignal, createLogger, exitWithLine, loadConfigOrExit } from '@conncheck/core';
 import { startWorker } from './server.js';
 
 const config = loadConfigOrExit();
@@ -13,15 +13,4 @@ const running = await startWorker(config, new SecretBox(config.secretKey), logge
   exitWithLine(err.message, err instanceof ConfigError ? 2 : 1),
 );
 
-let closing = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (closing) return;
-    closing = true;
-    logger.info({ signal }, 'finishing running checks, then stopping');
-    running.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  });
-}
+closeOnSignal(logger, 'finishing running checks, then stopping', () => running.close());

@@ -36,3 +36,25 @@ export function createLogger(level: string, name: string): Logger {
 }
 
 export type { Logger };
+
+/**
+ * Runs `close` once on the first SIGINT or SIGTERM, then exits 0 (1 if closing failed). A second signal while
+ * closing is ignored: closing already waits for running checks, bounded by its own grace period.
+ */
+export function closeOnSignal(logger: Logger, what: string, close: () => Promise<void>): void {
+  let closing = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (closing) return;
+      closing = true;
+      logger.info({ signal }, what);
+      close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}

@@ -189,15 +189,9 @@ export class TaskStore {
     claimIndex: number | undefined,
     now: number = Date.now(),
   ): Promise<{ written: number | null; taskStatus: string | null; claim: Claim | undefined }> {
-    const k = this.keys.task(checkId);
     const state: ItemState | undefined = finish && terminalState({ ...finish.claimed, worker }, finish.outcome, now);
     const [written, taskStatus, claim] = await this.redis.advanceItem(
-      k.task,
-      k.items,
-      k.specs,
-      k.secrets,
-      this.keys.projectIndex(project, 'Pending'),
-      this.keys.projectIndex(project, 'Running'),
+      ...this.scriptKeys(checkId, project),
       this.keys.projectIndex(project, 'Succeeded'),
       this.keys.projectIndex(project, 'Failed'),
       this.keys.unfinished(project),
@@ -215,6 +209,12 @@ export class TaskStore {
       taskStatus,
       claim: claimIndex === undefined || !claim ? undefined : this.openClaim(checkId, claimIndex, claim, now),
     };
+  }
+
+  /** The first six KEYS of every task script: the task's four keys, then the project's Pending and Running indexes. */
+  private scriptKeys(checkId: string, project: string): string[] {
+    const k = this.keys.task(checkId);
+    return [k.task, k.items, k.specs, k.secrets, this.keys.projectIndex(project, 'Pending'), this.keys.projectIndex(project, 'Running')];
   }
 
   private openClaim(checkId: string, index: number, reply: ClaimReply, now: number): Claim {
@@ -235,14 +235,8 @@ export class TaskStore {
   /** Cancels a task. `undefined` = no such task in this project; `{ended}` = it had already ended. */
   async cancel(checkId: string, project: string, now: number = Date.now()): Promise<{ canceled: number } | { ended: TaskStatus } | undefined> {
     if (!(await this.belongsTo(checkId, project))) return undefined;
-    const k = this.keys.task(checkId);
     const reply = await this.redis.cancelTask(
-      k.task,
-      k.items,
-      k.specs,
-      k.secrets,
-      this.keys.projectIndex(project, 'Pending'),
-      this.keys.projectIndex(project, 'Running'),
+      ...this.scriptKeys(checkId, project),
       this.keys.projectIndex(project, 'Canceled'),
       this.keys.unfinished(project),
       checkId,
