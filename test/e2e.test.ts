@@ -68,6 +68,7 @@ describe('separate API and worker processes', () => {
   let base: string;
   let listener: Server;
   let listenerPort: number;
+  let metricsPort: number;
   const prefix = `e2e${randomBytes(3).toString('hex')}`;
   let env: Record<string, string>;
 
@@ -87,7 +88,11 @@ describe('separate API and worker processes', () => {
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
     listenerPort = (listener.address() as AddressInfo).port;
     api = start('apps/api/dist/src/main.js', env);
-    workers = [start('apps/worker/dist/src/main.js', env), start('apps/worker/dist/src/main.js', env)];
+    metricsPort = await freePort();
+    workers = [
+      start('apps/worker/dist/src/main.js', { ...env, CONNCHECK_WORKER_METRICS_PORT: String(metricsPort) }),
+      start('apps/worker/dist/src/main.js', env),
+    ];
     await waitUntilReady(base, api);
   });
 
@@ -134,6 +139,9 @@ describe('separate API and worker processes', () => {
     assert.deepEqual(list.json.checks.map((c: any) => c.check_id), [checkId]);
     const forbidden = await http('GET', `${base}/v1/proj2/checks`);
     assert.equal(forbidden.status, 403);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.match(metrics, /conncheck_items_completed_total\{db_type="tcp",status="success",error_code="",pool="default"\} \d+/);
   });
 
   it('stops gracefully on SIGTERM, and no process ever logged a password', async () => {

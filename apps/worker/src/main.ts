@@ -2,6 +2,7 @@
 // Must not: serve HTTP; run as many of these as you like, in as many network zones (CONNCHECK_WORKER_POOL).
 
 import { ConfigError, SecretBox, closeOnSignal, createLogger, exitWithLine, loadConfigOrExit } from '@conncheck/core';
+import { startMetricsServer } from './metrics-server.js';
 import { startWorker } from './server.js';
 
 const config = loadConfigOrExit();
@@ -13,4 +14,13 @@ const running = await startWorker(config, new SecretBox(config.secretKey), logge
   exitWithLine(err.message, err instanceof ConfigError ? 2 : 1),
 );
 
-closeOnSignal(logger, 'finishing running checks, then stopping', () => running.close());
+const metrics =
+  config.workerMetricsPort > 0
+    ? await startMetricsServer(config.host, config.workerMetricsPort).catch((err: Error) => exitWithLine(`CONNCHECK_WORKER_METRICS_PORT: ${err.message}`, 1))
+    : undefined;
+if (metrics) logger.info({ url: `http://${config.host}:${config.workerMetricsPort}/metrics` }, 'worker metrics listening');
+
+closeOnSignal(logger, 'finishing running checks, then stopping', async () => {
+  metrics?.close();
+  await running.close();
+});

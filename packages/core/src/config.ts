@@ -58,6 +58,8 @@ export interface Config {
    * once their lock has expired and a stall check (every half of it) has found them. @defaultValue 30000
    */
   workerLockMs: number;
+  /** Port of a separate worker process's /metrics and /healthz (0 = none). @defaultValue 0 */
+  workerMetricsPort: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -151,6 +153,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as Config['logLevel'],
     shutdownGraceMs: int(env, 'CONNCHECK_SHUTDOWN_GRACE_MS', 65_000, 0, 600_000),
     workerLockMs: int(env, 'CONNCHECK_WORKER_LOCK_MS', 30_000, 1000, 600_000),
+    workerMetricsPort: int(env, 'CONNCHECK_WORKER_METRICS_PORT', 0, 0, 65535),
   };
 }
 
