@@ -5,9 +5,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildApp } from '@conncheck/api';
 import type { FastifyInstance } from 'fastify';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { type Harness, dumpKeys, harness } from './lib/harness.js';
+import { loadServices } from './lib/services.js';
 
 const TOKEN_A = 'token-for-project-a-0123456789';
+const certs = loadServices().tls;
+const fileB64 = (file: string): string => readFileSync(file).toString('base64');
+const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 const TOKEN_ALL = 'token-for-every-project-012345';
 
 const mysqlJob = {
@@ -72,7 +78,43 @@ describe('API', () => {
       ['ssl_link not boolean', job({ ssl_link: 'yes' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_link: must be boolean'],
       ['timeout too long', job({ timeout_ms: 60001 }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].timeout_ms: must be <= 60000'],
       ['timeout too short', job({ timeout_ms: 10 }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].timeout_ms: must be >= 100'],
-      ['TLS asked for', job({ ssl_link: true }), 400, 'CC.UNSUPPORTED_FEATURE', 'jobs[0].ssl_link: TLS checks are not available in this conncheck version yet; submit with ssl_link false or omitted'],
+      ['ssl_mode without ssl_link', job({ ssl_mode: 'verify-ca' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_mode: needs ssl_link true (without it the check does not use TLS)'],
+      ['certificate not base64', job({ ssl_link: true, ssl_cert_key: 'not*base64' }), 400, 'CC.CERT_NOT_BASE64', 'jobs[0].ssl_cert_key: is not valid base64'],
+      [
+        'certificate sent as PEM text',
+        job({ ssl_link: true, ssl_cert_key: readFileSync(certs.ca.pem, 'utf8') }),
+        400,
+        'CC.CERT_NOT_BASE64',
+        'jobs[0].ssl_cert_key: is PEM text, not base64: send the base64 of the file (base64 -w0 ca.pem)',
+      ],
+      [
+        'certificate checksum mismatch',
+        job({ ssl_link: true, ssl_cert_key: fileB64(certs.ca.pem), ssl_cert_check_sum: sha256(certs.ca.der) }),
+        400,
+        'CC.CERT_CHECKSUM_MISMATCH',
+        `jobs[0].ssl_cert_check_sum: is not the SHA-256 of the decoded ssl_cert_key (that is ${sha256(certs.ca.pem)})`,
+      ],
+      [
+        'not a certificate',
+        job({ ssl_link: true, ssl_cert_key: Buffer.from('cert').toString('base64') }),
+        400,
+        'CC.CERT_UNREADABLE',
+        'jobs[0].ssl_cert_key: the uploaded file is neither a PEM or DER certificate nor a PKCS#12 (.p12/.pfx) file',
+      ],
+      [
+        'wrong .p12 password',
+        job({ ssl_link: true, ssl_cert_key: fileB64(certs.ca.p12), ssl_cert_password: 'not-the-password' }),
+        400,
+        'CC.CERT_PASSWORD_WRONG',
+        'jobs[0].ssl_cert_password: the PKCS#12 file cannot be opened with the password given',
+      ],
+      [
+        '.p12 without a password',
+        job({ ssl_link: true, ssl_cert_key: fileB64(certs.ca.p12) }),
+        400,
+        'CC.CERT_PASSWORD_WRONG',
+        'jobs[0].ssl_cert_password: the PKCS#12 file needs a password, and none was given',
+      ],
       ['bad ssl_mode', job({ ssl_mode: 'prefer' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_mode: must be one of require, verify-ca, verify-full'],
       ['checksum not hex', job({ ssl_cert_check_sum: 'abc' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_cert_check_sum: must match pattern "^[0-9a-fA-F]{64}$"'],
       ['unknown db_type', job({ db_type: 'sybase' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].db_type: unknown db_type "sybase"; expected one of mysql, postgresql, mongodb, oracle, kafka, tcp'],
@@ -83,13 +125,6 @@ describe('API', () => {
       ['tcp without port', { jobs: [{ id: 't', db_type: 'tcp', ip: 'example.com' }] }, 400, 'CC.INVALID_PARAMETER', 'jobs[0].ip: no port: give db_port or write "example.com:<port>"'],
       ['kafka config on mysql', job({ kafka_security_config: { type: 'PLAINTEXT' } }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].kafka_security_config: is only valid with db_type kafka'],
       ['bad kafka type', job({ kafka_security_config: { type: 'SASL' } }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].kafka_security_config.type: must be one of PLAINTEXT, SASL_PLAINTEXT, SSL, SASL_SSL'],
-      [
-        'checksum mismatch',
-        job({ ssl_cert_key: Buffer.from('cert').toString('base64'), ssl_cert_check_sum: 'a'.repeat(64) }),
-        400,
-        'CC.INVALID_PARAMETER',
-        'jobs[0].ssl_cert_check_sum: does not match the SHA-256 of the decoded ssl_cert_key',
-      ],
       [
         'two problems',
         { jobs: [{ ...mysqlJob, db_user: '' }, { ...mysqlJob, db_type: 'oracle' }] },
@@ -264,6 +299,80 @@ describe('API', () => {
         ],
       });
       assert.equal((await get('/v1/projA/checks')).json().checks.length, 1);
+    });
+
+    it('dry_run lists every certificate problem per item and field, and accepts good certificates in every form', async () => {
+      const tls = { ...mysqlJob, ssl_link: true };
+      const res = await post(
+        {
+          jobs: [
+            { ...tls, ssl_cert_key: fileB64(certs.ca.pem), ssl_cert_check_sum: sha256(certs.ca.pem).toUpperCase() },
+            { ...tls, ssl_cert_key: fileB64(certs.ca.der), ssl_cert_name: 'ca.der' },
+            { ...tls, ssl_cert_key: fileB64(certs.ca.p12), ssl_cert_password: certs.ca.p12_password, ssl_cert_name: 'ca.p12' },
+            { ...tls, ssl_cert_key: fileB64(certs.ca.pem), ssl_cert_check_sum: sha256(certs.ca.der) },
+            { ...tls, ssl_cert_key: fileB64(certs.ca.p12), ssl_cert_password: 'wrong' },
+          ],
+        },
+        { query: '?dry_run=true' },
+      );
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(res.json(), {
+        valid: false,
+        count: 5,
+        problems: [
+          {
+            field: 'jobs[3].ssl_cert_check_sum',
+            error_code: 'CC.CERT_CHECKSUM_MISMATCH',
+            error_msg: `jobs[3].ssl_cert_check_sum: is not the SHA-256 of the decoded ssl_cert_key (that is ${sha256(certs.ca.pem)})`,
+          },
+          {
+            field: 'jobs[4].ssl_cert_password',
+            error_code: 'CC.CERT_PASSWORD_WRONG',
+            error_msg: 'jobs[4].ssl_cert_password: the PKCS#12 file cannot be opened with the password given',
+          },
+        ],
+      });
+    });
+
+    it('dry_run lists schema problems of every job too, beside the other jobs\' certificate problems', async () => {
+      const res = await post(
+        {
+          jobs: [
+            { ...mysqlJob, db_port: 'x', dbport: 1 },
+            { ...mysqlJob, ssl_link: true, ssl_cert_key: 'not*base64' },
+            { ...mysqlJob, ssl_mode: 'prefer' },
+          ],
+        },
+        { query: '?dry_run=true' },
+      );
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(res.json(), {
+        valid: false,
+        count: 3,
+        problems: [
+          { field: 'jobs[0].dbport', error_code: 'CC.UNKNOWN_FIELD', error_msg: 'jobs[0].dbport: unknown field' },
+          { field: 'jobs[0].db_port', error_code: 'CC.INVALID_PARAMETER', error_msg: 'jobs[0].db_port: must be integer' },
+          { field: 'jobs[1].ssl_cert_key', error_code: 'CC.CERT_NOT_BASE64', error_msg: 'jobs[1].ssl_cert_key: is not valid base64' },
+          { field: 'jobs[2].ssl_mode', error_code: 'CC.INVALID_PARAMETER', error_msg: 'jobs[2].ssl_mode: must be one of require, verify-ca, verify-full' },
+        ],
+      });
+      // The same body submitted for real is a 400 with the first problem.
+      const real = await post({ jobs: [{ ...mysqlJob, db_port: 'x' }] });
+      assert.deepEqual(real.json(), { error_code: 'CC.INVALID_PARAMETER', error_msg: 'jobs[0].db_port: must be integer' });
+    });
+
+    it('a TLS job with its CA is accepted, and the certificate never reaches Redis in clear', async () => {
+      const key = fileB64(certs.ca.pem);
+      const res = await post({ jobs: [{ ...mysqlJob, ssl_link: true, ssl_cert_key: key, ssl_cert_check_sum: sha256(certs.ca.pem), ssl_cert_name: 'ca.pem' }] });
+      assert.equal(res.statusCode, 202, res.body);
+      const stored = await dumpKeys(h.redis, `${h.prefix}:*`);
+      assert.ok(!stored.includes(key) && !stored.includes(readFileSync(certs.ca.pem, 'utf8').split('\n')[1]!), 'the certificate is in Redis in clear');
+      const task = (await get(`/v1/projA/checks/${res.json().check_id}`)).json();
+      assert.deepEqual(
+        { ssl_mode: task.check_items[0].target.ssl_mode, ssl_cert_name: task.check_items[0].target.ssl_cert_name },
+        { ssl_mode: 'verify-full', ssl_cert_name: 'ca.pem' },
+      );
+      await app.inject({ method: 'DELETE', url: `/v1/projA/checks/${res.json().check_id}`, headers: { 'x-auth-token': TOKEN_A } });
     });
 
     it('cancels it; a second cancel is 409', async () => {

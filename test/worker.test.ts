@@ -2,68 +2,22 @@
 // PostgreSQL of test/services and small real socket servers: results per item, immediacy, cancel, re-delivery.
 
 import assert from 'node:assert/strict';
-import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { buildApp } from '@conncheck/api';
-import type { CheckItem, Task } from '@conncheck/core';
-import { type RunningWorker, startWorker } from '@conncheck/worker';
-import type { FastifyInstance } from 'fastify';
-import { type Harness, harness, quietLogger, waitFor } from './lib/harness.js';
+import type { CheckItem } from '@conncheck/core';
+import { waitFor } from './lib/harness.js';
+import { type Pipeline, closedPort, startPipeline } from './lib/pipeline.js';
 import { type TestServices, loadServices } from './lib/services.js';
 
-async function listen(onConnection: (socket: Socket) => void = () => undefined): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    // Read (and drop) what the client sends: a paused socket never sees the client's FIN behind unread bytes.
-    socket.resume();
-    onConnection(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: (server.address() as AddressInfo).port, sockets };
-}
-
-async function closedPort(): Promise<number> {
-  const { server, port } = await listen();
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 describe('pipeline', () => {
-  let h: Harness;
-  let app: FastifyInstance;
-  let worker: RunningWorker;
+  let p: Pipeline;
   let services: TestServices;
-  const silent: { server: Server; port: number; sockets: Set<Socket> }[] = [];
-
-  const submit = async (jobs: unknown[]): Promise<string> => {
-    const res = await app.inject({ method: 'POST', url: '/v3/proj/jobs/batch-connection', payload: { jobs } });
-    assert.equal(res.statusCode, 202, res.body);
-    return res.json().check_id;
-  };
-  const task = async (checkId: string): Promise<Task> => (await app.inject(`/v1/proj/checks/${checkId}`)).json();
-  const finished = (checkId: string, timeoutMs = 30_000) =>
-    waitFor(async () => {
-      const t = await task(checkId);
-      return ['Succeeded', 'Failed', 'Canceled'].includes(t.status) ? t : undefined;
-    }, timeoutMs, `task ${checkId} to end`);
 
   before(async () => {
     services = loadServices();
-    h = await harness({ CONNCHECK_WORKER_CONCURRENCY: '8' });
-    app = await buildApp({ config: h.config, store: h.store, queue: h.queue });
-    worker = await startWorker(h.config, h.box, quietLogger);
+    p = await startPipeline();
   });
   after(async () => {
-    await worker.close();
-    await app.close();
-    for (const s of silent) {
-      for (const socket of s.sockets) socket.destroy();
-      s.server.close();
-    }
-    await h.close();
+    await p.close();
   });
 
   it('checks seed 002\'s MySQL and PostgreSQL examples against the real servers, with the right code per item', async () => {
@@ -79,8 +33,8 @@ describe('pipeline', () => {
       { ...base, id: 'tcp-refused', db_type: 'tcp', ip: '127.0.0.1', db_port: refused },
       { ...base, id: 'dns', db_type: 'tcp', ip: 'no-such-host.invalid', db_port: 5432 },
     ];
-    const checkId = await submit(jobs);
-    const done = await finished(checkId);
+    const checkId = await p.submit(jobs);
+    const done = await p.finished(checkId);
     assert.equal(done.status, 'Failed');
     assert.equal(done.message, '4 of 7 items failed');
     assert.deepEqual(done.summary, { total: 7, succeeded: 3, failed: 4, canceled: 0, running: 0, pending: 0 });
@@ -108,7 +62,7 @@ describe('pipeline', () => {
     assert.ok(!JSON.stringify(done).includes(services.mariadb.users.main.password), 'a password reached a result');
     assert.deepEqual(badpw.stages.map((s) => [s.name, s.status]), [['dns', 'skipped'], ['tcp', 'ok'], ['auth', 'failed'], ['probe', 'skipped']]);
 
-    const v3 = (await app.inject(`/v3/proj/jobs/batch-connection/${checkId}`)).json();
+    const v3 = (await p.app.inject(`/v3/proj/jobs/batch-connection/${checkId}`)).json();
     assert.equal(v3.count, 7);
     assert.deepEqual(v3.results[0], { id: 'mysql-ok', status: 'success', success: true });
     assert.equal(v3.results[1].status, 'failed');
@@ -118,66 +72,59 @@ describe('pipeline', () => {
   });
 
   it('writes each result as soon as it is known: fast items finish while a silent one is still running', async () => {
-    const s = await listen();
-    silent.push(s);
-    const fast = await listen((socket) => socket.end());
-    silent.push(fast);
+    const s = await p.listen();
+    const fast = await p.listen((socket) => socket.end());
     const jobs = [
       { id: 'slow', db_type: 'mysql', ip: '127.0.0.1', db_port: s.port, db_user: 'u', db_password: 'p', timeout_ms: 3000 },
       ...Array.from({ length: 4 }, (_, i) => ({ id: `fast-${i}`, db_type: 'tcp', ip: '127.0.0.1', db_port: fast.port })),
     ];
-    const checkId = await submit(jobs);
+    const checkId = await p.submit(jobs);
     const partial = await waitFor(async () => {
-      const t = await task(checkId);
+      const t = await p.task(checkId);
       return t.summary.succeeded === 4 ? t : undefined;
     }, 2500, 'the fast items');
     assert.equal(partial.status, 'Running');
     assert.equal(partial.check_items[0]?.status, 'running');
-    const done = await finished(checkId);
+    const done = await p.finished(checkId);
     assert.equal(done.check_items[0]?.error_code, 'TIMEOUT');
     assert.ok(done.check_items[0]!.duration_ms! >= 2900 && done.check_items[0]!.duration_ms! < 4500, String(done.check_items[0]!.duration_ms));
   });
 
   it('cancel stops a running probe at once and the task never changes again', async () => {
-    const s = await listen();
-    silent.push(s);
-    const checkId = await submit([{ id: 'hang', db_type: 'postgresql', ip: '127.0.0.1', db_port: s.port, db_user: 'u', db_password: 'p', timeout_ms: 60_000 }]);
-    await waitFor(async () => ((await task(checkId)).status === 'Running' && s.sockets.size > 0 ? true : undefined), 5000, 'the probe to connect');
-    const res = await app.inject({ method: 'DELETE', url: `/v1/proj/checks/${checkId}` });
+    const s = await p.listen();
+    const checkId = await p.submit([{ id: 'hang', db_type: 'postgresql', ip: '127.0.0.1', db_port: s.port, db_user: 'u', db_password: 'p', timeout_ms: 60_000 }]);
+    await waitFor(async () => ((await p.task(checkId)).status === 'Running' && s.sockets.size > 0 ? true : undefined), 5000, 'the probe to connect');
+    const res = await p.app.inject({ method: 'DELETE', url: `/v1/proj/checks/${checkId}` });
     assert.equal(res.statusCode, 200);
     await waitFor(async () => (s.sockets.size === 0 ? true : undefined), 3000, 'the worker to drop the connection');
     await new Promise((r) => setTimeout(r, 200));
-    const t = await task(checkId);
+    const t = await p.task(checkId);
     assert.equal(t.status, 'Canceled');
     assert.equal(t.check_items[0]?.error_code, 'CANCELED');
   });
 
   it('a job delivered twice changes nothing the second time', async () => {
-    const fast = await listen((socket) => socket.end());
-    silent.push(fast);
-    const checkId = await submit([{ id: 'once', db_type: 'tcp', ip: '127.0.0.1', db_port: fast.port }]);
-    const first = await finished(checkId);
+    const fast = await p.listen((socket) => socket.end());
+    const checkId = await p.submit([{ id: 'once', db_type: 'tcp', ip: '127.0.0.1', db_port: fast.port }]);
+    const first = await p.finished(checkId);
     // BullMQ may run a job again (lost lock, stalled worker): simulate it with a copy of the job.
-    await h.queue.queue('default').add('check', { check_id: checkId, project: 'proj', from: 0, to: 0 }, { jobId: `${checkId}.again` });
-    await waitFor(async () => ((await h.queue.queue('default').getCompletedCount()) >= 2 ? true : undefined), 5000, 'the copy to run');
-    const second = await task(checkId);
+    await p.h.queue.queue('default').add('check', { check_id: checkId, project: 'proj', from: 0, to: 0 }, { jobId: `${checkId}.again` });
+    await waitFor(async () => ((await p.h.queue.queue('default').getCompletedCount()) >= 2 ? true : undefined), 5000, 'the copy to run');
+    const second = await p.task(checkId);
     assert.deepEqual(second, first);
   });
 
   it('a target the network policy forbids is never connected to', async () => {
-    await worker.close();
-    const policed = await startWorker({ ...h.config, targetDeny: '127.0.0.0/8' }, h.box, quietLogger);
+    await p.replaceWorker({ ...p.h.config, targetDeny: '127.0.0.0/8' });
     try {
       let connections = 0;
-      const s = await listen(() => connections++);
-      silent.push(s);
-      const checkId = await submit([{ id: 'deny', db_type: 'tcp', ip: 'localhost', db_port: s.port }]);
-      const done = await finished(checkId);
+      const s = await p.listen(() => connections++);
+      const checkId = await p.submit([{ id: 'deny', db_type: 'tcp', ip: 'localhost', db_port: s.port }]);
+      const done = await p.finished(checkId);
       assert.equal(done.check_items[0]?.error_code, 'TARGET_FORBIDDEN');
       assert.equal(connections, 0);
     } finally {
-      await policed.close();
-      worker = await startWorker(h.config, h.box, quietLogger);
+      await p.replaceWorker(p.h.config);
     }
   });
 });

@@ -38,7 +38,24 @@ export interface MariaDbEndpoint {
      * at all matches the client host, and other accounts here do match 127.0.0.1).
      */
     hostDenied: Credentials;
+    /** cc_tls_only: REQUIRE SSL, all privileges on ccdb. Without TLS MariaDB answers 1045, exactly as for a wrong password. */
+    tlsOnly: Credentials;
   };
+  /** The main server serves tls.server (SAN localhost only), with the test CA as --ssl-ca. */
+  tls: { cert: 'server' };
+  /** A second MariaDB serving tls.expired; root and users.main work there (same passwords). */
+  expired: TlsInstance;
+  /** A third MariaDB with TLS off (--skip-ssl); root and users.main work there. */
+  plain: Instance;
+}
+
+export interface Instance {
+  host: string;
+  port: number;
+}
+
+export interface TlsInstance extends Instance {
+  tls: { cert: 'expired' };
 }
 
 export interface PostgresEndpoint {
@@ -57,6 +74,117 @@ export interface PostgresEndpoint {
     md5: Credentials;
     /** cc_reject: a valid role, but pg_hba.conf has `reject` for it on 127.0.0.1 */
     rejected: Credentials;
+    /** cc_tls_only: pg_hba.conf has `hostssl … scram-sha-256` and `hostnossl … reject` for it. */
+    tlsOnly: Credentials;
+  };
+  /** The main cluster serves tls.server (SAN localhost only; ssl_ca_file = the test CA). */
+  tls: { cert: 'server' };
+  /** A second cluster serving tls.expired; superuser and users.scram work there (owner of ccdb). */
+  expired: TlsInstance;
+  /** A third cluster with ssl = off; superuser and users.scram work there. */
+  plain: Instance;
+}
+
+/**
+ * FerretDB v1 (SQLite backend, built by test/services.d/ferretdb.mjs) with SCRAM authentication. Its `hello` names
+ * replica set `repl_set_name` with one member, this server's plain-text address.
+ */
+export interface MongoEndpoint {
+  host: string;
+  port: number;
+  /** TLS only (no client certificate asked), serving tls.server: SAN DNS:localhost only. */
+  tls_port: number;
+  product: 'FerretDB';
+  /** e.g. "1.24.2", as buildInfo's ferretdbVersion reports it */
+  version: string;
+  backend: 'sqlite';
+  /** where users.main is defined */
+  auth_database: 'admin';
+  /** "rs0" */
+  repl_set_name: string;
+  users: {
+    /** cc_root, defined in admin (FerretDB's setup user) */
+    main: Credentials;
+  };
+}
+
+/** A certificate and its private key, PEM files. */
+export interface CertPair {
+  cert: string;
+  key: string;
+}
+
+/**
+ * Test certificates made by test/services.d/certs.mjs for every started set (ECDSA P-256; all values are file
+ * paths except the passwords, which are fresh per start). Leaf certificates are valid for 365 days from the start.
+ */
+export interface TestCerts {
+  dir: string;
+  /** The test CA: PEM, DER, and truststores holding it (ca.p12 made by keytool, ca.jks); one password for both. */
+  ca: { pem: string; der: string; p12: string; p12_password: string; jks: string; jks_password: string };
+  /** An unrelated CA: trusting it instead of `ca` is the wrong-CA case. */
+  other_ca: { pem: string };
+  /** Signed by ca, SAN DNS:localhost ONLY: by 127.0.0.1 it is a hostname mismatch, by localhost a match. */
+  server: CertPair & { names: ['localhost'] };
+  /** Signed by ca, SAN DNS:localhost and IP:127.0.0.1. */
+  server_ip: CertPair & { names: ['localhost', '127.0.0.1'] };
+  /** Signed by ca, SAN DNS:wrong.example. */
+  wrong_name: CertPair & { names: ['wrong.example'] };
+  /** Signed by ca, SAN localhost + 127.0.0.1, valid 2020-01-01 … 2021-01-01. */
+  expired: CertPair;
+  /** Self-signed leaf, SAN localhost + 127.0.0.1. */
+  self_signed: CertPair;
+  /** Signed by ca (extendedKeyUsage clientAuth, CN=cc_client) for mutual TLS; client.p12 is OpenSSL-made with the CA in its chain. */
+  client: CertPair & { p12: string; p12_password: string; jks: string; jks_password: string };
+  /** server_ip's certificate (with the CA) and key as JKS and OpenSSL-made PKCS#12, for Java servers (Kafka). */
+  server_keystore: { jks: string; p12: string; password: string };
+}
+
+/** One Kafka listener on 127.0.0.1 (each is `listener.name.<name>` in the broker's server.properties). */
+export interface KafkaListener {
+  port: number;
+  security_protocol: 'PLAINTEXT' | 'SASL_PLAINTEXT' | 'SSL' | 'SASL_SSL';
+  /** SASL listeners: the mechanisms enabled there. */
+  mechanisms?: ('PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512')[];
+  /** bad_advertised only: the port it advertises, where nothing listens. */
+  advertised_port?: number;
+}
+
+/**
+ * Apache Kafka (test/services.d/kafka.mjs): one KRaft node, broker and controller, node id 1, every listener on
+ * 127.0.0.1 and advertising its own address, except bad_advertised.
+ */
+export interface KafkaEndpoint {
+  host: string;
+  /** The PLAINTEXT listener's port (also listeners.plaintext.port). */
+  port: number;
+  /** The Apache Kafka release from Maven Central, e.g. "4.3.1". */
+  version: string;
+  cluster_id: string;
+  listeners: {
+    plaintext: KafkaListener;
+    /** PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. */
+    sasl_plaintext: KafkaListener;
+    /** PLAIN only: a SCRAM mechanism is UNSUPPORTED_SASL_MECHANISM there. */
+    sasl_plain_only: KafkaListener;
+    /** tls.server_keystore (server_ip: SAN localhost + 127.0.0.1); no client certificate asked. */
+    ssl: KafkaListener;
+    /** As ssl, with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. */
+    sasl_ssl: KafkaListener;
+    /** As ssl, but a client certificate signed by tls.ca is required (mutual TLS). */
+    ssl_mtls: KafkaListener;
+    /** tls.server (SAN DNS:localhost only), advertised as 127.0.0.1: a hostname mismatch when the name is verified. */
+    ssl_localhost: KafkaListener;
+    /** PLAINTEXT, but advertises 127.0.0.1:<advertised_port>, where nothing listens. */
+    bad_advertised: KafkaListener;
+  };
+  users: {
+    /** A PLAIN user (JAAS config of the SASL listeners). */
+    plain: Credentials;
+    /** A SCRAM-SHA-256 credential only. */
+    scram256: Credentials;
+    /** A SCRAM-SHA-512 credential only. */
+    scram512: Credentials;
   };
 }
 
@@ -64,6 +192,9 @@ export interface TestServices {
   redis: RedisEndpoint;
   mariadb: MariaDbEndpoint;
   postgresql: PostgresEndpoint;
+  mongodb: MongoEndpoint;
+  kafka: KafkaEndpoint;
+  tls: TestCerts;
 }
 
 let cached: { file: string; services: TestServices } | undefined;
@@ -91,9 +222,10 @@ export function loadServices(): TestServices {
     );
   }
   const services = JSON.parse(text) as TestServices;
-  for (const name of ['redis', 'mariadb', 'postgresql'] as const) {
+  for (const name of ['redis', 'mariadb', 'postgresql', 'mongodb', 'kafka'] as const) {
     if (!services[name]?.port) throw new Error(`${file} has no ${name} endpoint; restart with \`test/services stop\``);
   }
+  if (!services.tls?.ca) throw new Error(`${file} has no tls section; restart with \`test/services stop\``);
   cached = { file, services };
   return services;
 }

@@ -3,8 +3,6 @@
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import type { Config } from '@conncheck/core';
 import type { TaskQueue, TaskStore } from '@conncheck/store';
 import { TokenAuth } from './auth.js';
@@ -13,6 +11,7 @@ import { registerErrorHandling } from './errors.js';
 import { httpDuration, httpRequests } from './metrics.js';
 import { checkRoutes } from './routes/checks.js';
 import { healthRoutes } from './routes/health.js';
+import { makeAjv } from './validation.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -22,23 +21,6 @@ export interface BuildAppOptions {
   logger?: FastifyBaseLogger;
 }
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-
-/**
- * Two validators: bodies are validated strictly (no type coercion, unknown fields rejected, never silently
- * dropped); query strings and path parameters are text by nature and are coerced to their declared types.
- */
-function makeAjv(coerce: boolean): Ajv {
-  const ajv = new Ajv({
-    removeAdditional: false,
-    useDefaults: true,
-    coerceTypes: coerce ? 'array' : false,
-    allErrors: false,
-    strict: false,
-  });
-  addFormats(ajv);
-  return ajv;
-}
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, store, queue } = options;

@@ -1,7 +1,7 @@
 // Owns: turning every error into `{ error_code, error_msg }` with the right status; validation errors name the field.
 // Must not: leak internals — a 5xx body never carries an exception message or a stack.
 
-import { ApiError, ApiErrorCode } from '@conncheck/core';
+import { ApiError, ApiErrorCode, type FieldProblem } from '@conncheck/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
 
 interface AjvError {
@@ -21,24 +21,25 @@ export function fieldPath(instancePath: string, extra?: string): string {
 }
 
 export function describeValidationError(error: AjvError, context: string): ApiError {
+  const problem = validationProblem(error, context);
+  return new ApiError(400, problem.error_code, problem.error_msg);
+}
+
+/** One schema violation as a problem naming its field (error_msg starts with the field, as ProblemList's do). */
+export function validationProblem(error: AjvError, context: string): FieldProblem {
   const where = context === 'body' ? '' : `${context} `;
+  const problem = (field: string, error_code: ApiErrorCode, message: string): FieldProblem => ({ field, error_code, error_msg: `${where}${field}: ${message}` });
   switch (error.keyword) {
-    case 'additionalProperties': {
-      const field = fieldPath(error.instancePath, String(error.params.additionalProperty));
-      return new ApiError(400, ApiErrorCode.UNKNOWN_FIELD, `${where}${field}: unknown field`);
-    }
-    case 'required': {
-      const field = fieldPath(error.instancePath, String(error.params.missingProperty));
-      return new ApiError(400, ApiErrorCode.MISSING_FIELD, `${where}${field}: is required`);
-    }
+    case 'additionalProperties':
+      return problem(fieldPath(error.instancePath, String(error.params.additionalProperty)), ApiErrorCode.UNKNOWN_FIELD, 'unknown field');
+    case 'required':
+      return problem(fieldPath(error.instancePath, String(error.params.missingProperty)), ApiErrorCode.MISSING_FIELD, 'is required');
     case 'enum': {
       const allowed = (error.params.allowedValues as unknown[] | undefined)?.map(String).join(', ');
-      return new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `${where}${fieldPath(error.instancePath) || 'value'}: must be one of ${allowed}`);
+      return problem(fieldPath(error.instancePath) || 'value', ApiErrorCode.INVALID_PARAMETER, `must be one of ${allowed}`);
     }
-    default: {
-      const field = fieldPath(error.instancePath) || (context === 'body' ? 'body' : 'value');
-      return new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `${where}${field}: ${error.message ?? 'is invalid'}`);
-    }
+    default:
+      return problem(fieldPath(error.instancePath) || (context === 'body' ? 'body' : 'value'), ApiErrorCode.INVALID_PARAMETER, error.message ?? 'is invalid');
   }
 }
 

@@ -109,7 +109,7 @@ export class CheckWorker {
     }
     let target: ProbeTarget;
     try {
-      target = probeTarget(spec, claim.secrets);
+      target = probeTarget(spec, claim.secrets, { tlsExpiryWarningDays: this.options.config.tlsExpiryWarningDays });
     } catch (err) {
       this.options.logger.error({ check_id: checkId, index: spec.index, err: (err as Error).message }, 'could not build the probe target');
       return this.record(spec, {

@@ -58,6 +58,8 @@ export interface Config {
    * once their lock has expired and a stall check (every half of it) has found them. @defaultValue 30000
    */
   workerLockMs: number;
+  /** A TLS server certificate valid for fewer days than this makes a successful item carry a warning; 0 = never. @defaultValue 30 */
+  tlsExpiryWarningDays: number;
   /** Port of a separate worker process's /metrics and /healthz (0 = none). @defaultValue 0 */
   workerMetricsPort: number;
 }
@@ -153,6 +155,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as Config['logLevel'],
     shutdownGraceMs: int(env, 'CONNCHECK_SHUTDOWN_GRACE_MS', 65_000, 0, 600_000),
     workerLockMs: int(env, 'CONNCHECK_WORKER_LOCK_MS', 30_000, 1000, 600_000),
+    tlsExpiryWarningDays: int(env, 'CONNCHECK_TLS_EXPIRY_WARNING_DAYS', 30, 0, 3650),
     workerMetricsPort: int(env, 'CONNCHECK_WORKER_METRICS_PORT', 0, 0, 65535),
   };
 }

@@ -6,7 +6,7 @@ export const KNOWN_DB_TYPES = ['mysql', 'postgresql', 'mongodb', 'oracle', 'kafk
 export type KnownDbType = (typeof KNOWN_DB_TYPES)[number];
 
 /** The types a worker has a probe for. The probe registry must cover exactly these (the compiler checks). */
-export const DB_TYPES = ['tcp', 'mysql', 'postgresql'] as const;
+export const DB_TYPES = ['tcp', 'mysql', 'postgresql', 'mongodb', 'kafka'] as const;
 export type DbType = (typeof DB_TYPES)[number];
 
 export function isSupportedDbType(value: string): value is DbType {

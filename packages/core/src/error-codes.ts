@@ -17,6 +17,8 @@ export const ItemErrorCode = {
   TLS_CERT_UNTRUSTED: 'TLS_CERT_UNTRUSTED',
   TLS_HOSTNAME_MISMATCH: 'TLS_HOSTNAME_MISMATCH',
   TLS_CERT_EXPIRED: 'TLS_CERT_EXPIRED',
+  TLS_CLIENT_CERT_REQUIRED: 'TLS_CLIENT_CERT_REQUIRED',
+  TLS_CLIENT_CERT_REJECTED: 'TLS_CLIENT_CERT_REJECTED',
   AUTH_FAILED: 'AUTH_FAILED',
   AUTH_METHOD_UNSUPPORTED: 'AUTH_METHOD_UNSUPPORTED',
   ACCESS_DENIED_FROM_HOST: 'ACCESS_DENIED_FROM_HOST',
@@ -26,6 +28,12 @@ export const ItemErrorCode = {
   SERVER_UNAVAILABLE: 'SERVER_UNAVAILABLE',
   SASL_MECHANISM_UNSUPPORTED: 'SASL_MECHANISM_UNSUPPORTED',
   PROTOCOL_ERROR: 'PROTOCOL_ERROR',
+  SERVER_VERSION_UNSUPPORTED: 'SERVER_VERSION_UNSUPPORTED',
+  REPLICA_MEMBER_UNREACHABLE: 'REPLICA_MEMBER_UNREACHABLE',
+  REPLICA_MEMBER_FORBIDDEN: 'REPLICA_MEMBER_FORBIDDEN',
+  BROKER_UNREACHABLE: 'BROKER_UNREACHABLE',
+  BROKER_FORBIDDEN: 'BROKER_FORBIDDEN',
+  SECURITY_PROTOCOL_MISMATCH: 'SECURITY_PROTOCOL_MISMATCH',
   TIMEOUT: 'TIMEOUT',
   TARGET_FORBIDDEN: 'TARGET_FORBIDDEN',
   CANCELED: 'CANCELED',
@@ -49,17 +57,21 @@ export const itemErrorHints: Record<ItemErrorCode, string> = {
   TLS_HANDSHAKE_FAILED:
     'TLS could not be negotiated (protocol or cipher mismatch, or the server aborted). error_msg gives the reason from the TLS layer.',
   TLS_NOT_SUPPORTED:
-    'TLS was requested but the server does not offer it. Enable TLS on the server or set ssl_link to false.',
+    'TLS was requested but the server does not offer it. Enable TLS on the server or set ssl_link to false (Kafka: the listener is PLAINTEXT or SASL_PLAINTEXT; set kafka_security_config.type to match).',
   TLS_REQUIRED:
-    'The server only accepts this user over TLS. Set ssl_link to true (and give the CA certificate).',
+    'The server only accepts this user over TLS. Set ssl_link to true (and give the CA certificate). Kafka: the listener is SSL or SASL_SSL; set kafka_security_config.type to match.',
   TLS_CERT_UNTRUSTED:
-    'The server certificate is not signed by the CA given in ssl_cert_key. Upload the CA that issued the server certificate.',
+    'The server certificate is not signed by the CA given in ssl_cert_key (without one: by any CA in the system store), or is self-signed. Upload the CA that issued the server certificate, not the server certificate itself.',
   TLS_HOSTNAME_MISMATCH:
     'The server certificate does not name the host you connect to. Connect by a name in the certificate, or use ssl_mode verify-ca.',
   TLS_CERT_EXPIRED:
     'The server certificate (or one in its chain) has expired or is not yet valid. Renew it on the server.',
+  TLS_CLIENT_CERT_REQUIRED:
+    'The server requires a client certificate (mutual TLS) and none was given. Kafka: set enable_key_store with key_store_key and its passwords.',
+  TLS_CLIENT_CERT_REJECTED:
+    'The server refused the client certificate given: it must be signed by a CA the server trusts, be valid today, and be meant for client authentication.',
   AUTH_FAILED:
-    'The server rejected the user name or password. Check db_user and db_password.',
+    'The server rejected the user name or password. Check db_user and db_password (MongoDB: and db_name, the authentication database the user is defined in; default admin).',
   AUTH_METHOD_UNSUPPORTED:
     'The server asked for an authentication method the checker cannot perform. Change the user\'s authentication plugin or method.',
   ACCESS_DENIED_FROM_HOST:
@@ -76,6 +88,18 @@ export const itemErrorHints: Record<ItemErrorCode, string> = {
     'The broker does not enable the SASL mechanism requested. Use one the listener enables.',
   PROTOCOL_ERROR:
     'Something answered on that port, but it does not speak the expected protocol. Check that the port belongs to the database type you chose.',
+  SERVER_VERSION_UNSUPPORTED:
+    'The server speaks the protocol but is older than the checker\'s driver supports (MongoDB: 3.6 or newer). error_msg names the version the server reports; upgrade the server or check it with db_type tcp.',
+  REPLICA_MEMBER_UNREACHABLE:
+    'The server answered, but a replica-set member it advertises (its host name in the replica-set configuration) cannot be resolved or reached from the worker. Clients that connect to the replica set use those names: fix the member host names (rs.conf) or DNS/routing so the worker reaches every member.',
+  REPLICA_MEMBER_FORBIDDEN:
+    'The server answered, but a replica-set member it advertises resolves to an address this conncheck deployment may not connect to (CONNCHECK_TARGET_ALLOW / CONNCHECK_TARGET_DENY). Fix the member host names in the replica-set configuration, or allow that range.',
+  BROKER_UNREACHABLE:
+    'The bootstrap server answered, but a broker advertises an address (advertised.listeners) the worker cannot resolve or reach; error_msg names the broker and the address. Kafka clients connect to the advertised addresses after bootstrapping: set advertised.listeners of that listener to an address clients can reach, or open the route to it.',
+  BROKER_FORBIDDEN:
+    'The bootstrap server answered, but a broker advertises an address this conncheck deployment may not connect to (CONNCHECK_TARGET_ALLOW / CONNCHECK_TARGET_DENY). Fix advertised.listeners on the broker, or allow that range.',
+  SECURITY_PROTOCOL_MISMATCH:
+    'The listener does not use the security protocol requested in kafka_security_config.type: it has no SASL while the request uses SASL, or it requires SASL while the request does not. Set type to the listener\'s protocol (listener.security.protocol.map on the broker), or use the port of the listener you meant.',
   TIMEOUT:
     'The connection was open but the server did not finish the handshake before the deadline. The server may be overloaded or the port may belong to another service; raise timeout_ms if it is just slow.',
   TARGET_FORBIDDEN:
@@ -92,7 +116,11 @@ export const ApiErrorCode = {
   UNKNOWN_FIELD: 'CC.UNKNOWN_FIELD',
   MISSING_FIELD: 'CC.MISSING_FIELD',
   UNSUPPORTED_DB_TYPE: 'CC.UNSUPPORTED_DB_TYPE',
-  UNSUPPORTED_FEATURE: 'CC.UNSUPPORTED_FEATURE',
+  UNSUPPORTED_SASL_MECHANISM: 'CC.UNSUPPORTED_SASL_MECHANISM',
+  CERT_NOT_BASE64: 'CC.CERT_NOT_BASE64',
+  CERT_CHECKSUM_MISMATCH: 'CC.CERT_CHECKSUM_MISMATCH',
+  CERT_UNREADABLE: 'CC.CERT_UNREADABLE',
+  CERT_PASSWORD_WRONG: 'CC.CERT_PASSWORD_WRONG',
   INVALID_JSON: 'CC.INVALID_JSON',
   UNSUPPORTED_MEDIA_TYPE: 'CC.UNSUPPORTED_MEDIA_TYPE',
   TOO_MANY_ITEMS: 'CC.TOO_MANY_ITEMS',

@@ -11,7 +11,7 @@ import { type DbType, KNOWN_DB_TYPES, isSupportedDbType } from './db-types.js';
 import { ApiErrorCode } from './error-codes.js';
 import { type FieldProblem, ProblemList } from './field-problems.js';
 import { validateKafka } from './validate-kafka.js';
-import { validateTls } from './validate-tls.js';
+import { certificateKey, effectiveSslMode, validateTls } from './validate-tls.js';
 
 export interface Endpoint {
   host: string;
@@ -33,6 +33,7 @@ export interface ItemSpec {
   db_name?: string;
   timeout_ms: number;
   ssl_link: boolean;
+  /** The effective mode when ssl_link is true: as given, else verify-full with a certificate, require without. */
   ssl_mode?: 'require' | 'verify-ca' | 'verify-full';
   ssl_cert_name?: string;
   ssl_cert_check_sum?: string;
@@ -61,6 +62,11 @@ export const DEFAULT_PORTS: Record<string, number> = {
 const SINGLE_ENDPOINT_TYPES: ReadonlySet<string> = new Set(['tcp', 'mysql', 'postgresql']);
 /** Types that authenticate with db_user/db_password and so require them. */
 const CREDENTIAL_TYPES: ReadonlySet<string> = new Set(['mysql', 'postgresql']);
+/**
+ * Types whose servers may run without authentication (MongoDB without access control): credentials are optional,
+ * but come as a pair. Without them the probe connects unauthenticated and reports whether the server requires a login.
+ */
+const OPTIONAL_CREDENTIAL_TYPES: ReadonlySet<string> = new Set(['mongodb']);
 
 const HOSTNAME = /^(?=.{1,253}$)(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
@@ -142,6 +148,11 @@ export function buildItems(jobs: BatchJob[]): { problems: FieldProblem[]; items:
       if (job.db_user === undefined || job.db_user === '') out.add(at('db_user'), ApiErrorCode.MISSING_FIELD, `is required for db_type ${dbType}`);
       if (job.db_password === undefined) out.add(at('db_password'), ApiErrorCode.MISSING_FIELD, `is required for db_type ${dbType} (use "" for no password)`);
     }
+    if (OPTIONAL_CREDENTIAL_TYPES.has(dbType)) {
+      if (job.db_user === '') out.add(at('db_user'), ApiErrorCode.INVALID_PARAMETER, `is empty; omit db_user and db_password to check db_type ${dbType} without authentication`);
+      else if (job.db_user !== undefined && job.db_password === undefined) out.add(at('db_password'), ApiErrorCode.MISSING_FIELD, `is required with db_user for db_type ${dbType}`);
+      else if (job.db_user === undefined && job.db_password !== undefined) out.add(at('db_user'), ApiErrorCode.MISSING_FIELD, `is required with db_password for db_type ${dbType}`);
+    }
     validateTls(job, dbType, at, out);
     validateKafka(job, dbType, at, out);
     if (out.problems.length > before || 'error' in parsed) return;
@@ -173,7 +184,7 @@ export function buildItems(jobs: BatchJob[]): { problems: FieldProblem[]; items:
         db_port: job.db_port,
         db_user: job.db_user,
         db_name: job.db_name,
-        ssl_mode: job.ssl_mode,
+        ssl_mode: effectiveSslMode(job),
         ssl_cert_name: job.ssl_cert_name,
         ssl_cert_check_sum: job.ssl_cert_check_sum?.toLowerCase(),
         kafka: kafkaSpec,
@@ -181,8 +192,8 @@ export function buildItems(jobs: BatchJob[]): { problems: FieldProblem[]; items:
     };
     const secrets: ItemSecrets = pickDefined({
       db_password: job.db_password,
-      ssl_cert_key: job.ssl_cert_key,
-      ssl_cert_password: job.ssl_cert_password,
+      ssl_cert_key: certificateKey(job),
+      ssl_cert_password: certificateKey(job) !== undefined && job.ssl_cert_password ? job.ssl_cert_password : undefined,
       kafka: kafkaSecrets && Object.keys(kafkaSecrets).length > 0 ? kafkaSecrets : undefined,
     });
     items.push({ spec, secrets });

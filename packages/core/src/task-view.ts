@@ -42,6 +42,8 @@ export const CheckItem = Type.Object({
     endpoints: Type.Array(Type.Object({ host: Type.String(), port: Type.Integer() })),
     db_user: Type.Optional(Type.String()),
     db_name: Type.Optional(Type.String()),
+    ssl_mode: Type.Optional(Type.String({ description: 'With ssl_link: the effective TLS mode (require, verify-ca, verify-full).' })),
+    ssl_cert_name: Type.Optional(Type.String({ description: 'The certificate file name as submitted.' })),
   }),
   status: Type.Enum(['pending', 'running', 'success', 'failed', 'canceled']),
   success: Type.Boolean(),

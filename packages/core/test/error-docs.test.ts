@@ -6,7 +6,7 @@ import { ApiErrorCode, itemErrorHints } from '../src/index.js';
 // Compiled to packages/core/dist/test: the docs are four levels up.
 const doc = readFileSync(new URL('../../../../docs/errors.md', import.meta.url), 'utf8');
 const rows = new Map(
-  [...doc.matchAll(/^\| `([A-Z_.]+)` \| (.*) \|$/gm)].map((m) => [m[1]!, m[2]!]),
+  [...doc.matchAll(/^\| `([A-Z0-9_.]+)` \| (.*) \|$/gm)].map((m) => [m[1]!, m[2]!]),
 );
 
 describe('docs/errors.md', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { type BatchJob, buildItems, certificateChecksum, parseEndpoints } from '../src/index.js';
+import { FIXTURE_CA_PEM, base64 } from './fixture-cert.js';
 
 describe('parseEndpoints', () => {
   const cases: [string, number | undefined, string, ReturnType<typeof parseEndpoints>][] = [
@@ -67,15 +68,15 @@ describe('buildItems', () => {
         ['jobs[2].db_type', 'CC.INVALID_PARAMETER'],
         ['jobs[3].ip', 'CC.INVALID_PARAMETER'],
         ['jobs[3].db_password', 'CC.MISSING_FIELD'],
-        ['jobs[4].ssl_cert_check_sum', 'CC.INVALID_PARAMETER'],
+        ['jobs[4].ssl_cert_check_sum', 'CC.CERT_CHECKSUM_MISMATCH'],
       ],
     );
     assert.match(problems[0]!.error_msg, /^jobs\[0\]\.db_user: is required for db_type mysql$/);
   });
 
   it('accepts a checksum in upper case', () => {
-    const key = Buffer.from('cert').toString('base64');
-    const sum = createHash('sha256').update('cert').digest('hex').toUpperCase();
+    const key = base64(FIXTURE_CA_PEM);
+    const sum = createHash('sha256').update(FIXTURE_CA_PEM).digest('hex').toUpperCase();
     const { problems, items } = buildItems([{ ...mysql, ssl_cert_key: key, ssl_cert_check_sum: sum }]);
     assert.deepEqual(problems, []);
     assert.equal(items[0]!.spec.ssl_cert_check_sum, sum.toLowerCase());
@@ -85,5 +86,54 @@ describe('buildItems', () => {
   it('a tcp job needs no credentials', () => {
     const { problems } = buildItems([{ id: 't', db_type: 'tcp', ip: 'example.com', db_port: 443 }]);
     assert.deepEqual(problems, []);
+  });
+});
+
+describe('buildItems: TLS fields', () => {
+  const pg: BatchJob = { id: 'p', db_type: 'postgresql', ip: 'db.example.com', db_user: 'u', db_password: 'p' };
+  const key = base64(FIXTURE_CA_PEM);
+  const sum = createHash('sha256').update(FIXTURE_CA_PEM).digest('hex');
+  const problems = (job: Partial<BatchJob>) => buildItems([{ ...pg, ...job }]).problems.map((p) => [p.field, p.error_code, p.error_msg]);
+
+  it('ssl_mode defaults to verify-full with a certificate and to require without one', () => {
+    assert.equal(buildItems([{ ...pg, ssl_link: true, ssl_cert_key: key, ssl_cert_check_sum: sum }]).items[0]?.spec.ssl_mode, 'verify-full');
+    assert.equal(buildItems([{ ...pg, ssl_link: true }]).items[0]?.spec.ssl_mode, 'require');
+    assert.equal(buildItems([{ ...pg, ssl_link: true, ssl_mode: 'verify-ca' }]).items[0]?.spec.ssl_mode, 'verify-ca');
+    assert.equal(buildItems([{ ...pg, ssl_link: false }]).items[0]?.spec.ssl_mode, undefined);
+  });
+
+  it('an empty ssl_cert_key counts as none, and an empty password is not kept', () => {
+    const [item] = buildItems([{ ...pg, ssl_link: true, ssl_cert_key: '', ssl_cert_password: '' }]).items;
+    assert.equal(item?.spec.ssl_mode, 'require');
+    assert.deepEqual(item?.secrets, { db_password: 'p' });
+  });
+
+  it('each certificate problem has its own code, on its own field', () => {
+    assert.deepEqual(problems({ ssl_link: true, ssl_cert_key: 'not base64!' }), [
+      ['jobs[0].ssl_cert_key', 'CC.CERT_NOT_BASE64', 'jobs[0].ssl_cert_key: is not valid base64'],
+    ]);
+    assert.deepEqual(problems({ ssl_link: true, ssl_cert_key: FIXTURE_CA_PEM }), [
+      ['jobs[0].ssl_cert_key', 'CC.CERT_NOT_BASE64', 'jobs[0].ssl_cert_key: is PEM text, not base64: send the base64 of the file (base64 -w0 ca.pem)'],
+    ]);
+    assert.deepEqual(problems({ ssl_link: true, ssl_cert_key: key, ssl_cert_check_sum: 'f'.repeat(64) }), [
+      ['jobs[0].ssl_cert_check_sum', 'CC.CERT_CHECKSUM_MISMATCH', `jobs[0].ssl_cert_check_sum: is not the SHA-256 of the decoded ssl_cert_key (that is ${sum})`],
+    ]);
+    assert.deepEqual(problems({ ssl_link: true, ssl_cert_key: base64('hello') }), [
+      ['jobs[0].ssl_cert_key', 'CC.CERT_UNREADABLE', 'jobs[0].ssl_cert_key: the uploaded file is neither a PEM or DER certificate nor a PKCS#12 (.p12/.pfx) file'],
+    ]);
+    assert.deepEqual(problems({ ssl_link: true, ssl_cert_key: base64('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n') }), [
+      ['jobs[0].ssl_cert_key', 'CC.CERT_UNREADABLE', 'jobs[0].ssl_cert_key: the PEM file holds no CERTIFICATE block'],
+    ]);
+  });
+
+  it('ssl_mode without ssl_link, ssl_link on kafka and a checksum without a certificate are refused', () => {
+    assert.deepEqual(problems({ ssl_mode: 'verify-full' }), [
+      ['jobs[0].ssl_mode', 'CC.INVALID_PARAMETER', 'jobs[0].ssl_mode: needs ssl_link true (without it the check does not use TLS)'],
+    ]);
+    assert.deepEqual(problems({ ssl_cert_check_sum: sum }), [
+      ['jobs[0].ssl_cert_check_sum', 'CC.INVALID_PARAMETER', 'jobs[0].ssl_cert_check_sum: is given without ssl_cert_key'],
+    ]);
+    const kafka = buildItems([{ id: 'k', db_type: 'kafka', ip: 'broker:9092', ssl_link: true }]).problems;
+    assert.ok(kafka.some((p) => p.field === 'jobs[0].ssl_link' && p.error_msg === 'jobs[0].ssl_link: is not used for kafka; set kafka_security_config.type to SSL or SASL_SSL'));
   });
 });

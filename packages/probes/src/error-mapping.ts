@@ -1,7 +1,18 @@
-// Owns: turning Node socket/DNS errors, MySQL errnos and PostgreSQL SQLSTATEs into item error codes.
+// Owns: turning Node socket/DNS errors, MySQL errnos, PostgreSQL SQLSTATEs and MongoDB driver errors into item codes.
 // Must not: match on message text where a code exists, or open connections; probes call it, it calls nothing.
 
 import { ItemErrorCode as Code } from '@conncheck/core';
+import {
+  BSON,
+  MongoCompatibilityError,
+  MongoError,
+  MongoMissingCredentialsError,
+  MongoNetworkError,
+  MongoNetworkTimeoutError,
+  MongoParseError,
+  MongoServerError,
+  MongoUnexpectedServerResponseError,
+} from 'mongodb';
 import pg from 'pg';
 import { ProbeFailure } from './probe-failure.js';
 
@@ -70,7 +81,9 @@ const MYSQL2_CODES: Readonly<Record<string, Mapping>> = {
     Code.AUTH_METHOD_UNSUPPORTED,
     'the server asked for the password in clear text (mysql_clear_password); the checker never sends it that way',
   ],
-  HANDSHAKE_NO_SSL_SUPPORT: [Code.TLS_NOT_SUPPORTED, 'the server does not offer TLS'],
+  HANDSHAKE_NO_SSL_SUPPORT: [Code.TLS_NOT_SUPPORTED, 'TLS was asked for, but the server does not offer it (no SSL capability in its greeting)'],
+  // The mysql probe reports TLS failures itself, with Node's code (mysql.ts interceptTls); this is the fallback.
+  HANDSHAKE_SSL_ERROR: [Code.TLS_HANDSHAKE_FAILED, 'the TLS handshake failed'],
 };
 
 /** Maps any error mysql2 reports while connecting or pinging. Never throws. */
@@ -137,8 +150,124 @@ function sqlstateClassCode(sqlClass: string): Code {
   }
 }
 
+/**
+ * MongoDB server error codes (`code` / `codeName` of a server reply) met while connecting and authenticating.
+ * Unknown codes are SERVER_UNAVAILABLE: the server answered, and refused.
+ */
+const MONGO_SERVER_CODES: Readonly<Record<number, Code>> = {
+  18: Code.AUTH_FAILED, // AuthenticationFailed: wrong password, no such user in the authentication database
+  11: Code.AUTH_FAILED, // UserNotFound
+  13: Code.AUTH_FAILED, // Unauthorized: "command … requires authentication"
+  8000: Code.AUTH_FAILED, // AtlasError: Atlas answers "bad auth : authentication failed" with it
+  334: Code.AUTH_METHOD_UNSUPPORTED, // MechanismUnavailable: the SCRAM variant is not enabled on the server
+  9: Code.PROTOCOL_ERROR, // FailedToParse
+  59: Code.PROTOCOL_ERROR, // CommandNotFound: not a MongoDB-compatible server for hello/ping
+  50: Code.TIMEOUT, // MaxTimeMSExpired
+  262: Code.TIMEOUT, // ExceededTimeLimit
+};
+
+/**
+ * Maps any error of the MongoDB driver. The driver retries and wraps: server selection fails with a
+ * MongoServerSelectionError whose own message is the last server's error, while the cause that tells what to fix
+ * sits in `reason` (the topology description: its `error`, or each server description's `error`) or `cause`; a
+ * network error carries Node's error (ECONNREFUSED, ENOTFOUND …) as `cause`. So the chain is followed down to
+ * the deepest error we know, and that one is mapped. Never throws.
+ */
+export function fromMongoError(err: unknown): ProbeFailure {
+  const root = mongoRootCause(err);
+  if (root instanceof ProbeFailure) return root;
+  const message = root instanceof Error ? root.message : String(root);
+  if (root instanceof MongoServerError) {
+    const code = typeof root.code === 'number' ? root.code : undefined;
+    const name = root.codeName ? ` ${root.codeName}` : '';
+    return new ProbeFailure(
+      (code !== undefined ? MONGO_SERVER_CODES[code] : undefined) ?? Code.SERVER_UNAVAILABLE,
+      `${message} (MongoDB error ${code ?? '?'}${name})`,
+    );
+  }
+  if (root instanceof MongoCompatibilityError) return new ProbeFailure(Code.SERVER_VERSION_UNSUPPORTED, message);
+  if (root instanceof MongoNetworkTimeoutError) return new ProbeFailure(Code.TIMEOUT, `the server did not answer in time: ${message}`);
+  if (root instanceof MongoNetworkError) {
+    const node = root.cause ? fromNodeError(root.cause) : undefined;
+    return node ?? new ProbeFailure(Code.CONNECTION_RESET, `the connection was closed: ${message}`);
+  }
+  if (root instanceof MongoMissingCredentialsError) return new ProbeFailure(Code.AUTH_FAILED, `incomplete credentials: ${message}`);
+  if (root instanceof MongoParseError || root instanceof MongoUnexpectedServerResponseError || BSON.BSONError.isBSONError(root)) {
+    return new ProbeFailure(Code.PROTOCOL_ERROR, `malformed reply from the server: ${message}`);
+  }
+  const node = fromNodeError(root);
+  if (node) return node;
+  // Anything else the driver raises while talking to the server means the peer did not behave like MongoDB.
+  return new ProbeFailure(Code.PROTOCOL_ERROR, `unexpected reply from the server: ${message}`);
+}
+
+/** Follows `reason` (topology description) and `cause` down to the error that names what went wrong. */
+export function mongoRootCause(err: unknown): unknown {
+  let current = err;
+  for (let depth = 0; depth < 8; depth++) {
+    if (!(current instanceof MongoError)) return current;
+    const reason = (current as { reason?: { error?: unknown; servers?: Map<string, { error?: unknown }> } }).reason;
+    const fromServers = reason?.servers ? [...reason.servers.values()].map((server) => server.error).find((e) => e) : undefined;
+    // A network error's cause is Node's own error: mapped by the caller with the network error around it.
+    const next = reason?.error ?? fromServers ?? (current instanceof MongoNetworkError ? undefined : current.cause);
+    if (!next || next === current) return current;
+    current = next;
+  }
+  return current;
+}
+
 export function errorCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Kafka protocol error codes (Kafka's numbering, kafkajs' `code` on KafkaJSProtocolError) a broker answers a probe's
+ * requests with during connection setup.
+ */
+const KAFKA_ERROR_CODES: Readonly<Record<number, Code>> = {
+  33: Code.SASL_MECHANISM_UNSUPPORTED, // UNSUPPORTED_SASL_MECHANISM
+  34: Code.SECURITY_PROTOCOL_MISMATCH, // ILLEGAL_SASL_STATE: a SASL handshake sent to a listener without SASL
+  58: Code.AUTH_FAILED, // SASL_AUTHENTICATION_FAILED
+  35: Code.PROTOCOL_ERROR, // UNSUPPORTED_VERSION
+  42: Code.PROTOCOL_ERROR, // INVALID_REQUEST
+};
+
+/**
+ * Maps an error kafkajs rejects with, by its class (`name`) and Kafka error `code`, through the wrappers its retrier
+ * adds (`cause`). Connection errors are not mapped here: the kafka probe sees the connection itself and knows more.
+ * Undefined when the error is none of these.
+ */
+export function fromKafkaJsError(err: unknown): ProbeFailure | undefined {
+  const e = innermostKafkaJsError(err);
+  const message = e.message ?? String(err);
+  switch (e.name) {
+    case 'KafkaJSProtocolError': {
+      const kafkaCode = typeof e.code === 'number' ? e.code : undefined;
+      const code = (kafkaCode !== undefined ? KAFKA_ERROR_CODES[kafkaCode] : undefined) ?? Code.SERVER_UNAVAILABLE;
+      return new ProbeFailure(code, `${message} (Kafka error ${String(e.type ?? '?')}, ${kafkaCode ?? '?'})`);
+    }
+    case 'KafkaJSSASLAuthenticationError':
+      return new ProbeFailure(Code.AUTH_FAILED, message);
+    case 'KafkaJSRequestTimeoutError':
+    case 'KafkaJSLockTimeout':
+      return new ProbeFailure(Code.TIMEOUT, message);
+    case 'KafkaJSServerDoesNotSupportApiKey':
+      return new ProbeFailure(Code.PROTOCOL_ERROR, `the broker does not support a request the checker needs: ${message}`);
+    default:
+      return undefined;
+  }
+}
+
+type KafkaJsErrorShape = { name?: string; message?: string; code?: unknown; type?: unknown; cause?: unknown };
+
+/** kafkajs' retrier wraps the error it gave up on (KafkaJSNumberOfRetriesExceeded, KafkaJSNonRetriableError). */
+export function innermostKafkaJsError(err: unknown): KafkaJsErrorShape {
+  let e = (err ?? {}) as KafkaJsErrorShape;
+  for (let depth = 0; depth < 10 && e.cause && typeof e.cause === 'object' && e.cause !== e; depth++) {
+    if (e.name !== 'KafkaJSNumberOfRetriesExceeded' && e.name !== 'KafkaJSNonRetriableError') break;
+    e = e.cause as KafkaJsErrorShape;
+  }
+  return e;
 }

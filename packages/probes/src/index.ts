@@ -10,4 +10,7 @@ export type { RunProbeOptions, RunResult } from './run-probe.js';
 export { tcpProbe } from './tcp.js';
 export { mysqlProbe } from './mysql.js';
 export { postgresqlProbe } from './postgresql.js';
+export { mongodbProbe } from './mongodb.js';
+export type { MemberReport, MemberRole } from './mongodb.js';
+export { kafkaProbe } from './kafka.js';
 export { probes, getProbe } from './registry.js';

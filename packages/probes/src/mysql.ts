@@ -1,46 +1,118 @@
-// Owns: the `mysql` probe (MySQL and MariaDB) — handshake, authentication and COM_PING over a socket dial.ts opened.
-// Must not: let mysql2 open connections itself, answer a LOCAL INFILE request, or send any query.
+// Owns: the `mysql` probe (MySQL and MariaDB) — handshake, TLS upgrade, authentication and COM_PING over a socket
+// dial.ts opened. Must not: let mysql2 open connections itself, answer a LOCAL INFILE request, or send any query.
 
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import mysql2 from 'mysql2';
 import { ItemErrorCode } from '@conncheck/core';
 import { abortable, dialTcp, resolveTarget } from './dial.js';
 import { fromMysqlError } from './error-mapping.js';
 import { guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
 import { failureResult, ProbeFailure } from './probe-failure.js';
+import { createStageRecorder } from './stage-recorder.js';
 import { singleEndpoint } from './target-endpoint.js';
-import type { Probe, ProbeContext, ProbeTarget, ServerInfo } from './types.js';
+import { fromTlsError, tlsConnectOptions, verifyPeer } from './tls.js';
+import type { Probe, ProbeContext, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
 
 type Connection = ReturnType<typeof mysql2.createConnection>;
+type SslOptions = Extract<NonNullable<Parameters<typeof mysql2.createConnection>[0]>, { ssl?: unknown }>['ssl'] & object;
+/** mysql2's connection internals the TLS check hooks into (lib/base/connection.js). */
+type TlsHooks = { startTLS(onSecure: (err?: Error) => void): void; stream: Socket };
+
+/** What one handshake learned, whether or not it succeeded. */
+interface Handshake {
+  server?: ServerInfo;
+  /** The greeting's CLIENT_SSL capability flag. */
+  offersTls?: boolean;
+  tls?: TlsReport;
+  warnings: string[];
+  /** The server's error number when the login failed. */
+  errno?: number;
+}
+
+/** CLIENT_SSL in the greeting's capability flags. */
+const CLIENT_SSL = 0x0800;
+/** Below this much time left, the TLS_REQUIRED diagnosis is skipped rather than risk ending the item as TIMEOUT. */
+const MIN_DIAGNOSIS_MS = 500;
 
 /** The initial handshake is a few hundred bytes; anything claiming more is not a MySQL server. */
 const MAX_GREETING_LENGTH = 16 * 1024;
 const EXPECTED = 'a MySQL/MariaDB greeting';
 
 export const mysqlProbe: Probe = async (target, ctx) => {
-  ctx.stages.plan(['dns', 'tcp', 'auth', 'probe']);
+  ctx.stages.plan(target.tls ? ['dns', 'tcp', 'tls', 'auth', 'probe'] : ['dns', 'tcp', 'auth', 'probe']);
   const { host, port } = singleEndpoint(target);
   let address: string | undefined;
-  let server: ServerInfo | undefined;
+  const shook: Handshake = { warnings: [] };
+  const facts = (): Partial<Handshake> => ({
+    ...(shook.server ? { server: shook.server } : {}),
+    ...(shook.tls ? { tls: shook.tls } : {}),
+    ...(shook.warnings.length ? { warnings: shook.warnings } : {}),
+  });
   try {
     // An empty user name logs in as an anonymous account where one exists: that is not the check asked for.
     if (!target.user) throw new ProbeFailure(ItemErrorCode.AUTH_FAILED, 'no user name given (db_user)');
     const { addresses } = await resolveTarget(host, ctx);
     const dialed = await dialTcp(addresses, port, ctx);
     address = dialed.address;
-    ctx.stages.begin('auth');
-    const connection = await authenticate(dialed.socket, host, port, target, ctx, (info) => (server = info));
+    // With TLS the `tls` stage covers the greeting and the TLS handshake; `auth` starts once TLS is verified.
+    ctx.stages.begin(target.tls ? 'tls' : 'auth');
+    let connection: Connection;
+    try {
+      connection = await authenticate(dialed.socket, host, port, target, ctx, shook);
+    } catch (err) {
+      throw await diagnoseTlsRequired(err, dialed.remote, host, port, target, ctx, shook);
+    }
     ctx.stages.ok();
     ctx.stages.begin('probe');
     await ping(connection, ctx);
     ctx.stages.ok();
     // COM_QUIT, so the server does not count an aborted client; the runner destroys the socket right after.
     connection.end();
-    return { success: true, address, ...(server ? { server } : {}), stages: ctx.stages.finish() };
+    return { success: true, address, ...facts(), stages: ctx.stages.finish() };
   } catch (err) {
-    return failureResult(err, ctx, { address, server });
+    return failureResult(err, ctx, { address, ...facts() });
   }
 };
+
+/**
+ * MariaDB and MySQL answer a login without TLS by an account created `REQUIRE SSL` exactly as they answer a wrong
+ * password: error 1045 "Access denied for user …" with the same SQLSTATE and text (they do not tell a client which
+ * check failed). The one reliable signal is to log in the same way over TLS: when that works, the account needs
+ * TLS. So after a 1045 without TLS from a server that offers TLS, the probe tries once more over TLS (encrypted,
+ * not verified: the server already had the login attempt in clear) and reports TLS_REQUIRED if it logs in. With a
+ * wrong password the second attempt fails too, and the server counts two failed logins instead of one.
+ */
+async function diagnoseTlsRequired(
+  err: unknown,
+  remote: { address: string; family: 4 | 6 },
+  host: string,
+  port: number,
+  target: ProbeTarget,
+  ctx: ProbeContext,
+  first: Handshake,
+): Promise<unknown> {
+  if (target.tls || !first.offersTls || !(err instanceof ProbeFailure) || err.code !== ItemErrorCode.AUTH_FAILED) return err;
+  // 1045 ER_ACCESS_DENIED_ERROR only: other refusals (1044, 1130 …) are not what REQUIRE SSL gives.
+  if (first.errno !== 1045 || ctx.deadline - Date.now() < MIN_DIAGNOSIS_MS) return err;
+  ctx.stages.fail();
+  // Its own stages, discarded: the item's stages describe the check that was asked for.
+  const quiet: ProbeContext = { ...ctx, stages: createStageRecorder() };
+  try {
+    const { socket } = await dialTcp([remote], port, quiet);
+    quiet.stages.begin('tls');
+    const connection = await authenticate(socket, host, port, { ...target, tls: { mode: 'require' } }, quiet, { warnings: [] });
+    connection.end();
+  } catch (second) {
+    if (ctx.signal.aborted) throw second;
+    ctx.logger.debug({ err: String(second) }, 'mysql: the TLS login attempt failed too');
+    return err;
+  }
+  return new ProbeFailure(
+    ItemErrorCode.TLS_REQUIRED,
+    `${err.message.split(' — ')[0]} — the same user name and password log in over TLS: this account requires TLS (REQUIRE SSL or stricter)`,
+  );
+}
 
 function authenticate(
   socket: Socket,
@@ -48,13 +120,19 @@ function authenticate(
   port: number,
   target: ProbeTarget,
   ctx: ProbeContext,
-  onServer: (server: ServerInfo) => void,
+  shook: Handshake,
 ): Promise<Connection> {
   const authenticated = new Promise<Connection>((resolve, reject) => {
     guardReplies(socket, {
       expected: EXPECTED,
-      judge: judgeGreeting,
-      onGreeting: (server) => server && onServer(server),
+      judge: (received) => {
+        const verdict = judgeGreeting(received);
+        if (verdict.kind === 'ok') shook.offersTls = greetingOffersTls(received);
+        return verdict;
+      },
+      onGreeting: (server) => {
+        if (server) shook.server = server;
+      },
       onFailure: reject,
     });
     const connection = mysql2.createConnection({
@@ -75,16 +153,76 @@ function authenticate(
       // The runner's deadline bounds the handshake; mysql2's own timer would only outlive the run.
       connectTimeout: 0,
       connectAttributes: { program_name: 'conncheck' },
+      // A fresh object per check: mysql2 caches TLS sessions per ssl object, and a resumed session would skip
+      // the certificate this check is about. Node verifies nothing here; interceptTls does, before any credential.
+      ...(target.tls ? { ssl: mysqlSsl(target.tls) } : {}),
     });
+    if (target.tls) interceptTls(connection, host, target, ctx, shook, reject);
     // mysql2 emits 'error' on the connection for failures outside a command; without a listener that would
     // crash the worker, and after the deadline it is expected.
+    const failed = (err: unknown): void => {
+      const errno = (err as { errno?: unknown } | null)?.errno;
+      if (typeof errno === 'number') shook.errno ??= errno;
+      reject(fromMysqlError(err));
+    };
     connection.on('error', (err) => {
       ctx.logger.debug({ err: String(err) }, 'mysql connection error');
-      reject(fromMysqlError(err));
+      failed(err);
     });
-    connection.connect((err) => (err ? reject(fromMysqlError(err)) : resolve(connection)));
+    connection.connect((err) => (err ? failed(err) : resolve(connection)));
   });
   return abortable(authenticated, ctx.signal);
+}
+
+/**
+ * mysql2 upgrades to TLS in the handshake (after the greeting and an SSLRequest), then sends the credentials from
+ * its startTLS callback. It folds every TLS failure into HANDSHAKE_SSL_ERROR, overwriting the error's code, and
+ * given a CA it does not check the server name. So the probe wraps this connection's startTLS: a handshake error
+ * reaches us with Node's own code, and on success the peer is verified (chain, dates, name per ssl_mode) and
+ * reported before mysql2 may send the credentials; a refused peer never gets them.
+ */
+function interceptTls(connection: Connection, host: string, target: ProbeTarget, ctx: ProbeContext, shook: Handshake, reject: (err: unknown) => void): void {
+  const hooks = connection as unknown as TlsHooks;
+  const startTLS = hooks.startTLS.bind(connection);
+  hooks.startTLS = (onSecure) => {
+    startTLS((err) => {
+      if (err) {
+        reject(fromTlsError(err));
+        return onSecure(err);
+      }
+      const secure = hooks.stream as TLSSocket;
+      ctx.track(secure);
+      try {
+        const { report, warnings } = verifyPeer(secure, host, target.tls!);
+        shook.tls = report;
+        shook.warnings.push(...warnings);
+        ctx.stages.ok(`${report.protocol} ${report.cipher}`);
+      } catch (failure) {
+        if (failure instanceof ProbeFailure && failure.tls) shook.tls = failure.tls;
+        reject(failure);
+        secure.destroy();
+        return;
+      }
+      // After TLS the driver parses what the decrypted stream delivers: the same guard against a parser that throws.
+      guardReplies(secure, { expected: EXPECTED, judge: () => ({ kind: 'ok' }), onGreeting: () => undefined, onFailure: reject });
+      ctx.stages.begin('auth');
+      onSecure();
+    });
+  };
+}
+
+/** mysql2's `ssl` option: the material only; mysql2 derives the TLS servername from `host` as Node would. */
+function mysqlSsl(tls: ProbeTls): SslOptions {
+  const { ca, cert, key, passphrase, rejectUnauthorized } = tlsConnectOptions('', tls);
+  return { ...(ca ? { ca: ca as string[] } : {}), ...(cert ? { cert: cert as string } : {}), ...(key ? { key: key as string } : {}),
+    ...(passphrase ? { passphrase } : {}), rejectUnauthorized: rejectUnauthorized ?? false, verifyIdentity: false };
+}
+
+/** The greeting's lower capability flags hold CLIENT_SSL: after the NUL-ended version, 4 + 8 + 1 bytes. */
+export function greetingOffersTls(received: Buffer): boolean {
+  const end = received.indexOf(0, 5);
+  const at = end + 1 + 4 + 8 + 1;
+  return end > 0 && received.length >= at + 2 && (received.readUInt16LE(at) & CLIENT_SSL) !== 0;
 }
 
 function ping(connection: Connection, ctx: ProbeContext): Promise<void> {

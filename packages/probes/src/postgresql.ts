@@ -1,15 +1,23 @@
-// Owns: the `postgresql` probe — startup, authentication (SCRAM-SHA-256, MD5, password) and `SELECT 1` over a socket
-// dial.ts opened. Must not: let pg resolve names or open connections, read the worker's ~/.pgpass, or run other SQL.
+// Owns: the `postgresql` probe — SSLRequest and TLS, startup, authentication (SCRAM-SHA-256, MD5, password) and
+// `SELECT 1` over a socket dial.ts opened. Must not: let pg resolve names or open connections, read the worker's
+// ~/.pgpass, or run other SQL.
 
 import type { Socket } from 'node:net';
 import pg from 'pg';
 import { ItemErrorCode } from '@conncheck/core';
 import { abortable, dialTcp, resolveTarget, type Dialed } from './dial.js';
 import { fromNodeError, fromPgServerError } from './error-mapping.js';
-import { guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
+import { describeBytes, guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
 import { failureResult, ProbeFailure } from './probe-failure.js';
+import { createStageRecorder } from './stage-recorder.js';
 import { singleEndpoint } from './target-endpoint.js';
-import type { Probe, ProbeContext, ProbeTarget, ServerInfo } from './types.js';
+import { upgradeToTls } from './tls.js';
+import type { Probe, ProbeContext, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
+
+/** SSLRequest: length 8, code 80877103 (1234 << 16 | 5679). */
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+/** Below this much time left, the TLS_REQUIRED diagnosis is skipped rather than risk ending the item as TIMEOUT. */
+const MIN_DIAGNOSIS_MS = 500;
 
 const EXPECTED = 'a PostgreSQL reply';
 
@@ -24,10 +32,11 @@ interface Session {
 }
 
 export const postgresqlProbe: Probe = async (target, ctx) => {
-  ctx.stages.plan(['dns', 'tcp', 'auth', 'probe']);
+  ctx.stages.plan(target.tls ? ['dns', 'tcp', 'tls', 'auth', 'probe'] : ['dns', 'tcp', 'auth', 'probe']);
   const { host, port } = singleEndpoint(target);
   let address: string | undefined;
   let server: ServerInfo | undefined;
+  let tls: TlsReport | undefined;
   const warnings: string[] = [];
   try {
     // pg falls back to PGUSER / the worker's login name for a missing user: never send those to a target.
@@ -35,8 +44,24 @@ export const postgresqlProbe: Probe = async (target, ctx) => {
     const { addresses } = await resolveTarget(host, ctx);
     const dialed = await dialTcp(addresses, port, ctx);
     address = dialed.address;
+    let stream: Socket = dialed.socket;
+    if (target.tls) {
+      // TLS is negotiated here, not by pg: the same verification and error codes as every probe, and pg then
+      // speaks the startup protocol over the verified TLS socket as if it were a plain one.
+      ctx.stages.begin('tls');
+      await requestTls(dialed.socket, ctx);
+      const secure = await upgradeToTls(dialed.socket, host, target.tls, ctx).catch((err: unknown) => {
+        if (err instanceof ProbeFailure) tls = err.tls;
+        throw err;
+      });
+      tls = secure.report;
+      warnings.push(...secure.warnings);
+      stream = secure.socket;
+    }
     ctx.stages.begin('auth');
-    const session = await startSession(dialed, target, ctx, warnings);
+    const session = await startSession(dialed, stream, target, ctx, warnings).catch(async (err: unknown) => {
+      throw await diagnoseTlsRequired(err, dialed, host, target, ctx);
+    });
     server = session.server;
     ctx.stages.ok(session.authMethod);
     ctx.stages.begin('probe');
@@ -47,14 +72,108 @@ export const postgresqlProbe: Probe = async (target, ctx) => {
     ctx.stages.ok();
     // Terminate, so the server logs a clean disconnect; the runner destroys the socket right after.
     session.client.end().catch(() => undefined);
-    return { success: true, address, ...(server ? { server } : {}), ...(warnings.length ? { warnings } : {}), stages: ctx.stages.finish() };
+    return {
+      success: true, address, ...(server ? { server } : {}), ...(tls ? { tls } : {}), ...(warnings.length ? { warnings } : {}), stages: ctx.stages.finish(),
+    };
   } catch (err) {
-    return failureResult(err, ctx, { address, server, ...(warnings.length ? { warnings } : {}) });
+    return failureResult(err, ctx, { address, server, tls, ...(warnings.length ? { warnings } : {}) });
   }
 };
 
-function startSession(dialed: Dialed, target: ProbeTarget, ctx: ProbeContext, warnings: string[]): Promise<Session> {
-  const { socket, remote } = dialed;
+/**
+ * Sends SSLRequest and reads the one-byte answer: 'S' (go ahead with TLS) or 'N' (the server has TLS off). A server
+ * that sends more than the 'S' before the TLS handshake is refused: those bytes would be read as if they had come
+ * over TLS (CVE-2021-23222).
+ */
+function requestTls(socket: Socket, ctx: ProbeContext): Promise<void> {
+  const answered = new Promise<void>((resolve, reject) => {
+    const done = (): void => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('error', onError);
+      socket.pause();
+    };
+    const onData = (chunk: Buffer): void => {
+      done();
+      if (chunk[0] === 0x53 && chunk.length === 1) return resolve();
+      if (chunk[0] === 0x53) {
+        return reject(new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, 'the server accepted TLS but sent more bytes before the TLS handshake; refusing them'));
+      }
+      if (chunk[0] === 0x4e) {
+        return reject(new ProbeFailure(ItemErrorCode.TLS_NOT_SUPPORTED, 'TLS was asked for, but the server does not accept it (it answered N to the SSLRequest: ssl = off)'));
+      }
+      reject(new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `the server's answer to the SSLRequest is not S or N: ${describeBytes(chunk)}`));
+    };
+    const onEnd = (): void => {
+      done();
+      reject(new ProbeFailure(ItemErrorCode.CONNECTION_RESET, 'the server closed the connection after the SSLRequest'));
+    };
+    const onError = (err: Error): void => {
+      done();
+      reject(fromNodeError(err) ?? new ProbeFailure(ItemErrorCode.CONNECTION_RESET, `connection error after the SSLRequest: ${err.message}`));
+    };
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('error', onError);
+    socket.write(SSL_REQUEST);
+  });
+  return abortable(answered, ctx.signal);
+}
+
+/**
+ * pg_hba.conf refusing a connection ("no pg_hba.conf entry for host …, no encryption" or a `hostnossl … reject`
+ * line) is SQLSTATE 28000 from ClientAuthentication whether or not TLS would have been let in; the text differs by
+ * configuration and language. So after such a refusal without TLS, from a server that accepts TLS, the probe opens
+ * one more connection over TLS (encrypted, not verified) and sends only the StartupMessage: when the server answers
+ * with an authentication request rather than an error, pg_hba.conf lets this user in over TLS, and the item is
+ * TLS_REQUIRED. No password is sent, so no failed login is counted.
+ */
+async function diagnoseTlsRequired(err: unknown, dialed: Dialed, host: string, target: ProbeTarget, ctx: ProbeContext): Promise<unknown> {
+  if (target.tls || !(err instanceof ProbeFailure) || err.code !== ItemErrorCode.ACCESS_DENIED_FROM_HOST) return err;
+  if (ctx.deadline - Date.now() < MIN_DIAGNOSIS_MS) return err;
+  ctx.stages.fail();
+  // Its own stages, discarded: the item's stages describe the check that was asked for.
+  const quiet: ProbeContext = { ...ctx, stages: createStageRecorder() };
+  try {
+    const { socket } = await dialTcp([dialed.remote], dialed.port, quiet);
+    quiet.stages.begin('tls');
+    await requestTls(socket, quiet);
+    const secure = await upgradeToTls(socket, host, { mode: 'require' } satisfies ProbeTls, quiet);
+    if (await firstMessageType(secure.socket, startupMessage(target.user ?? '', target.database || 'postgres'), quiet) !== 'R') return err;
+  } catch (second) {
+    if (ctx.signal.aborted) throw second;
+    ctx.logger.debug({ err: String(second) }, 'postgresql: the TLS attempt was refused too');
+    return err;
+  }
+  return new ProbeFailure(
+    ItemErrorCode.TLS_REQUIRED,
+    `${err.message} — over TLS pg_hba.conf lets this user in: the server accepts it only with TLS (hostssl)`,
+  );
+}
+
+/** StartupMessage, protocol 3.0, with user and database only. */
+function startupMessage(user: string, database: string): Buffer {
+  const body = Buffer.from(`user\0${user}\0database\0${database}\0application_name\0conncheck\0\0`, 'utf8');
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(8 + body.length, 0);
+  head.writeUInt32BE(196608, 4);
+  return Buffer.concat([head, body]);
+}
+
+/** Writes `message` and resolves with the type byte of the server's first reply (or rejects when it closes). */
+function firstMessageType(socket: Socket, message: Buffer, ctx: ProbeContext): Promise<string> {
+  const replied = new Promise<string>((resolve, reject) => {
+    socket.once('data', (chunk: Buffer) => resolve(String.fromCharCode(chunk[0] ?? 0)));
+    socket.once('end', () => reject(new Error('closed')));
+    socket.once('error', reject);
+    socket.write(message);
+  });
+  return abortable(replied, ctx.signal);
+}
+
+function startSession(dialed: Dialed, stream: Socket, target: ProbeTarget, ctx: ProbeContext, warnings: string[]): Promise<Session> {
+  const { remote } = dialed;
+  const socket = stream;
   const password = target.password ?? '';
   const started = new Promise<Session>((resolve, reject) => {
     let serverClosed = false;
@@ -75,6 +194,7 @@ function startSession(dialed: Dialed, target: ProbeTarget, ctx: ProbeContext, wa
       sslnegotiation: 'postgres',
       application_name: 'conncheck',
       connectionTimeoutMillis: 0,
+      // Our socket: plain, or TLS already verified (then pg must not ask for TLS again: ssl false).
       stream: () => preconnected(socket),
     });
     // Emitted for socket failures after connect; the run is over by then, but unhandled it would crash the worker.
@@ -89,7 +209,7 @@ function startSession(dialed: Dialed, target: ProbeTarget, ctx: ProbeContext, wa
     connection.on('authenticationSASL', passwordRequested('SCRAM-SHA-256'));
     connection.on('authenticationCleartextPassword', () => {
       passwordRequested('password')();
-      warnings.push('the server asked for the password in clear text over an unencrypted connection');
+      if (!target.tls) warnings.push('the server asked for the password in clear text over an unencrypted connection');
     });
     connection.on('parameterStatus', (msg: { parameterName: string; parameterValue: string }) => {
       parameters.set(msg.parameterName, msg.parameterValue);

@@ -2,7 +2,7 @@
 // Must not: map driver errors (error-mapping.ts) or decide about deadlines (run-probe.ts).
 
 import type { ItemErrorCode } from '@conncheck/core';
-import type { ProbeContext, ProbeResult } from './types.js';
+import type { ProbeContext, ProbeResult, TlsReport } from './types.js';
 
 /**
  * Thrown inside a probe by the helpers it calls (dial, handshake) and caught at the probe's boundary, which
@@ -12,6 +12,8 @@ export class ProbeFailure extends Error {
   constructor(
     readonly code: ItemErrorCode,
     message: string,
+    /** What the server presented, when TLS got far enough to tell (a certificate it was refused for). */
+    readonly tls?: TlsReport,
   ) {
     super(message);
     this.name = 'ProbeFailure';
@@ -22,7 +24,7 @@ export class ProbeFailure extends Error {
 export function failureResult(err: unknown, ctx: ProbeContext, extra: Partial<ProbeResult> = {}): ProbeResult {
   if (!(err instanceof ProbeFailure)) throw err;
   ctx.stages.fail();
-  return { ...withoutUndefined(extra), success: false, error_code: err.code, error_msg: err.message, stages: ctx.stages.finish() };
+  return { ...(err.tls ? { tls: err.tls } : {}), ...withoutUndefined(extra), success: false, error_code: err.code, error_msg: err.message, stages: ctx.stages.finish() };
 }
 
 function withoutUndefined(extra: Partial<ProbeResult>): Partial<ProbeResult> {

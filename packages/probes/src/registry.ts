@@ -2,6 +2,8 @@
 // Must not: special-case any type outside this map, or run probes (run-probe.ts does).
 
 import type { DbType } from '@conncheck/core';
+import { kafkaProbe } from './kafka.js';
+import { mongodbProbe } from './mongodb.js';
 import { mysqlProbe } from './mysql.js';
 import { postgresqlProbe } from './postgresql.js';
 import { tcpProbe } from './tcp.js';
@@ -11,6 +13,8 @@ export const probes = {
   tcp: tcpProbe,
   mysql: mysqlProbe,
   postgresql: postgresqlProbe,
+  mongodb: mongodbProbe,
+  kafka: kafkaProbe,
 } as const satisfies Record<DbType, Probe>;
 
 export function getProbe(dbType: DbType): Probe {

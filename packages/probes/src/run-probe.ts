@@ -63,7 +63,9 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
       // Aborting also on success stops whatever the probe left behind; the reason has no `code`, so it is never
       // mistaken for a network error by the probe's own error mapping.
       controller.abort(RUN_FINISHED);
-      for (const socket of sockets) socket.destroy();
+      // Newest first: a TLS socket goes before the TCP socket under it. Destroying the TCP socket first while the TLS
+      // socket is still open crashes Node 20 (SIGSEGV in TLSWrap) when the TLS socket is destroyed afterwards.
+      for (const socket of [...sockets].reverse()) socket.destroy();
       sockets.clear();
       resolve({ ...scrub(result, target.password), duration_ms: roundMs(performance.now() - started) });
     };

@@ -1,20 +1,29 @@
-// Owns: the plain `tcp` probe — can the worker resolve the host and open a TCP connection to the port?
-// Must not: send or read any byte; a listener is all it checks for.
+// Owns: the plain `tcp` probe — can the worker resolve the host and open a TCP connection to the port, and with
+// ssl_link, complete a TLS handshake there (the certificate verified and reported)? Must not: speak anything above TLS.
 
 import { dialTcp, resolveTarget } from './dial.js';
 import { failureResult } from './probe-failure.js';
 import { singleEndpoint } from './target-endpoint.js';
-import type { Probe } from './types.js';
+import { upgradeToTls } from './tls.js';
+import type { Probe, TlsReport } from './types.js';
 
 export const tcpProbe: Probe = async (target, ctx) => {
-  ctx.stages.plan(['dns', 'tcp']);
+  ctx.stages.plan(target.tls ? ['dns', 'tcp', 'tls'] : ['dns', 'tcp']);
   const { host, port } = singleEndpoint(target);
+  let address: string | undefined;
   try {
     const { addresses } = await resolveTarget(host, ctx);
-    const { socket, address } = await dialTcp(addresses, port, ctx);
-    socket.destroy();
-    return { success: true, address, stages: ctx.stages.finish() };
+    const dialed = await dialTcp(addresses, port, ctx);
+    address = dialed.address;
+    let tls: TlsReport | undefined;
+    let warnings: string[] = [];
+    if (target.tls) {
+      ({ report: tls, warnings } = await upgradeToTls(dialed.socket, host, target.tls, ctx));
+    } else {
+      dialed.socket.destroy();
+    }
+    return { success: true, address, ...(tls ? { tls } : {}), ...(warnings.length ? { warnings } : {}), stages: ctx.stages.finish() };
   } catch (err) {
-    return failureResult(err, ctx);
+    return failureResult(err, ctx, { address });
   }
 };

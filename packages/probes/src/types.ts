@@ -46,6 +46,8 @@ export interface ProbeTls {
   cert?: string;
   key?: string;
   passphrase?: string;
+  /** A certificate valid for fewer days than this gives a warning (CONNCHECK_TLS_EXPIRY_WARNING_DAYS). @defaultValue 30 */
+  expiryWarningDays?: number;
 }
 
 export interface KafkaSettings {

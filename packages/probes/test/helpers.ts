@@ -111,6 +111,11 @@ interface Credentials {
   password: string;
 }
 
+interface CertPair {
+  cert: string;
+  key: string;
+}
+
 /** The part of test/services' endpoints file these tests use (see test/SERVICES.md). */
 export interface TestServices {
   mariadb: {
@@ -119,7 +124,11 @@ export interface TestServices {
     version: string;
     database: string;
     root: Credentials;
-    users: { main: Credentials; limited: Credentials; hostDenied: Credentials };
+    users: { main: Credentials; limited: Credentials; hostDenied: Credentials; tlsOnly: Credentials };
+    /** Serves tls.expired; users.main works there too. */
+    expired: { host: string; port: number };
+    /** TLS off; users.main works there too. */
+    plain: { host: string; port: number };
   };
   postgresql: {
     host: string;
@@ -127,7 +136,47 @@ export interface TestServices {
     version: string;
     database: string;
     superuser: Credentials;
-    users: { scram: Credentials; md5: Credentials; rejected: Credentials };
+    users: { scram: Credentials; md5: Credentials; rejected: Credentials; tlsOnly: Credentials };
+    /** Serves tls.expired; users.scram works there too. */
+    expired: { host: string; port: number };
+    /** TLS off; users.scram works there too. */
+    plain: { host: string; port: number };
+  };
+  /** FerretDB v1 (SQLite backend) with SCRAM users; `hello` names replica set repl_set_name with this one member. */
+  mongodb: {
+    host: string;
+    port: number;
+    /** TLS only, serving tls.server (SAN DNS:localhost only). */
+    tls_port: number;
+    product: 'FerretDB';
+    version: string;
+    auth_database: 'admin';
+    repl_set_name: string;
+    /** cc_root, defined in admin. */
+    users: { main: Credentials };
+  };
+  /** Test certificates (file paths), see test/SERVICES.md. */
+  tls: {
+    ca: { pem: string; der: string; p12: string; p12_password: string; jks: string; jks_password: string };
+    other_ca: { pem: string };
+    server: CertPair;
+    server_ip: CertPair;
+    wrong_name: CertPair;
+    expired: CertPair;
+    self_signed: CertPair;
+    client: CertPair & { p12: string; p12_password: string; jks: string; jks_password: string };
+  };
+  /** Apache Kafka, one KRaft node; see test/SERVICES.md and test/lib/services.ts (KafkaEndpoint). */
+  kafka: {
+    host: string;
+    port: number;
+    version: string;
+    cluster_id: string;
+    listeners: Record<
+      'plaintext' | 'sasl_plaintext' | 'sasl_plain_only' | 'ssl' | 'sasl_ssl' | 'ssl_mtls' | 'ssl_localhost' | 'bad_advertised',
+      { port: number; advertised_port?: number }
+    >;
+    users: { plain: Credentials; scram256: Credentials; scram512: Credentials };
   };
 }
 

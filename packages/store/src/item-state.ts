@@ -82,6 +82,8 @@ export function itemView(spec: ItemSpec, state: ItemState): CheckItem {
   if (spec.db_port !== undefined) target.db_port = spec.db_port;
   if (spec.db_user !== undefined) target.db_user = spec.db_user;
   if (spec.db_name !== undefined) target.db_name = spec.db_name;
+  if (spec.ssl_link && spec.ssl_mode !== undefined) target.ssl_mode = spec.ssl_mode;
+  if (spec.ssl_cert_name !== undefined) target.ssl_cert_name = spec.ssl_cert_name;
   const item: CheckItem = {
     index: spec.index,
     id: spec.id,

@@ -20,6 +20,7 @@ import {
 import { BacklogFullError, CursorError } from '@conncheck/store';
 import type { ApiDeps } from '../deps.js';
 import { submittedItems, submittedTasks } from '../metrics.js';
+import { dryRunProblems } from '../validation.js';
 
 const ProjectParams = Type.Object(
   { project_id: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Project ID.' }) },
@@ -81,6 +82,8 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
     '/v3/:project_id/jobs/batch-connection',
     {
       bodyLimit: config.bodyLimit,
+      // The handler decides: a dry run answers every problem, a submission the first (see the handler).
+      attachValidation: true,
       schema: {
         tags: ['checks'],
         summary: 'Test connections in batches',
@@ -101,7 +104,14 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
     },
     async (request, reply) => {
       const { project_id: project } = request.params as { project_id: string };
-      const { dry_run: dryRun } = request.query as { dry_run?: boolean };
+      // Fastify validates the body before the query string: after a body error the query is still text.
+      const dryRun = [true, 'true'].includes((request.query as { dry_run?: unknown }).dry_run as boolean | string);
+      if (request.validationError) {
+        // A submission stops at the first schema error; a dry run lists every problem of every job.
+        if (!dryRun || (request.validationError as { validationContext?: string }).validationContext !== 'body') throw request.validationError;
+        const { count, problems } = dryRunProblems(request.body);
+        return reply.status(200).send({ valid: false, count, problems });
+      }
       const body = request.body as BatchRequest;
       const { problems, items } = buildItems(body.jobs);
       if (dryRun) return reply.status(200).send({ valid: problems.length === 0, count: body.jobs.length, problems });

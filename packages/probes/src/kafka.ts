@@ -1,0 +1,486 @@
+// Owns: the `kafka` probe — the bootstrap connection (dns, tcp, tls), SASL authentication, ApiVersions and Metadata
+// through kafkajs, the broker's release, and a check that every broker's advertised address can be reached.
+// Must not: let kafkajs open a connection itself (kafka-link.ts dials every one), retry, or outlive the deadline.
+
+import { setMaxListeners } from 'node:events';
+import { isIP, type Socket } from 'node:net';
+import kafkajs, { type Admin, type LogEntry, type SASLOptions } from 'kafkajs';
+import { ItemErrorCode } from '@conncheck/core';
+import { abortable, dialTcp, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
+import { fromKafkaJsError, innermostKafkaJsError } from './error-mapping.js';
+import { BrokerDeadline, hostPort, KafkaLinks, type LinkRecord } from './kafka-link.js';
+import {
+  ApiKey, apiVersionsV3Request, metadataVersionName, parseApiVersionsResponse, releaseOfMetadataLevel, type AdvertisedBroker,
+  type MetadataAnswer, WireError,
+} from './kafka-wire.js';
+import { failureResult, ProbeFailure } from './probe-failure.js';
+import { describeBytes } from './reply-guard.js';
+import { createStageRecorder } from './stage-recorder.js';
+import type { Endpoint, KafkaSettings, Probe, ProbeContext, ProbeResult, ProbeTarget, ProbeTls, ServerInfo } from './types.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+/** Each bootstrap address but the last gets at least this long to connect (as dial.ts gives each address). */
+const MIN_BOOTSTRAP_ATTEMPT_MS = 2000;
+/** Advertised brokers are checked at most this many at a time. */
+const BROKER_CHECKS_AT_ONCE = 8;
+/** Codes of an advertised address that cannot be reached (as opposed to one that answers wrongly). */
+const UNREACHABLE = new Set<ItemErrorCode>([
+  ItemErrorCode.DNS_RESOLUTION_FAILED,
+  ItemErrorCode.CONNECTION_REFUSED,
+  ItemErrorCode.CONNECTION_TIMEOUT,
+  ItemErrorCode.HOST_UNREACHABLE,
+  ItemErrorCode.CONNECTION_RESET,
+  ItemErrorCode.TIMEOUT,
+]);
+const API_NAMES: Readonly<Record<number, string>> = {
+  [ApiKey.Metadata]: 'Metadata',
+  [ApiKey.SaslHandshake]: 'SaslHandshake',
+  [ApiKey.ApiVersions]: 'ApiVersions',
+  [ApiKey.SaslAuthenticate]: 'SaslAuthenticate',
+};
+
+export const kafkaProbe: Probe = (target, ctx) => new KafkaCheck(target, ctx).run();
+
+interface BrokerStatus {
+  broker: AdvertisedBroker;
+  failure?: ProbeFailure;
+}
+
+class KafkaCheck {
+  private readonly settings: KafkaSettings;
+  private readonly tls: ProbeTls | undefined;
+  private readonly sasl: SASLOptions | undefined;
+  private readonly warnings: string[] = [];
+  private readonly clients: { links: KafkaLinks; admin: Admin }[] = [];
+  /** IPv6 literals cannot pass through kafkajs' "host:port" strings; they travel under an alias. */
+  private readonly aliases = new Map<string, string>();
+  /** Connections to advertised brokers end a little before the deadline, so an unreachable one is named as such. */
+  private readonly brokerController = new AbortController();
+  private readonly brokerDeadline: number;
+  private brokerTimer: NodeJS.Timeout | undefined;
+  private address: string | undefined;
+  /** The bootstrap endpoint that answered, as given (host:port). */
+  private bootstrap: string | undefined;
+  private report: Pick<ProbeResult, 'tls'> = {};
+  private server: ServerInfo | undefined;
+  private cluster: Record<string, unknown> | undefined;
+
+  constructor(
+    private readonly target: ProbeTarget,
+    private readonly ctx: ProbeContext,
+  ) {
+    this.settings = target.kafka ?? { securityProtocol: 'PLAINTEXT' };
+    const protocol = this.settings.securityProtocol;
+    // Java clients verify the chain and the broker's name unless told otherwise; so does the checker.
+    this.tls = protocol === 'SSL' || protocol === 'SASL_SSL' ? (target.tls ?? { mode: 'verify-full' }) : undefined;
+    const mechanism = this.settings.saslMechanism;
+    this.sasl =
+      (protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL') && mechanism
+        ? ({ mechanism: mechanism.toLowerCase(), username: target.user ?? '', password: target.password ?? '' } as SASLOptions)
+        : undefined;
+    const left = ctx.deadline - Date.now();
+    this.brokerDeadline = ctx.deadline - Math.min(1000, Math.max(100, left / 10));
+    setMaxListeners(0, this.brokerController.signal);
+  }
+
+  async run(): Promise<ProbeResult> {
+    const { ctx } = this;
+    const protocol = this.settings.securityProtocol;
+    ctx.stages.plan(['dns', 'tcp', ...(this.tls ? (['tls'] as const) : []), ...(this.sasl ? (['auth'] as const) : []), 'probe']);
+    const onAbort = (): void => this.brokerController.abort(ctx.signal.reason);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    this.brokerTimer = setTimeout(() => this.brokerController.abort(new BrokerDeadline('broker deadline')), Math.max(0, this.brokerDeadline - Date.now()));
+    try {
+      if ((protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL') && !this.sasl) {
+        throw new ProbeFailure(ItemErrorCode.SASL_MECHANISM_UNSUPPORTED, `type ${protocol} needs a sasl_mechanism`);
+      }
+      if (this.sasl && !this.target.user) throw new ProbeFailure(ItemErrorCode.AUTH_FAILED, 'no user name given (db_user)');
+      if (!this.sasl && this.target.user) {
+        this.warnings.push(
+          `db_user and db_password are not used with type ${protocol}: it does not authenticate with a user name` +
+            (protocol === 'SSL' ? ' (for SASL over TLS, set type SASL_SSL and a sasl_mechanism)' : ' (for SASL, set type SASL_PLAINTEXT and a sasl_mechanism)'),
+        );
+      }
+      const seed = await this.dialBootstrap();
+      this.address = seed.dialed.address;
+      this.bootstrap = hostPort(seed.endpoint.host, seed.endpoint.port);
+      const links = this.links({ host: seed.endpoint.host, port: seed.endpoint.port, dialed: seed.dialed });
+      const admin = this.client(seed.endpoint, links);
+      await abortable(admin.connect(), ctx.signal).catch((err: unknown) => {
+        throw this.explain(err, links);
+      });
+      if (this.sasl) {
+        ctx.stages.ok(this.settings.saslMechanism);
+        ctx.stages.begin('probe');
+      }
+      const metadata = await this.metadata(admin, links);
+      const [statuses] = await Promise.all([this.checkBrokers(metadata.brokers), this.detectRelease(seed.endpoint, seed.dialed, links)]);
+      this.cluster = {
+        cluster_id: metadata.clusterId ?? null,
+        controller: metadata.controllerId !== undefined && metadata.controllerId >= 0 ? metadata.controllerId : null,
+        brokers: statuses.map(({ broker, failure }) => ({
+          node_id: broker.nodeId,
+          host: broker.host,
+          port: broker.port,
+          ...(broker.rack ? { rack: broker.rack } : {}),
+          reachable: !failure,
+          ...(failure ? { error_code: failure.code, error_msg: failure.message } : {}),
+        })),
+        ...(this.cluster ?? {}),
+      };
+      const failed = statuses.filter((s) => s.failure);
+      const [first] = failed;
+      if (first?.failure) {
+        const prefix = statuses.length > 1 ? `${failed.length} of ${statuses.length} advertised brokers cannot be used: ` : '';
+        throw new ProbeFailure(first.failure.code, `${prefix}${failed.map((s) => s.failure?.message).join('; ')}`);
+      }
+      ctx.stages.ok(`cluster ${metadata.clusterId ?? '(no id)'}: ${statuses.length} broker${statuses.length === 1 ? '' : 's'}`);
+      return {
+        success: true,
+        address: this.address,
+        ...this.report,
+        ...(this.server ? { server: this.server } : {}),
+        cluster: this.cluster,
+        ...(this.warnings.length ? { warnings: this.warnings } : {}),
+        stages: ctx.stages.finish(),
+      };
+    } catch (err) {
+      return failureResult(err instanceof ProbeFailure ? kafkaWording(err) : err, ctx, {
+        address: this.address,
+        ...this.report,
+        server: this.server,
+        cluster: this.cluster,
+        ...(this.warnings.length ? { warnings: this.warnings } : {}),
+      });
+    } finally {
+      clearTimeout(this.brokerTimer);
+      ctx.signal.removeEventListener('abort', onAbort);
+      await this.close();
+    }
+  }
+
+  /**
+   * The dns and tcp stages over the bootstrap list: every name resolved (and every address checked against the
+   * policy), then the endpoints dialed in order until one connects. Only a connection-level failure moves on to the
+   * next endpoint; the user sees which ones failed as warnings.
+   */
+  private async dialBootstrap(): Promise<{ endpoint: Endpoint; dialed: Dialed }> {
+    const { ctx, target } = this;
+    const endpoints = target.endpoints;
+    if (endpoints.length === 0) throw new Error('kafka target without an endpoint');
+    const scratch = (): ProbeContext => ({ ...ctx, stages: createStageRecorder() });
+    const names = endpoints.filter((e) => !isIP(e.host));
+    if (names.length === 0) ctx.stages.skip('dns', endpoints.length === 1 ? 'IP address' : 'IP addresses');
+    else ctx.stages.begin('dns');
+    const resolved: { endpoint: Endpoint; target: ResolvedTarget }[] = [];
+    const dnsFailures: ProbeFailure[] = [];
+    let forbidden: ProbeFailure | undefined;
+    for (const endpoint of endpoints) {
+      try {
+        resolved.push({ endpoint, target: await resolveTarget(endpoint.host, scratch()) });
+      } catch (err) {
+        if (!(err instanceof ProbeFailure)) throw err;
+        if (err.code === ItemErrorCode.TARGET_FORBIDDEN) forbidden ??= err;
+        else dnsFailures.push(err);
+      }
+    }
+    const [firstDns] = dnsFailures;
+    if (resolved.length === 0 && firstDns && !forbidden) throw new ProbeFailure(firstDns.code, dnsFailures.map((f) => f.message).join('; '));
+    if (names.length > 0) ctx.stages.ok(resolved.flatMap((r) => r.target.addresses.map((a) => a.address)).join(', '));
+    if (forbidden) throw forbidden;
+    for (const failure of dnsFailures) this.warnings.push(`bootstrap server skipped: ${failure.message}`);
+
+    ctx.stages.begin('tcp');
+    const failures: ProbeFailure[] = [];
+    for (const [index, { endpoint, target: { addresses } }] of resolved.entries()) {
+      const left = resolved.length - index;
+      try {
+        const dialed = await this.withBudget(left === 1 ? undefined : MIN_BOOTSTRAP_ATTEMPT_MS, left, (budgetCtx) => dialTcp(addresses, endpoint.port, budgetCtx));
+        ctx.stages.ok(dialed.address);
+        for (const failure of failures) this.warnings.push(`bootstrap server skipped: ${failure.message}`);
+        return { endpoint, dialed };
+      } catch (err) {
+        if (!(err instanceof ProbeFailure)) throw err;
+        failures.push(err);
+      }
+    }
+    const [first] = failures;
+    if (!first) throw new Error('no bootstrap endpoint resolved');
+    throw new ProbeFailure(first.code, failures.map((f) => f.message).join('; '));
+  }
+
+  /** Runs `fn` with a share of the time left (at least `minMs`) when more attempts follow, else with all of it. */
+  private async withBudget<T>(minMs: number | undefined, left: number, fn: (ctx: ProbeContext) => Promise<T>): Promise<T> {
+    const { ctx } = this;
+    if (minMs === undefined) return fn({ ...ctx, stages: createStageRecorder() });
+    const remaining = ctx.deadline - Date.now();
+    const budget = Math.min(remaining, Math.max(remaining / left, minMs));
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(ctx.signal.reason);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => controller.abort(new BudgetSpent()), budget);
+    try {
+      return await fn({ ...ctx, signal: controller.signal, deadline: Date.now() + budget, stages: createStageRecorder() });
+    } catch (err) {
+      if (controller.signal.reason instanceof BudgetSpent) {
+        throw new ProbeFailure(ItemErrorCode.CONNECTION_TIMEOUT, `no TCP connection within ${Math.round(budget)} ms`);
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private links(predialed?: { host: string; port: number; dialed: Dialed }): KafkaLinks {
+    const { ctx } = this;
+    return new KafkaLinks({
+      ctx,
+      brokerSignal: this.brokerController.signal,
+      brokerDeadline: this.brokerDeadline,
+      tls: this.tls,
+      aliases: this.aliases,
+      ...(predialed
+        ? {
+            predialed,
+            onBootstrapReady: (record: LinkRecord) => {
+              if (record.tls) this.report = { tls: record.tls };
+              this.warnings.push(...record.warnings);
+              ctx.stages.begin(this.sasl ? 'auth' : 'probe');
+            },
+          }
+        : {}),
+    });
+  }
+
+  /** A kafkajs admin client that connects only through `links`, tries once, and never times out before we do. */
+  private client(endpoint: Endpoint, links: KafkaLinks): Admin {
+    let host = endpoint.host;
+    if (isIP(host) === 6) {
+      host = `ipv6-${this.aliases.size}.conncheck.invalid`;
+      this.aliases.set(host, endpoint.host);
+    }
+    const timeoutMs = Math.max(1, this.ctx.deadline - Date.now()) + 5000;
+    const logger = this.ctx.logger;
+    const kafka = new Kafka({
+      clientId: 'conncheck',
+      brokers: [`${host}:${endpoint.port}`],
+      socketFactory: links.factory,
+      ...(this.sasl ? { sasl: this.sasl } : {}),
+      connectionTimeout: timeoutMs,
+      authenticationTimeout: timeoutMs,
+      requestTimeout: timeoutMs,
+      // The deadline bounds every request; kafkajs' own check would add a 100 ms interval timer per connection.
+      enforceRequestTimeout: false,
+      retry: { retries: 0 },
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry: LogEntry) => {
+        const { message, ...extra } = entry.log;
+        logger.debug({ kafkajs: entry.namespace, ...extra }, message);
+      },
+    });
+    const admin = kafka.admin({ retry: { retries: 0 } });
+    this.clients.push({ links, admin });
+    return admin;
+  }
+
+  /**
+   * Metadata through kafkajs' describeCluster. The answer is taken from the bootstrap connection's own bytes:
+   * kafkajs then connects to an advertised broker to ask again, and when that one cannot be reached the seed's
+   * answer still tells the user which brokers exist (checkBrokers reports the unreachable one).
+   */
+  private async metadata(admin: Admin, links: KafkaLinks): Promise<MetadataAnswer> {
+    let described: Awaited<ReturnType<Admin['describeCluster']>> | undefined;
+    let failure: unknown;
+    try {
+      described = await abortable(admin.describeCluster(), this.ctx.signal);
+    } catch (err) {
+      if (this.ctx.signal.aborted) throw err;
+      failure = err;
+    }
+    const seed = links.records.find((r) => r.role === 'bootstrap');
+    const metadata =
+      seed?.metadata ??
+      (described && {
+        brokers: described.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })),
+        ...(described.clusterId ? { clusterId: described.clusterId } : {}),
+        ...(described.controller !== null ? { controllerId: described.controller } : {}),
+      });
+    if (!metadata) throw this.explain(failure, links);
+    if (metadata.brokers.length === 0) throw new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, 'the broker answered Metadata with no broker at all');
+    return metadata;
+  }
+
+  /**
+   * Every advertised broker must take a connection (TLS and SASL included) through the same resolution, policy and
+   * dial as a submitted address. Brokers kafkajs already reached (or failed to reach) are not dialed again.
+   */
+  private async checkBrokers(brokers: AdvertisedBroker[]): Promise<BrokerStatus[]> {
+    const known = new Map<string, ProbeFailure | null>();
+    for (const { links } of this.clients) {
+      for (const record of links.records) {
+        const key = `${record.host}:${record.port}`;
+        const failure = record.role === 'broker' ? this.explainRecord(record) : undefined;
+        if (failure) {
+          if (!known.has(key)) known.set(key, failure);
+        } else if (record.answered.includes(ApiKey.Metadata)) {
+          known.set(key, null);
+        }
+      }
+    }
+    const statuses: BrokerStatus[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < brokers.length) {
+        const broker = brokers[next++]!;
+        const key = `${broker.host}:${broker.port}`;
+        const seen = known.get(key);
+        const failure = seen !== undefined ? (seen ?? undefined) : await this.checkBroker(broker);
+        statuses.push({ broker, ...(failure ? { failure: brokerFailure(broker, failure, this.bootstrap) } : {}) });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BROKER_CHECKS_AT_ONCE, brokers.length) }, worker));
+    return statuses.sort((a, b) => brokers.indexOf(a.broker) - brokers.indexOf(b.broker));
+  }
+
+  /** Connects to one advertised broker as a client would: TLS per the request, ApiVersions and SASL. */
+  private async checkBroker(broker: AdvertisedBroker): Promise<ProbeFailure | undefined> {
+    const links = this.links();
+    const admin = this.client({ host: broker.host, port: broker.port }, links);
+    try {
+      await abortable(admin.connect(), this.brokerController.signal);
+      return undefined;
+    } catch (err) {
+      if (this.ctx.signal.aborted) throw err;
+      return this.explain(err, links);
+    }
+  }
+
+  /**
+   * The broker's release from our own ApiVersions v3 on a connection of its own (kafkajs asks v2, whose answer has no
+   * features; a second ApiVersions on a SASL connection is refused). Best effort: without it the version is omitted.
+   */
+  private async detectRelease(endpoint: Endpoint, dialed: Dialed, links: KafkaLinks): Promise<void> {
+    try {
+      const socket = await links.openRaw(endpoint.host, endpoint.port, dialed);
+      const answer = parseApiVersionsResponse(await exchange(socket, apiVersionsV3Request(0x636301), 0x636301, this.brokerController.signal), 3);
+      socket.destroy();
+      if (answer.errorCode !== 0) return;
+      const supported = answer.supportedFeatures.get('metadata.version');
+      const release = supported ? releaseOfMetadataLevel(supported[1]) : undefined;
+      if (release) this.server = { product: 'Apache Kafka', version: release };
+      const finalized = answer.finalizedFeatures.get('metadata.version');
+      if (finalized !== undefined) this.cluster = { ...this.cluster, metadata_version: metadataVersionName(finalized) ?? `level ${finalized}` };
+    } catch (err) {
+      if (this.ctx.signal.aborted) throw err;
+      this.ctx.logger.debug({ err: String(err) }, 'kafka: could not tell the broker release');
+    }
+  }
+
+  /** Why kafkajs gave up on a client: what its connections showed first, else its own error. */
+  private explain(err: unknown, links: KafkaLinks): ProbeFailure {
+    for (const record of links.records) {
+      const failure = this.explainRecord(record);
+      if (failure) return record.role === 'broker' && links.records[0]?.role === 'bootstrap' ? brokerFailure(record, failure, this.bootstrap) : failure;
+    }
+    const mapped = fromKafkaJsError(err);
+    const seed = links.records[0];
+    if (mapped?.code === ItemErrorCode.SASL_MECHANISM_UNSUPPORTED) {
+      const offered = seed?.saslMechanisms?.length ? seed.saslMechanisms.join(', ') : 'none';
+      return new ProbeFailure(mapped.code, `the listener does not enable SASL mechanism ${this.settings.saslMechanism ?? '?'}; it enables ${offered}`);
+    }
+    if (mapped?.code === ItemErrorCode.SECURITY_PROTOCOL_MISMATCH) {
+      const plain = this.tls ? 'SSL' : 'PLAINTEXT';
+      return new ProbeFailure(
+        mapped.code,
+        `the listener does not use SASL (it answered the SASL handshake with ILLEGAL_SASL_STATE): it is a ${plain} listener, so set type ${plain}, or use the port of the SASL listener`,
+      );
+    }
+    if (mapped?.code === ItemErrorCode.AUTH_FAILED) {
+      // kafkajs prefixes the broker's reason with "SASL <MECHANISM> authentication failed: ", which we say ourselves.
+      const reason = mapped.message.replace(/^SASL [A-Z0-9 -]+ (?:authentication )?failed: /i, '');
+      return new ProbeFailure(mapped.code, `SASL ${this.settings.saslMechanism ?? ''} authentication of user "${this.target.user ?? ''}" failed: ${reason}`);
+    }
+    if (mapped) return mapped;
+    const e = innermostKafkaJsError(err);
+    return new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `unexpected answer from the broker: ${e.message ?? String(err)}`);
+  }
+
+  /** A failure one connection shows by itself: one we saw happen, or the server closing it while a request waited. */
+  private explainRecord(record: LinkRecord): ProbeFailure | undefined {
+    if (record.failure && record.failure.code !== ItemErrorCode.CANCELED) return record.failure;
+    const unanswered = record.closedByServer?.unanswered;
+    if (!unanswered?.length) return undefined;
+    const where = hostPort(record.host, record.port);
+    const waiting = unanswered.map((key) => API_NAMES[key] ?? `API ${key}`).join(', ');
+    if (!this.sasl && unanswered.includes(ApiKey.Metadata) && record.answered.includes(ApiKey.ApiVersions)) {
+      const tls = this.settings.securityProtocol === 'SSL';
+      return new ProbeFailure(
+        ItemErrorCode.SECURITY_PROTOCOL_MISMATCH,
+        `${where} answered ApiVersions, then closed the connection when asked for Metadata without SASL authentication: the listener requires SASL — set type ${tls ? 'SASL_SSL' : 'SASL_PLAINTEXT'} with sasl_mechanism, db_user and db_password` +
+          (tls && this.target.user ? ' (the request has type SSL with a db_user: for SASL over TLS the type is SASL_SSL)' : ''),
+      );
+    }
+    if (record.answered.length === 0) {
+      return new ProbeFailure(
+        ItemErrorCode.CONNECTION_RESET,
+        `${where} closed the connection without answering ${waiting}, the first Kafka request` +
+          (this.tls ? '' : ': if this is a TLS listener, set type SSL or SASL_SSL'),
+      );
+    }
+    return new ProbeFailure(ItemErrorCode.CONNECTION_RESET, `${where} closed the connection while ${waiting} waited for an answer`);
+  }
+
+  private async close(): Promise<void> {
+    for (const { links } of this.clients) links.closeAll();
+    const disconnects = this.clients.map(({ admin }) => admin.disconnect().catch(() => undefined));
+    await abortable(Promise.all(disconnects), this.ctx.signal).catch(() => undefined);
+  }
+}
+
+class BudgetSpent extends Error {
+  override name = 'BudgetSpent';
+}
+
+/** The failure of an advertised broker, named as such: the bootstrap worked, the address it hands out does not. */
+function brokerFailure(broker: { host: string; port: number; nodeId?: number }, failure: ProbeFailure, bootstrap: string | undefined): ProbeFailure {
+  const who = `${broker.nodeId !== undefined ? `broker ${broker.nodeId}` : 'a broker'} advertises ${hostPort(broker.host, broker.port)}`;
+  if (failure.message.startsWith('broker ') || failure.message.startsWith('a broker ')) return failure;
+  const via = bootstrap ? ` (learnt from the bootstrap ${bootstrap})` : '';
+  if (UNREACHABLE.has(failure.code)) {
+    return new ProbeFailure(
+      ItemErrorCode.BROKER_UNREACHABLE,
+      `${who}${via}, which cannot be reached: ${failure.message} — clients connect to the advertised address after bootstrapping; check advertised.listeners`,
+    );
+  }
+  if (failure.code === ItemErrorCode.TARGET_FORBIDDEN) return new ProbeFailure(ItemErrorCode.BROKER_FORBIDDEN, `${who}${via}: ${failure.message}`);
+  return new ProbeFailure(failure.code, `${who}${via}: ${failure.message}`, failure.tls);
+}
+
+/** Kafka names its TLS settings differently from the migration API's ssl_* fields. */
+function kafkaWording(failure: ProbeFailure): ProbeFailure {
+  let message = failure.message.replace(/ssl_cert_key/g, 'trust_store_key');
+  if (failure.code === ItemErrorCode.TLS_HOSTNAME_MISMATCH) message += ' (endpoint_algorithm "https" verifies the broker name; "" does not)';
+  return message === failure.message ? failure : new ProbeFailure(failure.code, message, failure.tls);
+}
+
+/** Sends one request on a raw connection and resolves the body of the answer with `correlationId`. */
+function exchange(socket: Socket, request: Buffer, correlationId: number, signal: AbortSignal): Promise<Buffer> {
+  const answered = new Promise<Buffer>((resolve, reject) => {
+    let received: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length < 4) return;
+      const size = received.readInt32BE(0);
+      if (size < 4 || size > 1024 * 1024) return reject(new WireError(`not a Kafka answer: ${describeBytes(received)}`));
+      if (received.length < 4 + size) return;
+      if (received.readInt32BE(4) !== correlationId) return reject(new WireError('answer to another request'));
+      resolve(received.subarray(8, 4 + size));
+    });
+    socket.once('error', reject);
+    socket.once('close', () => reject(new WireError('closed before answering')));
+    socket.write(request);
+  });
+  return abortable(answered, signal);
+}
