@@ -203,7 +203,11 @@ let cached: { file: string; services: TestServices } | undefined;
  * The endpoints of the running test servers, read from the file named by $CONNCHECK_TEST_SERVICES.
  * Throws when the tests were not started through `npm test` / `test/services run -- …`.
  */
-export function loadServices(): TestServices {
+export type ServiceName = 'redis' | 'mariadb' | 'postgresql' | 'mongodb' | 'kafka';
+const ALL_SERVICES: readonly ServiceName[] = ['redis', 'mariadb', 'postgresql', 'mongodb', 'kafka'];
+
+/** The started set's endpoints; `required` names the services the caller needs (all, unless a subset was started). */
+export function loadServices(required: readonly ServiceName[] = ALL_SERVICES): TestServices {
   const file = process.env[SERVICES_ENV_VAR];
   if (!file) {
     throw new Error(
@@ -222,7 +226,7 @@ export function loadServices(): TestServices {
     );
   }
   const services = JSON.parse(text) as TestServices;
-  for (const name of ['redis', 'mariadb', 'postgresql', 'mongodb', 'kafka'] as const) {
+  for (const name of required) {
     if (!services[name]?.port) throw new Error(`${file} has no ${name} endpoint; restart with \`test/services stop\``);
   }
   if (!services.tls?.ca) throw new Error(`${file} has no tls section; restart with \`test/services stop\``);

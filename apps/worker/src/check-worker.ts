@@ -46,6 +46,7 @@ export class CheckWorker {
    * check's items at once), with a count of its running items so it is dropped with the last.
    */
   private readonly running = new Map<string, { controller: AbortController; items: number }>();
+  private readonly metricChildren = new Map<string, { completed: { inc(): void }; duration: { observe(value: number): void } }>();
 
   constructor(private readonly options: CheckWorkerOptions) {
     this.ref = { id: newWorkerId(), pool: options.config.workerPool };
@@ -145,8 +146,18 @@ export class CheckWorker {
 
   private record(spec: ItemSpec, outcome: ItemOutcome): ItemOutcome {
     const status = outcome.success ? 'success' : 'failed';
-    itemsCompleted.inc({ db_type: spec.db_type, status, error_code: outcome.error_code ?? '', pool: this.ref.pool });
-    probeDuration.observe({ db_type: spec.db_type, status }, outcome.duration_ms / 1000);
+    const key = `${spec.db_type}|${status}|${outcome.error_code ?? ''}`;
+    // prom-client hashes a label object on every call; the few label combinations are looked up once instead.
+    let children = this.metricChildren.get(key);
+    if (!children) {
+      children = {
+        completed: itemsCompleted.labels({ db_type: spec.db_type, status, error_code: outcome.error_code ?? '', pool: this.ref.pool }),
+        duration: probeDuration.labels({ db_type: spec.db_type, status }),
+      };
+      this.metricChildren.set(key, children);
+    }
+    children.completed.inc();
+    children.duration.observe(outcome.duration_ms / 1000);
     return outcome;
   }
 

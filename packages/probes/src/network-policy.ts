@@ -53,6 +53,7 @@ export class NetworkPolicy {
   /** All rules of a kind in one list: one lookup per address on the hot path; the per-rule lists only name the range. */
   private readonly allowAll: BlockList;
   private readonly denyAll: BlockList;
+  private readonly decisions = new Map<string, PolicyDecision>();
 
   constructor(options: NetworkPolicyOptions = {}) {
     const deny = [...(options.defaultDeny === false ? [] : NetworkPolicy.DEFAULT_DENY), ...(options.deny ?? [])];
@@ -64,6 +65,17 @@ export class NetworkPolicy {
 
   /** Decides for one address. Anything that is not an IP address is refused: the policy only judges resolved addresses. */
   check(address: string): PolicyDecision {
+    // A batch often holds many items for the same few addresses; the rules never change, so decisions are kept.
+    let decision = this.decisions.get(address);
+    if (!decision) {
+      if (this.decisions.size >= 4096) this.decisions.clear();
+      decision = this.decide(address);
+      this.decisions.set(address, decision);
+    }
+    return decision;
+  }
+
+  private decide(address: string): PolicyDecision {
     const normalized = normalizeAddress(address);
     if (!normalized) return { allowed: false, reason: `${address} is not an IP address` };
     const type = normalized.family === 4 ? 'ipv4' : 'ipv6';

@@ -19,6 +19,11 @@ export interface RunProbeOptions {
 
 export type RunResult = ProbeResult & { duration_ms: number };
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f]+/g;
+
 /** Longest error_msg kept: server text is untrusted and can be anything. */
 const MAX_MESSAGE_LENGTH = 500;
 
@@ -65,7 +70,8 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
       controller.abort(RUN_FINISHED);
       // Newest first: a TLS socket goes before the TCP socket under it. Destroying the TCP socket first while the TLS
       // socket is still open crashes Node 20 (SIGSEGV in TLSWrap) when the TLS socket is destroyed afterwards.
-      for (const socket of [...sockets].reverse()) socket.destroy();
+      if (sockets.size === 1) for (const socket of sockets) socket.destroy();
+      else for (const socket of [...sockets].reverse()) socket.destroy();
       sockets.clear();
       resolve({ ...scrub(result, target.password), duration_ms: roundMs(performance.now() - started) });
     };
@@ -126,8 +132,10 @@ function failed(code: ItemErrorCode, message: string, ctx: ProbeContext): ProbeR
  */
 function scrub(result: ProbeResult, password: string | undefined): ProbeResult {
   const clean = (text: string): string => {
+    // Most texts need nothing: test before building new strings (this runs for every stage of every item).
+    if ((!password || !text.includes(password)) && !CONTROL.test(text) && text.length <= MAX_MESSAGE_LENGTH) return text;
     let out = password ? text.split(password).join('***') : text;
-    out = out.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
+    out = out.replace(CONTROL_ALL, ' ');
     return out.length > MAX_MESSAGE_LENGTH ? `${out.slice(0, MAX_MESSAGE_LENGTH)}…` : out;
   };
   return {
@@ -135,7 +143,11 @@ function scrub(result: ProbeResult, password: string | undefined): ProbeResult {
     ...(result.error_msg !== undefined ? { error_msg: clean(result.error_msg) } : {}),
     ...(result.warnings ? { warnings: result.warnings.map(clean) } : {}),
     ...(result.server ? { server: { product: clean(result.server.product), version: clean(result.server.version) } } : {}),
-    stages: result.stages.map((stage) => (stage.detail === undefined ? stage : { ...stage, detail: clean(stage.detail) })),
+    stages: result.stages.map((stage) => {
+      if (stage.detail === undefined) return stage;
+      const detail = clean(stage.detail);
+      return detail === stage.detail ? stage : { ...stage, detail };
+    }),
   };
 }
 

@@ -74,6 +74,8 @@ export class TaskStore {
   private readonly redis: Redis & StoreCommands;
   private readonly box: SecretBox;
   private readonly events: TaskEvents;
+  private readonly advanceKeyCache = new Map<string, string[]>();
+  private readonly workerJsonCache = new WeakMap<WorkerRef, string>();
 
   constructor(options: TaskStoreOptions) {
     this.keys = new StoreKeys(options.prefix ?? 'cc');
@@ -191,17 +193,14 @@ export class TaskStore {
   ): Promise<{ written: number | null; taskStatus: string | null; claim: Claim | undefined }> {
     const state: ItemState | undefined = finish && terminalState({ ...finish.claimed, worker }, finish.outcome, now);
     const [written, taskStatus, claim] = await this.redis.advanceItem(
-      ...this.scriptKeys(checkId, project),
-      this.keys.projectIndex(project, 'Succeeded'),
-      this.keys.projectIndex(project, 'Failed'),
-      this.keys.unfinished(project),
+      ...this.advanceKeys(checkId, project),
       checkId,
       now,
       this.retentionSeconds,
       finish ? finish.index : '',
       state ? JSON.stringify(state) : '',
       claimIndex ?? '',
-      JSON.stringify(worker),
+      this.workerJson(worker),
       this.keys.endedChannel(),
     );
     return {
@@ -209,6 +208,35 @@ export class TaskStore {
       taskStatus,
       claim: claimIndex === undefined || !claim ? undefined : this.openClaim(checkId, claimIndex, claim, now),
     };
+  }
+
+  /**
+   * The KEYS of advanceItem for a task. A worker calls it once per item, for the same few tasks at a time, so the
+   * key lists are kept (bounded) rather than rebuilt from eight template strings each time.
+   */
+  private advanceKeys(checkId: string, project: string): string[] {
+    const cacheKey = `${project}\u0000${checkId}`;
+    let keys = this.advanceKeyCache.get(cacheKey);
+    if (!keys) {
+      if (this.advanceKeyCache.size >= 1024) this.advanceKeyCache.clear();
+      keys = [
+        ...this.scriptKeys(checkId, project),
+        this.keys.projectIndex(project, 'Succeeded'),
+        this.keys.projectIndex(project, 'Failed'),
+        this.keys.unfinished(project),
+      ];
+      this.advanceKeyCache.set(cacheKey, keys);
+    }
+    return keys;
+  }
+
+  private workerJson(worker: WorkerRef): string {
+    let json = this.workerJsonCache.get(worker);
+    if (json === undefined) {
+      json = JSON.stringify(worker);
+      this.workerJsonCache.set(worker, json);
+    }
+    return json;
   }
 
   /** The first six KEYS of every task script: the task's four keys, then the project's Pending and Running indexes. */
