@@ -3,35 +3,18 @@
 // Must not: mock drivers; every case is a real handshake.
 
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { ItemErrorCode } from '@conncheck/core';
 import { mysqlProbe } from '../src/mysql.js';
 import { postgresqlProbe } from '../src/postgresql.js';
 import { oneLineDn, subjectAltNames } from '../src/tls.js';
-import type { Probe, ProbeTls, TlsReport } from '../src/types.js';
-import { assertNothingLeftOpen, loadServices, NO_SERVICES, run, stageLine, target } from './helpers.js';
+import type { Probe, ProbeTls } from '../src/types.js';
+import { assertNothingLeftOpen, expectedReport, loadServices, NO_SERVICES, pem, run, stageLine, target } from './helpers.js';
 
 after(assertNothingLeftOpen);
 
 const services = loadServices();
-const pem = (file: string): string => readFileSync(file, 'utf8');
 
-function expectedReport(certFile: string): TlsReport {
-  const cert = new X509Certificate(readFileSync(certFile));
-  const notAfter = new Date(cert.validTo);
-  return {
-    protocol: 'TLSv1.3',
-    cipher: 'TLS_AES_256_GCM_SHA384',
-    subject: oneLineDn(cert.subject),
-    issuer: oneLineDn(cert.issuer),
-    subject_alt_names: subjectAltNames(cert.subjectAltName),
-    not_before: new Date(cert.validFrom).toISOString(),
-    not_after: notAfter.toISOString(),
-    days_to_expiry: Math.floor((notAfter.getTime() - Date.now()) / 86_400_000),
-  };
-}
 
 interface Db {
   name: string;

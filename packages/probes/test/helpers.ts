@@ -1,11 +1,13 @@
 // Owns: what the probe tests share — fake servers on loopback, a free port, running a probe, the test-services file.
 // Must not: mock drivers or sockets; every test talks to a real listener, fake or real server.
 
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { NetworkPolicy } from '../src/network-policy.js';
 import { runProbe, type RunProbeOptions, type RunResult } from '../src/run-probe.js';
-import type { Probe, ProbeLogger, ProbeTarget, Stage } from '../src/types.js';
+import { oneLineDn, subjectAltNames } from '../src/tls.js';
+import type { Probe, ProbeLogger, ProbeTarget, Stage, TlsReport } from '../src/types.js';
 
 export const quietLogger: ProbeLogger = { debug() {}, warn() {} };
 
@@ -196,4 +198,22 @@ export async function assertNothingLeftOpen(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 50));
   const open = process.getActiveResourcesInfo().filter((name) => /TCP|Timeout|Immediate|GetAddrInfo/.test(name));
   if (open.length > 0) throw new Error(`left open after the tests: ${open.join(', ')}`);
+}
+
+export const pem = (file: string): string => readFileSync(file, 'utf8');
+
+/** The report a client must see for a certificate file (over this machine's TLS 1.3), computed from the file itself. */
+export function expectedReport(certFile: string): TlsReport {
+  const cert = new X509Certificate(readFileSync(certFile));
+  const notAfter = new Date(cert.validTo);
+  return {
+    protocol: 'TLSv1.3',
+    cipher: 'TLS_AES_256_GCM_SHA384',
+    subject: oneLineDn(cert.subject),
+    issuer: oneLineDn(cert.issuer),
+    subject_alt_names: subjectAltNames(cert.subjectAltName),
+    not_before: new Date(cert.validFrom).toISOString(),
+    not_after: notAfter.toISOString(),
+    days_to_expiry: Math.floor((notAfter.getTime() - Date.now()) / 86_400_000),
+  };
 }

@@ -2,16 +2,14 @@
 // serving test/services' certificates, plus its pure helpers. Must not: mock tls or sockets.
 
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { after, describe, it } from 'node:test';
 import { ItemErrorCode } from '@conncheck/core';
 import { tcpProbe } from '../src/tcp.js';
 import { oneLineDn, subjectAltNames } from '../src/tls.js';
-import type { ProbeTls, TlsReport } from '../src/types.js';
-import { assertNothingLeftOpen, fakeServer, loadServices, NO_SERVICES, run, stageLine, target } from './helpers.js';
+import type { ProbeTls } from '../src/types.js';
+import { assertNothingLeftOpen, expectedReport, fakeServer, loadServices, NO_SERVICES, pem, run, stageLine, target } from './helpers.js';
 
 after(assertNothingLeftOpen);
 
@@ -28,24 +26,7 @@ describe('TLS helpers', () => {
 
 const services = loadServices();
 const certs = services?.tls;
-const pem = (file: string): string => readFileSync(file, 'utf8');
-const DAY_MS = 86_400_000;
 
-/** The report a client must see for a certificate file, computed from the file itself. */
-function expectedReport(certFile: string): TlsReport {
-  const cert = new X509Certificate(readFileSync(certFile));
-  const notAfter = new Date(cert.validTo);
-  return {
-    protocol: 'TLSv1.3',
-    cipher: 'TLS_AES_256_GCM_SHA384',
-    subject: oneLineDn(cert.subject),
-    issuer: oneLineDn(cert.issuer),
-    subject_alt_names: subjectAltNames(cert.subjectAltName),
-    not_before: new Date(cert.validFrom).toISOString(),
-    not_after: notAfter.toISOString(),
-    days_to_expiry: Math.floor((notAfter.getTime() - Date.now()) / DAY_MS),
-  };
-}
 
 /** A real TLS server on loopback serving one certificate (with the CA appended, as servers usually send it). */
 async function tlsServer(pair: { cert: string; key: string }, options: tls.TlsOptions = {}): Promise<{ port: number; close(): Promise<void> }> {
