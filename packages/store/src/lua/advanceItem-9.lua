@@ -40,13 +40,13 @@ end
 local written = false
 if ARGV[4] ~= '' then
   local raw = taskStatus and redis.call('HGET', KEYS[2], ARGV[4])
+  local before = raw and cjson.decode(raw).status
   if not raw then
     written = -1
-  elseif isTerminal(cjson.decode(raw).status) then
+  elseif isTerminal(before) then
     written = 0
   else
     written = 1
-    local before = cjson.decode(raw).status
     local result = cjson.decode(ARGV[5])
     redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
     redis.call('HDEL', KEYS[4], ARGV[4])
