@@ -188,3 +188,41 @@ describe('TaskStore', () => {
     await broken.close();
   });
 });
+
+describe('TaskReaper', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await harness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('ends the items of a task whose queue jobs were lost, and leaves a task whose jobs can still run alone', async () => {
+    const { TaskReaper } = await import('@conncheck/worker');
+    const { quietLogger } = await import('./lib/harness.js');
+    const reaper = new TaskReaper({ store: h.store, queue: h.queue, ref: { id: 'reaper', pool: 'default' }, logger: quietLogger });
+    const { items } = buildItems(jobs(3));
+    const lost = await h.store.submit('p1', items, h.queue, 'default');
+    const waiting = await h.store.submit('p1', buildItems(jobs(2)).items, h.queue, 'default');
+    // The first task's item 0 already finished; then its jobs vanish from Redis (eviction, a flushed queue).
+    await h.store.advance(lost.check_id, 'p1', worker, { index: 0, claimed: { attempts: 1, started_at: 0 }, outcome: ok }, undefined);
+    for (const from of [0, 1, 2]) await h.queue.queue('default').remove(`${lost.check_id}.${from}`);
+
+    // Too young: nothing happens yet.
+    assert.equal(await reaper.reapOnce(Date.now()), 0);
+    assert.equal(await reaper.reapOnce(Date.now() + 120_000), 2);
+    const task = await h.store.getTask(lost.check_id, 'p1');
+    assert.equal(task?.status, 'Failed');
+    assert.deepEqual(task?.check_items.map((i) => [i.status, i.error_code]), [
+      ['success', null],
+      ['failed', 'INTERNAL_ERROR'],
+      ['failed', 'INTERNAL_ERROR'],
+    ]);
+    assert.equal((await h.store.getTask(waiting.check_id, 'p1'))?.status, 'Pending', 'its jobs are still waiting');
+    // A second pass finds nothing more to do, and the ended task left the open set.
+    assert.equal(await reaper.reapOnce(Date.now() + 120_000), 0);
+    assert.equal(await h.redis.zscore(h.store.keys.openTasks(), lost.check_id), null);
+    await reaper.close();
+  });
+});

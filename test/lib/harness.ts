@@ -20,7 +20,7 @@ export interface Harness {
 export const quietLogger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'test');
 
 export function testConfig(env: Record<string, string> = {}): Config {
-  const services = loadServices();
+  const services = loadServices(['redis']);
   const prefix = `t${randomBytes(4).toString('hex')}`;
   return loadConfig({ REDIS_URL: services.redis.url, CONNCHECK_REDIS_PREFIX: prefix, CONNCHECK_LOG_LEVEL: 'silent', ...env });
 }

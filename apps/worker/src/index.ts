@@ -1,2 +1,3 @@
 export { CheckWorker, type CheckWorkerOptions } from './check-worker.js';
 export { startWorker, policyFromConfig, type RunningWorker } from './server.js';
+export { TaskReaper, type TaskReaperOptions } from './task-reaper.js';

@@ -4,8 +4,9 @@
 import type { Config, Logger, SecretBox } from '@conncheck/core';
 import { ConfigError } from '@conncheck/core';
 import { NetworkPolicy, parseCidrList } from '@conncheck/probes';
-import { TaskStore, connectRedis, createRedis } from '@conncheck/store';
+import { TaskQueue, TaskStore, connectRedis, createRedis } from '@conncheck/store';
 import { CheckWorker } from './check-worker.js';
+import { TaskReaper } from './task-reaper.js';
 
 export interface RunningWorker {
   worker: CheckWorker;
@@ -42,10 +43,15 @@ export async function startWorker(config: Config, secretBox: SecretBox, logger: 
   const store = new TaskStore({ redis: storeRedis, prefix: config.redisPrefix, retentionSeconds: config.retentionSeconds, secretBox });
   const worker = new CheckWorker({ config, store, connection, subscriber, policy, logger: logger.child({ component: 'worker' }) });
   await worker.start();
+  const queue = new TaskQueue(connection, store.keys);
+  const reaper = new TaskReaper({ store, queue, ref: worker.ref, logger: logger.child({ component: 'reaper' }) });
+  reaper.start();
   return {
     worker,
     async close() {
+      await reaper.close();
       await worker.close(config.shutdownGraceMs);
+      await queue.close();
       connection.disconnect();
       storeRedis.disconnect();
     },

@@ -33,6 +33,16 @@ export class StoreKeys {
     return `${this.prefix}:unfinished:${project}`;
   }
 
+  /** Held by the one worker that runs the reaper in a given interval. */
+  reaperLock(): string {
+    return `${this.prefix}:reaper-lock`;
+  }
+
+  /** Sorted set (score = creation ms) of every task that may not have ended yet, across projects, for the reaper. */
+  openTasks(): string {
+    return `${this.prefix}:open-tasks`;
+  }
+
   /** Pub/sub channel on which cancellations are announced to workers. */
   cancelChannel(): string {
     return `${this.prefix}:cancel`;

@@ -69,6 +69,20 @@ export class TaskQueue {
     return jobs.length;
   }
 
+  /**
+   * Whether any of a task's jobs can still run (waiting, active, delayed, prioritized). A job that completed, failed
+   * for good or is gone from Redis will not.
+   */
+  async anyJobAlive(checkId: string, total: number, pool: string): Promise<boolean> {
+    const size = chunkSize(total);
+    const queue = this.queue(pool);
+    for (let from = 0; from < total; from += size) {
+      const state = await queue.getJobState(`${checkId}.${from}`);
+      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return true;
+    }
+    return false;
+  }
+
   /** Removes a task's waiting jobs (best effort: active ones finish and find their items canceled). */
   async removeWaiting(checkId: string, total: number, pool: string): Promise<void> {
     const size = chunkSize(total);

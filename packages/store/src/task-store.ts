@@ -149,6 +149,7 @@ export class TaskStore {
     if (secrets.length > 0) tx.hset(k.secrets, ...secrets);
     for (const key of Object.values(k)) tx.expire(key, ttl);
     for (const status of [undefined, 'Pending'] as const) tx.zadd(this.keys.projectIndex(project, status), 0, checkId);
+    tx.zadd(this.keys.openTasks(), now, checkId);
     // Bound index growth: entries far older than the retention can only point at expired tasks.
     for (const status of [undefined, 'Pending', 'Running', 'Succeeded', 'Failed', 'Canceled'] as const) {
       tx.zremrangebylex(this.keys.projectIndex(project, status), '-', floor);
@@ -174,6 +175,7 @@ export class TaskStore {
     const k = this.keys.task(checkId);
     const tx = this.redis.multi();
     tx.del(k.task, k.items, k.specs, k.secrets);
+    tx.zrem(this.keys.openTasks(), checkId);
     for (const status of [undefined, 'Pending'] as const) tx.zrem(this.keys.projectIndex(project, status), checkId);
     tx.decrby(this.keys.unfinished(project), total);
     await tx.exec();
@@ -319,6 +321,40 @@ export class TaskStore {
       }
     }
     return this.getTask(checkId, project, options);
+  }
+
+  /**
+   * Tasks created before `before` (ms) that were open when last looked at, oldest first. Entries of tasks that have
+   * ended or expired are dropped on the way, so the set holds only what may still need a worker.
+   */
+  async openTasksOlderThan(before: number, limit: number): Promise<{ checkId: string; project: string; total: number; pool: string }[]> {
+    const ids = await this.redis.zrangebyscore(this.keys.openTasks(), '-inf', `(${before}`, 'LIMIT', 0, limit);
+    const open: { checkId: string; project: string; total: number; pool: string }[] = [];
+    const ended: string[] = [];
+    for (const checkId of ids) {
+      const info = await this.taskInfo(checkId);
+      if (!info || (info.status !== 'Pending' && info.status !== 'Running')) ended.push(checkId);
+      else open.push({ checkId, project: info.project, total: info.total, pool: info.pool });
+    }
+    if (ended.length > 0) await this.redis.zrem(this.keys.openTasks(), ...ended);
+    return open;
+  }
+
+  /** Takes the reaper's lock for `ttlMs` if no one holds it: several workers, one reaper per interval. */
+  async tryReaperLock(owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.reaperLock(), owner, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  /** Indexes of a task's items that have not ended. */
+  async unfinishedIndexes(checkId: string): Promise<number[]> {
+    const states = await this.redis.hgetall(this.keys.task(checkId).items);
+    return Object.entries(states)
+      .filter(([, raw]) => {
+        const status = (JSON.parse(raw) as ItemState).status;
+        return status === 'pending' || status === 'running';
+      })
+      .map(([index]) => Number(index))
+      .sort((a, b) => a - b);
   }
 
   /** Task size and pool, for a worker or for cancellation; undefined when gone. */
