@@ -95,8 +95,7 @@ export const BatchRequest = Type.Object(
 );
 export type BatchRequest = Type.Static<typeof BatchRequest>;
 
-/** Names of fields that are secrets: encrypted at rest, never echoed. */
-export const SECRET_JOB_FIELDS = ['db_password', 'ssl_cert_key', 'ssl_cert_password'] as const;
+/** Names of the kafka_security_config fields that are secrets: encrypted at rest, never echoed. */
 export const SECRET_KAFKA_FIELDS = [
   'trust_store_key',
   'trust_store_password',

@@ -5,11 +5,9 @@ import Type from 'typebox';
 
 export const TASK_STATUSES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Canceled'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
-export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['Succeeded', 'Failed', 'Canceled'];
 
 export const ITEM_STATUSES = ['pending', 'running', 'success', 'failed', 'canceled'] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
-export const TERMINAL_ITEM_STATUSES: readonly ItemStatus[] = ['success', 'failed', 'canceled'];
 
 /** The task type shown in `type`, after the cluster-check API's check method. */
 export const TASK_TYPE = 'BatchConnection';
@@ -45,7 +43,7 @@ export const CheckItem = Type.Object({
     ssl_mode: Type.Optional(Type.String({ description: 'With ssl_link: the effective TLS mode (require, verify-ca, verify-full).' })),
     ssl_cert_name: Type.Optional(Type.String({ description: 'The certificate file name as submitted.' })),
   }),
-  status: Type.Enum(['pending', 'running', 'success', 'failed', 'canceled']),
+  status: Type.Enum([...ITEM_STATUSES]),
   success: Type.Boolean(),
   error_code: Type.Union([Type.String(), Type.Null()]),
   error_msg: Type.Union([Type.String(), Type.Null()]),
@@ -92,7 +90,7 @@ export type TaskSummary = Type.Static<typeof TaskSummary>;
 const TaskFields = {
   check_id: Type.String(),
   type: Type.String(),
-  status: Type.Enum(['Pending', 'Running', 'Succeeded', 'Failed', 'Canceled']),
+  status: Type.Enum([...TASK_STATUSES]),
   message: Type.String(),
   created_at: Type.String({ description: 'ISO-8601 UTC.' }),
   finished_at: Type.Union([Type.String(), Type.Null()], { description: 'ISO-8601 UTC; null until the task ends.' }),
