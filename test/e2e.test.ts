@@ -1,56 +1,17 @@
-// End to end over real processes: the API and two worker processes as `npm run start:api` / `start:worker` run
-// them, a real port, real Redis, real MariaDB and PostgreSQL; plus `npm start`'s all-in-one process, and the
-// one-line failure of a bad setting.
+// End to end over real processes: the API and two worker processes started by `npm run start:api` / `start:worker`
+// as the README says, a real port, real Redis, real MariaDB and PostgreSQL; and the one-line failure of a bad setting.
+// `npm start` (API and worker in one process) is run by readme.test.ts, through the README's quick start.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type AddressInfo, type Server, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createRedis } from '@conncheck/store';
 import { deleteKeys, waitFor } from './lib/harness.js';
+import { type Proc, freePort, startScript, waitUntilReady } from './lib/processes.js';
 import { type TestServices, loadServices } from './lib/services.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = `e2e-${randomBytes(12).toString('hex')}`;
-
-interface Proc {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(entry: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [entry], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function waitUntilReady(base: string, proc: Proc): Promise<void> {
-  try {
-    await waitFor(async () => {
-      try {
-        return (await fetch(`${base}/readyz`)).status === 200 ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 15_000, `${base}/readyz`);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; the process said:\n${proc.output()}`);
-  }
-}
 
 async function http(method: string, url: string, body?: unknown): Promise<{ status: number; json: any }> {
   const res = await fetch(url, {
@@ -87,17 +48,17 @@ describe('separate API and worker processes', () => {
     listener = createServer((socket) => socket.end());
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
     listenerPort = (listener.address() as AddressInfo).port;
-    api = start('apps/api/dist/src/main.js', env);
+    api = startScript('start:api', env);
     metricsPort = await freePort();
     workers = [
-      start('apps/worker/dist/src/main.js', { ...env, CONNCHECK_WORKER_METRICS_PORT: String(metricsPort) }),
-      start('apps/worker/dist/src/main.js', env),
+      startScript('start:worker', { ...env, CONNCHECK_WORKER_METRICS_PORT: String(metricsPort) }),
+      startScript('start:worker', env),
     ];
     await waitUntilReady(base, api);
   });
 
   after(async () => {
-    for (const p of [api, ...workers]) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    for (const p of [api, ...workers]) p.kill();
     listener.close();
     const redis = createRedis(services.redis.url, 'api', 'e2e-cleanup');
     await redis.connect();
@@ -145,7 +106,7 @@ describe('separate API and worker processes', () => {
   });
 
   it('stops gracefully on SIGTERM, and no process ever logged a password', async () => {
-    for (const p of [api, ...workers]) p.child.kill('SIGTERM');
+    for (const p of [api, ...workers]) p.signal('SIGTERM');
     const codes = await Promise.all([api, ...workers].map((p) => p.exited));
     assert.deepEqual(codes, [0, 0, 0]);
     const logs = [api, ...workers].map((p) => p.output()).join('\n');
@@ -180,8 +141,8 @@ describe('a worker killed mid-job', () => {
       CONNCHECK_REDIS_PREFIX: prefix,
       CONNCHECK_WORKER_LOCK_MS: '2000',
     };
-    const api = start('apps/api/dist/src/main.js', env);
-    const workerA = start('apps/worker/dist/src/main.js', env);
+    const api = startScript('start:api', env);
+    const workerA = startScript('start:worker', env);
     let workerB: Proc | undefined;
     const base = `http://127.0.0.1:${apiPort}`;
     try {
@@ -190,12 +151,12 @@ describe('a worker killed mid-job', () => {
       const res = await fetch(`${base}/v3/p/jobs/batch-connection`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) });
       const { check_id } = (await res.json()) as { check_id: string };
       await waitFor(async () => (connections.length === 3 ? true : undefined), 10_000, 'worker A to connect to all three');
-      workerA.child.kill('SIGKILL');
+      workerA.kill();
       await workerA.exited;
       hang = false;
       for (const socket of connections) socket.destroy();
       const killedAt = Date.now();
-      workerB = start('apps/worker/dist/src/main.js', env);
+      workerB = startScript('start:worker', env);
       const done = await waitFor(async () => {
         const t = (await (await fetch(`${base}/v1/p/checks/${check_id}`)).json()) as any;
         return t.finished_at ? t : undefined;
@@ -209,7 +170,7 @@ describe('a worker killed mid-job', () => {
       }
       assert.equal(new Set(done.check_items.map((i: any) => i.worker.id)).size, 1);
     } finally {
-      for (const p of [api, workerA, workerB]) if (p && p.child.exitCode === null) p.child.kill('SIGKILL');
+      for (const p of [api, workerA, workerB]) p?.kill();
       server.close();
       const redis = createRedis(services.redis.url, 'api', 'kill-cleanup');
       await redis.connect();
@@ -221,54 +182,20 @@ describe('a worker killed mid-job', () => {
 
 describe('process start-up', () => {
   it('a bad setting stops the process with one line naming the variable', async () => {
-    const p = start('apps/api/dist/src/main.js', { PORT: 'eighty' });
+    const p = startScript('start:api', { PORT: 'eighty' });
     assert.equal(await p.exited, 2);
-    assert.equal(p.output(), 'conncheck: PORT: must be a whole number, got "eighty"\n');
+    assert.equal(p.serviceOutput(), 'conncheck: PORT: must be a whole number, got "eighty"\n');
   });
 
   it('a separate worker refuses to start without the shared secret key', async () => {
-    const p = start('apps/worker/dist/src/main.js', {});
+    const p = startScript('start:worker', {});
     assert.equal(await p.exited, 2);
-    assert.match(p.output(), /^conncheck: CONNCHECK_SECRET_KEY: required when workers run apart from the API/);
+    assert.match(p.serviceOutput(), /^conncheck: CONNCHECK_SECRET_KEY: required when workers run apart from the API/);
   });
 
   it('a worker with a bad CIDR stops with one line', async () => {
-    const p = start('apps/worker/dist/src/main.js', { CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'), CONNCHECK_TARGET_ALLOW: '10.0.0.0/33', REDIS_URL: loadServices().redis.url });
+    const p = startScript('start:worker', { CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'), CONNCHECK_TARGET_ALLOW: '10.0.0.0/33', REDIS_URL: loadServices().redis.url });
     assert.equal(await p.exited, 2);
-    assert.match(p.output(), /^conncheck: CONNCHECK_TARGET_ALLOW: .*10\.0\.0\.0\/33.*\n$/);
-  });
-
-  it('npm start\'s all-in-one process serves checks with API and worker in one process', async () => {
-    const port = await freePort();
-    const prefix = `aio${randomBytes(3).toString('hex')}`;
-    const services = loadServices();
-    const p = start('apps/all-in-one/dist/src/main.js', { PORT: String(port), REDIS_URL: services.redis.url, CONNCHECK_REDIS_PREFIX: prefix });
-    try {
-      const base = `http://127.0.0.1:${port}`;
-      await waitUntilReady(base, p);
-      assert.match(p.output(), /OPEN MODE/);
-      const listener = createServer((s) => s.end());
-      await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-      const res = await fetch(`${base}/v3/local/jobs/batch-connection`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jobs: [{ id: 'x', db_type: 'tcp', ip: 'localhost', db_port: (listener.address() as AddressInfo).port }] }),
-      });
-      const { check_id } = (await res.json()) as { check_id: string };
-      const done = await waitFor(async () => {
-        const t = (await (await fetch(`${base}/v1/local/checks/${check_id}`)).json()) as { status: string };
-        return t.status === 'Succeeded' ? t : undefined;
-      }, 10_000, 'the check');
-      assert.equal(done.status, 'Succeeded');
-      listener.close();
-      p.child.kill('SIGTERM');
-      assert.equal(await p.exited, 0);
-    } finally {
-      if (p.child.exitCode === null) p.child.kill('SIGKILL');
-      const redis = createRedis(services.redis.url, 'api', 'aio-cleanup');
-      await redis.connect();
-      await deleteKeys(redis, `${prefix}:*`);
-      redis.disconnect();
-    }
+    assert.match(p.serviceOutput(), /^conncheck: CONNCHECK_TARGET_ALLOW: .*10\.0\.0\.0\/33.*\n$/);
   });
 });
