@@ -277,6 +277,34 @@ describe('API', () => {
       assert.equal(unknown.statusCode, 404);
       const garbage = await get('/v1/projA/checks/not-an-id');
       assert.equal(garbage.statusCode, 404);
+      // Another project's real task and an id never used read the same: existence is not revealed.
+      const fresh = (await get(`/v1/projA/checks/${checkId.slice(0, 14)}7000-8000-000000000000`)).json().error_msg;
+      assert.equal(res.json().error_msg, `no check ${checkId} in this project: unknown: no check with this id was submitted to this project`);
+      assert.match(fresh, /: unknown: no check with this id was submitted to this project$/);
+    });
+
+    it('a 404 says what the id\'s creation time allows: lost with Redis\'s earlier data, or past the retention', async () => {
+      const since = Date.now() - 60_000;
+      const lostApp = await buildApp({ config: h.config, store: h.store, queue: h.queue, dataSince: () => since });
+      try {
+        const { newCheckId } = await import('@conncheck/core');
+        const lost = newCheckId(since - 1000);
+        const res = await lostApp.inject({ url: `/v1/projA/checks/${lost}`, headers: { 'x-auth-token': TOKEN_A } });
+        assert.equal(res.statusCode, 404);
+        assert.equal(
+          res.json().error_msg,
+          `no check ${lost} in this project: it was created at ${new Date(since - 1000).toISOString()}, before this Redis's data begins (${new Date(since).toISOString()}): it was lost with Redis's earlier data (a restart without persistence?)`,
+        );
+        const old = newCheckId(since - 8 * 24 * 3600 * 1000);
+        const v3 = await lostApp.inject({ url: `/v3/projA/jobs/batch-connection/${old}`, headers: { 'x-auth-token': TOKEN_A } });
+        assert.match(v3.json().error_msg, /lost with Redis's earlier data/);
+      } finally {
+        await lostApp.close();
+      }
+      const { newCheckId } = await import('@conncheck/core');
+      const old = newCheckId(Date.now() - 8 * 24 * 3600 * 1000);
+      const res = await get(`/v1/projA/checks/${old}`);
+      assert.match(res.json().error_msg, /: unknown now: it was created at .*, and tasks are removed 604800 s after they end \(CONNCHECK_RETENTION_SECONDS\), if it was one of this project's$/);
     });
 
     it('lists it', async () => {

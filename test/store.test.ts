@@ -60,7 +60,8 @@ describe('TaskStore', () => {
     const reclaim = await h.store.advance(check_id, 'p1', worker, undefined, 0);
     assert.deepEqual(reclaim.claim, { kind: 'skip', index: 0, reason: 'success' });
     let task = await h.store.getTask(check_id, 'p1');
-    assert.deepEqual(task?.summary, { total: 2, succeeded: 1, failed: 0, canceled: 0, running: 1, pending: 1 });
+    assert.deepEqual(task?.summary, { total: 2, succeeded: 1, failed: 0, canceled: 0, running: 1, pending: 0 });
+    assert.equal(task?.message, 'running: 1 of 2 items finished, 1 running');
     assert.equal(task?.check_items[0]?.status, 'success');
     assert.equal(task?.check_items[1]?.status, 'running');
 
@@ -171,7 +172,7 @@ describe('TaskStore', () => {
     await h.redis.del(k.task, k.items, k.specs, k.secrets);
     const after = await h.store.listTasks('p1', { limit: 10 });
     assert.equal(after.checks.length, 4);
-    assert.equal(await h.redis.zscore(h.store.keys.projectIndex('p1'), ids[4]!), null);
+    assert.equal(await h.redis.zscore(h.store.keys.projectIndex('p1', 'Pending'), ids[4]!), null);
   });
 
   it('deletes the task again when it cannot be enqueued', async () => {
@@ -223,6 +224,37 @@ describe('TaskReaper', () => {
     // A second pass finds nothing more to do, and the ended task left the open set.
     assert.equal(await reaper.reapOnce(Date.now() + 120_000), 0);
     assert.equal(await h.redis.zscore(h.store.keys.openTasks(), lost.check_id), null);
+    await reaper.close();
+  });
+
+  it('a crowd of tasks legitimately waiting cannot hide an orphan behind them', async () => {
+    const { TaskReaper } = await import('@conncheck/worker');
+    const { quietLogger } = await import('./lib/harness.js');
+    const reaper = new TaskReaper({ store: h.store, queue: h.queue, ref: { id: 'reaper', pool: 'default' }, logger: quietLogger, pageSize: 100 });
+    const t0 = Date.now();
+    // 250 tasks waiting in a pool no worker serves (their jobs are alive), created first…
+    for (let i = 0; i < 250; i++) await h.store.submit('p1', buildItems(jobs(1)).items, h.queue, 'nobody', { now: t0 + i });
+    // …then one whose jobs were lost after its item had started.
+    const { items } = buildItems(jobs(1));
+    const orphan = await h.store.submit('p1', items, h.queue, 'default', { now: t0 + 300 });
+    const claim = await h.store.advance(orphan.check_id, 'p1', worker, undefined, 0, t0 + 400);
+    assert.equal(claim.claim?.kind, 'run');
+    await h.queue.queue('default').remove(`${orphan.check_id}.0`);
+
+    const later = t0 + 120_000;
+    let ended = 0;
+    for (let pass = 0; pass < 3 && ended === 0; pass++) ended += await reaper.reapOnce(later);
+    assert.equal(ended, 1, 'found within three passes of 100');
+    const task = await h.store.getTask(orphan.check_id, 'p1');
+    assert.equal(task?.status, 'Failed');
+    const item = task!.check_items[0]!;
+    assert.equal(item.error_code, 'INTERNAL_ERROR');
+    // The item keeps what it had: it was started once, by w1, at t0 + 400.
+    assert.equal(item.attempts, 1);
+    assert.equal(item.started_at, new Date(t0 + 400).toISOString());
+    assert.deepEqual(item.worker, worker);
+    // The ended task left the open set; the waiting ones are all still in it.
+    assert.equal(await h.redis.zcard(h.store.keys.openTasks()), 250);
     await reaper.close();
   });
 });

@@ -48,33 +48,36 @@ export async function harness(env: Record<string, string> = {}): Promise<Harness
   };
 }
 
-export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+/** Every key matching a pattern, sorted. */
+export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const found: string[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
+    found.push(...keys);
   } while (cursor !== '0');
+  return found.sort();
+}
+
+export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  const keys = await scanKeys(redis, pattern);
+  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
 }
 
 /** Every byte stored under a prefix, as text: for asserting that a secret is nowhere in Redis. */
 export async function dumpKeys(redis: Redis, pattern: string): Promise<string> {
   const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    cursor = next;
-    for (const key of keys) {
-      const type = await redis.type(key);
-      out.push(key);
-      if (type === 'string') out.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') out.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'list') out.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') out.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'zset') out.push(JSON.stringify(await redis.zrange(key, '0', '-1')));
-      else if (type === 'stream') out.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-    }
-  } while (cursor !== '0');
+  for (const key of await scanKeys(redis, pattern)) {
+    const type = await redis.type(key);
+    out.push(key);
+    if (type === 'string') out.push((await redis.get(key)) ?? '');
+    else if (type === 'hash') out.push(JSON.stringify(await redis.hgetall(key)));
+    else if (type === 'list') out.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+    else if (type === 'set') out.push(JSON.stringify(await redis.smembers(key)));
+    else if (type === 'zset') out.push(JSON.stringify(await redis.zrange(key, '0', '-1')));
+    else if (type === 'stream') out.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+  }
   return out.join('\n');
 }
 

@@ -19,6 +19,8 @@ export interface BuildAppOptions {
   queue: TaskQueue;
   /** A pino logger; without one the app logs nothing (tests). */
   logger?: FastifyBaseLogger;
+  /** When conncheck first wrote to the current Redis data set (ms); server.ts keeps it current. @defaultValue () => 0 */
+  dataSince?: () => number;
 }
 
 
@@ -57,7 +59,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   });
 
-  const deps: ApiDeps = { config, store, queue, auth: new TokenAuth(config.authTokens) };
+  const deps: ApiDeps = { config, store, queue, auth: new TokenAuth(config.authTokens), dataSince: options.dataSince ?? (() => 0) };
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (scope) => checkRoutes(scope, deps));
   return app;

@@ -10,4 +10,6 @@ export interface ApiDeps {
   store: TaskStore;
   queue: TaskQueue;
   auth: TokenAuth;
+  /** When conncheck first wrote to the current Redis data set (ms; 0 = not known): TaskStore.dataSince. */
+  dataSince(): number;
 }

@@ -2,7 +2,7 @@
 // Must not: read the environment (main.ts does) or hold route logic (app.ts).
 
 import type { Config, Logger, SecretBox } from '@conncheck/core';
-import { TaskQueue, TaskStore, connectRedis, createRedis } from '@conncheck/store';
+import { TaskQueue, TaskStore, connectRedis, createRedis, durabilityWarnings } from '@conncheck/store';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { collectProcessMetrics } from './metrics.js';
@@ -14,14 +14,34 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function startApi(config: Config, secretBox: SecretBox, logger: Logger): Promise<RunningApi> {
+export interface StartApiOptions {
+  /** Log what this Redis would lose tasks to (no persistence, evictions). @defaultValue false */
+  checkDurability?: boolean;
+}
+
+export async function startApi(config: Config, secretBox: SecretBox, logger: Logger, options: StartApiOptions = {}): Promise<RunningApi> {
   const redis = createRedis(config.redisUrl, 'api', 'conncheck-api');
   await connectRedis(redis, config.redisUrl);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  if (options.checkDurability) for (const warning of await durabilityWarnings(redis)) logger.warn(warning);
   const store = new TaskStore({ redis, prefix: config.redisPrefix, retentionSeconds: config.retentionSeconds, secretBox });
+  // A Redis that comes back empty (restarted without persistence) has lost every task: say so once, loudly, and let
+  // 404s tell a lost task from an unknown one.
+  let dataSince = await store.dataSince();
+  redis.on('ready', () => {
+    store.dataSince().then(
+      (since) => {
+        if (since !== dataSince) {
+          logger.error({ lost_before: new Date(since).toISOString() }, 'Redis came back without its data: every task submitted before now is lost');
+          dataSince = since;
+        }
+      },
+      () => undefined,
+    );
+  });
   const queue = new TaskQueue(redis, store.keys);
   collectProcessMetrics();
-  const app = await buildApp({ config, store, queue, logger: logger.child({ component: 'api' }) });
+  const app = await buildApp({ config, store, queue, logger: logger.child({ component: 'api' }), dataSince: () => dataSince });
   if (!config.authTokens) {
     logger.warn(
       `OPEN MODE: CONNCHECK_AUTH_TOKENS is unset, so every request is accepted without a token. ` +

@@ -2,7 +2,7 @@
 // cancellation and shutdown. Must not: build Redis keys or decide state transitions (packages/store does).
 
 import { setMaxListeners } from 'node:events';
-import { Worker, type Job } from 'bullmq';
+import { WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Config, type ItemSpec, type Logger, ItemErrorCode, newWorkerId } from '@conncheck/core';
 import { type NetworkPolicy, type ProbeLogger, type ProbeTarget, getProbe, runProbe } from '@conncheck/probes';
@@ -22,6 +22,9 @@ export interface CheckWorkerOptions {
 }
 
 type RunClaim = Extract<Claim, { kind: 'run' }>;
+
+/** What runItem returns for a probe stopped because this worker is shutting down: no result to store. */
+const ABANDONED = Symbol('abandoned');
 
 /**
  * A probe logs rarely (debug detail, a probe bug), so the item's bindings are merged only when it does: a pino
@@ -47,6 +50,10 @@ export class CheckWorker {
    */
   private readonly running = new Map<string, { controller: AbortController; items: number }>();
   private readonly metricChildren = new Map<string, { completed: { inc(): void }; duration: { observe(value: number): void } }>();
+  /** Set by close(): no job claims another item; each hands the rest of its items back to the queue. */
+  private stopping = false;
+  /** Set when the shutdown grace has passed: running probes are stopped and their items handed back, not failed. */
+  private abandoning = false;
 
   constructor(private readonly options: CheckWorkerOptions) {
     this.ref = { id: newWorkerId(), pool: options.config.workerPool };
@@ -58,14 +65,15 @@ export class CheckWorker {
     subscriber.on('message', (_channel: string, checkId: string) => {
       this.running.get(checkId)?.controller.abort();
     });
-    this.worker = new Worker<CheckJobData>(store.keys.queueName(config.workerPool), (job) => this.process(job), {
+    this.worker = new Worker<CheckJobData>(store.keys.queueName(config.workerPool), (job, token) => this.process(job, token), {
       connection,
       prefix: store.keys.queuePrefix,
       // A job runs its items one after another, so this is also the number of probes running at once.
       concurrency: config.workerConcurrency,
-      // The lock is renewed every lockDuration/2 while the job runs, however long its items take.
+      // The lock is renewed every lockDuration/2 while the job runs, however long its items take. A killed worker's
+      // job is found by the first stall check after its lock expired: within lockDuration + stalledInterval.
       lockDuration: config.workerLockMs,
-      stalledInterval: Math.max(500, Math.floor(config.workerLockMs / 2)),
+      stalledInterval: Math.max(500, Math.floor(config.workerLockMs / 3)),
       maxStalledCount: 2,
       autorun: true,
     });
@@ -80,11 +88,17 @@ export class CheckWorker {
     logger.info({ worker: this.ref.id, pool: config.workerPool, concurrency: config.workerConcurrency }, 'worker started');
   }
 
-  private async process(job: Job<CheckJobData>): Promise<void> {
+  private async process(job: Job<CheckJobData>, token?: string): Promise<void> {
     const { check_id: checkId, project, from, to } = job.data;
+    const { store } = this.options;
     let finish: { index: number; claimed: { attempts: number; started_at: number }; outcome: ItemOutcome } | undefined;
+    let handBack = false;
     for (let index = from; index <= to; index++) {
-      const { claim, taskStatus } = await this.options.store.advance(checkId, project, this.ref, finish, index);
+      if (this.stopping) {
+        handBack = true;
+        break;
+      }
+      const { claim, taskStatus } = await store.advance(checkId, project, this.ref, finish, index);
       finish = undefined;
       if (!claim || claim.kind !== 'run') {
         // The task is gone (expired) or ended (canceled): the rest of the chunk has nothing to do.
@@ -92,12 +106,23 @@ export class CheckWorker {
         continue;
       }
       const outcome = await this.runItem(checkId, claim);
+      if (outcome === ABANDONED) {
+        await store.release(checkId, this.ref, [index]);
+        handBack = true;
+        break;
+      }
       finish = { index, claimed: { attempts: claim.attempts, started_at: claim.startedAt }, outcome };
     }
-    if (finish) await this.options.store.advance(checkId, project, this.ref, finish, undefined);
+    if (finish) await store.advance(checkId, project, this.ref, finish, undefined);
+    if (handBack) {
+      // Back to the queue for another worker (or this one's successor): the items this job already ended are
+      // skipped there, the others run. Not a failure, and not an attempt.
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
   }
 
-  private async runItem(checkId: string, claim: RunClaim): Promise<ItemOutcome> {
+  private async runItem(checkId: string, claim: RunClaim): Promise<ItemOutcome | typeof ABANDONED> {
     const { spec } = claim;
     if (claim.secretError !== undefined) {
       return this.record(spec, {
@@ -137,6 +162,8 @@ export class CheckWorker {
         logger: itemLogger(this.options.logger, { check_id: checkId, index: spec.index, db_type: spec.db_type }),
         signal: entry.controller.signal,
       });
+      // Stopped by the shutdown, not by a cancel or its deadline: the item runs again elsewhere.
+      if (this.abandoning && result.error_code === ItemErrorCode.CANCELED) return ABANDONED;
       return this.record(spec, result);
     } finally {
       probesRunning.dec();
@@ -170,7 +197,6 @@ export class CheckWorker {
         this.ref,
         {
           index,
-          claimed: { attempts: 0, started_at: Date.now() },
           outcome: {
             success: false,
             error_code: ItemErrorCode.INTERNAL_ERROR,
@@ -184,19 +210,34 @@ export class CheckWorker {
     }
   }
 
-  /** Stops taking jobs and waits for running ones, at most `graceMs`; then closes anyway. */
+  /**
+   * Stops: no new job is taken and no job claims another item from now on (each hands its remaining items back to
+   * the queue). Running probes get `graceMs` to finish; then they are stopped and their items handed back too, to
+   * run on another worker — never stored as failed or canceled. Resolves once every job has been handed back.
+   */
   async close(graceMs: number): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
+    this.stopping = true;
+    const closed = worker.close();
     let timer: NodeJS.Timeout | undefined;
-    const graceful = worker.close();
-    const forced = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        for (const { controller } of this.running.values()) controller.abort();
-        void worker.close(true).then(resolve, resolve);
-      }, graceMs);
+    const graceOver = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
     });
-    await Promise.race([graceful, forced]);
+    if ((await Promise.race([closed.then(() => 'closed' as const), graceOver.then(() => 'grace' as const)])) === 'grace') {
+      this.abandoning = true;
+      for (const { controller } of this.running.values()) controller.abort();
+      // Stopped probes return at once and their jobs go back to the queue; a job stuck on Redis does not hold the
+      // process past a short bound (its lock expires and another worker takes it).
+      const bound = new Promise<void>((resolve) => {
+        clearTimeout(timer);
+        timer = setTimeout(resolve, 3000);
+      });
+      if ((await Promise.race([closed.then(() => 'closed' as const), bound.then(() => 'bound' as const)])) === 'bound') {
+        this.options.logger.warn('jobs did not hand back within 3 s of the grace period; closing anyway');
+        await worker.close(true).catch(() => undefined);
+      }
+    }
     clearTimeout(timer);
     await this.options.subscriber.quit().catch(() => undefined);
   }

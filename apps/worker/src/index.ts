@@ -1,3 +1,4 @@
 export { CheckWorker, type CheckWorkerOptions } from './check-worker.js';
 export { startWorker, policyFromConfig, type RunningWorker } from './server.js';
 export { TaskReaper, type TaskReaperOptions } from './task-reaper.js';
+export { EnqueueRecovery, type EnqueueRecoveryOptions } from './enqueue-recovery.js';

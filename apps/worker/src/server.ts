@@ -4,8 +4,9 @@
 import type { Config, Logger, SecretBox } from '@conncheck/core';
 import { ConfigError } from '@conncheck/core';
 import { NetworkPolicy, parseCidrList } from '@conncheck/probes';
-import { TaskQueue, TaskStore, connectRedis, createRedis } from '@conncheck/store';
+import { TaskQueue, TaskStore, connectRedis, createRedis, durabilityWarnings } from '@conncheck/store';
 import { CheckWorker } from './check-worker.js';
+import { EnqueueRecovery } from './enqueue-recovery.js';
 import { TaskReaper } from './task-reaper.js';
 
 export interface RunningWorker {
@@ -29,7 +30,12 @@ export function policyFromConfig(config: Config): NetworkPolicy {
   });
 }
 
-export async function startWorker(config: Config, secretBox: SecretBox, logger: Logger): Promise<RunningWorker> {
+export interface StartWorkerOptions {
+  /** Log what this Redis would lose tasks to (no persistence, evictions). @defaultValue false */
+  checkDurability?: boolean;
+}
+
+export async function startWorker(config: Config, secretBox: SecretBox, logger: Logger, options: StartWorkerOptions = {}): Promise<RunningWorker> {
   const policy = policyFromConfig(config);
   const connection = createRedis(config.redisUrl, 'worker', 'conncheck-worker');
   const subscriber = createRedis(config.redisUrl, 'worker', 'conncheck-worker-cancel');
@@ -40,17 +46,20 @@ export async function startWorker(config: Config, secretBox: SecretBox, logger: 
     await connectRedis(redis, config.redisUrl);
     redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   }
+  if (options.checkDurability) for (const warning of await durabilityWarnings(storeRedis)) logger.warn(warning);
   const store = new TaskStore({ redis: storeRedis, prefix: config.redisPrefix, retentionSeconds: config.retentionSeconds, secretBox });
   const worker = new CheckWorker({ config, store, connection, subscriber, policy, logger: logger.child({ component: 'worker' }) });
   await worker.start();
   const queue = new TaskQueue(connection, store.keys);
   const reaper = new TaskReaper({ store, queue, ref: worker.ref, logger: logger.child({ component: 'reaper' }) });
   reaper.start();
+  const recovery = new EnqueueRecovery({ store, queue, logger: logger.child({ component: 'enqueue-recovery' }) });
+  recovery.start();
   return {
     worker,
     async close() {
-      await reaper.close();
-      await worker.close(config.shutdownGraceMs);
+      // The worker first: from this moment no job claims another item.
+      await Promise.all([worker.close(config.shutdownGraceMs), reaper.close(), recovery.close()]);
       await queue.close();
       connection.disconnect();
       storeRedis.disconnect();

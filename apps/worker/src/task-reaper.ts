@@ -2,38 +2,37 @@
 // failed), so no task stays Pending or Running forever. Must not: touch an item whose job may still run.
 
 import { type Logger, ItemErrorCode } from '@conncheck/core';
-import type { TaskQueue, TaskStore, WorkerRef } from '@conncheck/store';
+import { type TaskQueue, type WorkerRef, TaskStore, chunkStartOf } from '@conncheck/store';
+import { Periodic } from './periodic.js';
 
 export interface TaskReaperOptions {
   store: TaskStore;
   queue: TaskQueue;
   ref: WorkerRef;
   logger: Logger;
-  /** How often a worker tries to reap (one worker per interval does). @defaultValue 60000 */
+  /** How often a worker tries to reap (one worker per interval does). @defaultValue 15000 */
   intervalMs?: number;
-  /** Tasks younger than this are left alone: their jobs are just being enqueued. @defaultValue 60000 */
+  /** Tasks younger than this are left alone. @defaultValue 10000 */
   minAgeMs?: number;
+  /** Open tasks looked at per pass; the next pass goes on where this one stopped, so every open task is seen. @defaultValue 500 */
+  pageSize?: number;
 }
 
 export class TaskReaper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly periodic: Periodic;
   private readonly intervalMs: number;
   private readonly minAgeMs: number;
+  private readonly pageSize: number;
 
   constructor(private readonly options: TaskReaperOptions) {
-    this.intervalMs = options.intervalMs ?? 60_000;
-    this.minAgeMs = options.minAgeMs ?? 60_000;
+    this.intervalMs = options.intervalMs ?? 15_000;
+    this.minAgeMs = options.minAgeMs ?? 10_000;
+    this.pageSize = options.pageSize ?? 500;
+    this.periodic = new Periodic('reaper', this.intervalMs, () => this.tick(), options.logger);
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.tick()
-        .catch((err: Error) => this.options.logger.warn({ err: err.message }, 'reaper failed; will retry'))
-        .finally(() => (this.running = undefined));
-    }, this.intervalMs);
-    this.timer.unref();
+    this.periodic.start();
   }
 
   private async tick(): Promise<void> {
@@ -42,16 +41,22 @@ export class TaskReaper {
   }
 
   /**
-   * One pass over the open tasks older than minAgeMs: a task none of whose jobs can still run (all completed, failed
-   * for good, or gone) has its unfinished items failed with INTERNAL_ERROR. A job runs its items before it
-   * completes, so such items can only be orphans. Returns the number of items ended.
+   * One pass over the next page of open tasks (a walk that wraps around, so a crowd of tasks legitimately waiting
+   * cannot hide an orphan behind them). An unfinished item whose job cannot run any more (completed, failed for
+   * good, or gone) can only be an orphan — a job writes its items before it completes, and a stopping worker hands
+   * its job back — so it fails with INTERNAL_ERROR. Returns the number of items ended.
    */
   async reapOnce(now: number = Date.now()): Promise<number> {
     const { store, queue, ref, logger } = this.options;
+    const { tasks, next } = await store.openTasksPage(await store.reaperCursor(), this.pageSize);
     let ended = 0;
-    for (const task of await store.openTasksOlderThan(now - this.minAgeMs, 100)) {
-      if (await queue.anyJobAlive(task.checkId, task.total, task.pool)) continue;
-      const orphans = await store.unfinishedIndexes(task.checkId);
+    for (const task of tasks) {
+      // Too young, or its jobs may not be added yet (EnqueueRecovery adds them): not an orphan.
+      if (task.createdAt > now - this.minAgeMs || task.enqueuePending) continue;
+      const unfinished = await store.unfinishedIndexes(task.checkId);
+      if (unfinished.length === 0) continue;
+      const live = await queue.liveJobs(task.checkId, TaskStore.jobStartsOf(unfinished, task.total), task.pool);
+      const orphans = unfinished.filter((index) => !live.has(chunkStartOf(index, task.total)));
       for (const index of orphans) {
         const { written } = await store.advance(
           task.checkId,
@@ -59,7 +64,6 @@ export class TaskReaper {
           ref,
           {
             index,
-            claimed: { attempts: 0, started_at: now },
             outcome: {
               success: false,
               error_code: ItemErrorCode.INTERNAL_ERROR,
@@ -75,11 +79,11 @@ export class TaskReaper {
       }
       if (orphans.length > 0) logger.error({ check_id: task.checkId, items: orphans.length }, 'ended items whose queue job was lost');
     }
+    await store.setReaperCursor(next);
     return ended;
   }
 
-  async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  close(): Promise<void> {
+    return this.periodic.close();
   }
 }

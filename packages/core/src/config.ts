@@ -55,7 +55,7 @@ export interface Config {
   shutdownGraceMs: number;
   /**
    * BullMQ job lock of a worker, renewed every half of it while the job runs. A killed worker's jobs run again
-   * once their lock has expired and a stall check (every half of it) has found them. @defaultValue 30000
+   * once their lock has expired and a stall check (every third of it) has found them: within 1⅓× this. @defaultValue 10000
    */
   workerLockMs: number;
   /** A TLS server certificate valid for fewer days than this makes a successful item carry a warning; 0 = never. @defaultValue 30 */
@@ -149,12 +149,12 @@ export function loadConfig(env: Env = process.env): Config {
     workerPool: pool,
     maxItemsPerBatch: int(env, 'CONNCHECK_MAX_ITEMS', 1000, 1, 100_000),
     bodyLimit: int(env, 'CONNCHECK_BODY_LIMIT', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-    retentionSeconds: int(env, 'CONNCHECK_RETENTION_SECONDS', 7 * 24 * 3600, 60, 366 * 24 * 3600),
+    retentionSeconds: int(env, 'CONNCHECK_RETENTION_SECONDS', 7 * 24 * 3600, 1, 366 * 24 * 3600),
     maxPendingItemsPerProject: int(env, 'CONNCHECK_MAX_PENDING_ITEMS', 20_000, 1, 10_000_000),
     redisPrefix: prefix,
     logLevel: logLevel as Config['logLevel'],
     shutdownGraceMs: int(env, 'CONNCHECK_SHUTDOWN_GRACE_MS', 65_000, 0, 600_000),
-    workerLockMs: int(env, 'CONNCHECK_WORKER_LOCK_MS', 30_000, 1000, 600_000),
+    workerLockMs: int(env, 'CONNCHECK_WORKER_LOCK_MS', 10_000, 1000, 600_000),
     tlsExpiryWarningDays: int(env, 'CONNCHECK_TLS_EXPIRY_WARNING_DAYS', 30, 0, 3650),
     workerMetricsPort: int(env, 'CONNCHECK_WORKER_METRICS_PORT', 0, 0, 65535),
   };

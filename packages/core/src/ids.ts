@@ -23,6 +23,12 @@ export function checkIdFloor(ms: number): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
 }
 
+/** When a check id was minted (ms), from its UUIDv7 time field; undefined for anything that is not a check id. */
+export function checkIdTime(checkId: string): number | undefined {
+  if (!new RegExp(CHECK_ID_PATTERN).test(checkId)) return undefined;
+  return Number.parseInt(checkId.slice(0, 8) + checkId.slice(9, 13), 16);
+}
+
 export const CHECK_ID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$';
 
 export function newWorkerId(): string {

@@ -1,7 +1,7 @@
 // Owns: sealing item secrets with AES-256-GCM before they reach Redis, and opening them in a worker.
 // Must not: log, cache or return plaintext anywhere but to the caller that opens it.
 
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 
 const VERSION = 'v1';
 
@@ -33,6 +33,17 @@ export class SecretBox {
     if (key.length !== 32) throw new SecretBoxError('key must be 32 bytes');
     this.keyId = createHash('sha256').update('conncheck-key-id').update(key).digest('hex').slice(0, 12);
   }
+
+  /**
+   * A keyed digest (HMAC-SHA256 under a key derived from this one): lets Redis hold a value's fingerprint — an
+   * Idempotency-Key, a request body with its passwords — that nobody without the key can test guesses against.
+   */
+  digest(value: string): string {
+    this.digestKey ??= createHash('sha256').update('conncheck-digest-key').update(this.key).digest();
+    return createHmac('sha256', this.digestKey).update(value).digest('base64url');
+  }
+
+  private digestKey: Buffer | undefined;
 
   static random(): SecretBox {
     return new SecretBox(randomBytes(32));

@@ -36,7 +36,7 @@ describe('loadConfig', () => {
     [{ CONNCHECK_WORKER_POOL: 'zone a' }, 'CONNCHECK_WORKER_POOL: may hold only letters, digits, _ and - (at most 64)'],
     [{ CONNCHECK_MAX_ITEMS: '-1' }, 'CONNCHECK_MAX_ITEMS: must be a whole number, got "-1"'],
     [{ CONNCHECK_LOG_LEVEL: 'verbose' }, 'CONNCHECK_LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
-    [{ CONNCHECK_RETENTION_SECONDS: '1' }, 'CONNCHECK_RETENTION_SECONDS: must be between 60 and 31622400, got 1'],
+    [{ CONNCHECK_RETENTION_SECONDS: '0' }, 'CONNCHECK_RETENTION_SECONDS: must be between 1 and 31622400, got 0'],
   ];
   for (const [env, message] of bad) {
     it(`rejects ${JSON.stringify(env)}`, () => {

@@ -54,16 +54,18 @@ export const INITIAL_ITEM_STATE: ItemState = { status: 'pending', attempts: 0 };
 const iso = (ms: number | undefined | null): string | null =>
   ms === undefined || ms === null || Number.isNaN(ms) ? null : new Date(ms).toISOString();
 
-export function terminalState(claimed: { attempts: number; started_at: number; worker: WorkerRef }, outcome: ItemOutcome, now: number): ItemState {
-  const state: ItemState = {
+/**
+ * The stored state of an item that has ended. Without `claimed` the state carries no attempts, start or worker:
+ * the store keeps those the item already has (it was failed for a job that will not run it, not run here).
+ */
+export function terminalState(claimed: { attempts: number; started_at: number; worker: WorkerRef } | undefined, outcome: ItemOutcome, now: number): ItemState {
+  const state = {
     status: outcome.success ? 'success' : 'failed',
-    attempts: claimed.attempts,
-    started_at: claimed.started_at,
+    ...(claimed && { attempts: claimed.attempts, started_at: claimed.started_at, worker: claimed.worker }),
     finished_at: now,
-    worker: claimed.worker,
     success: outcome.success,
     duration_ms: Math.round(outcome.duration_ms * 10) / 10,
-  };
+  } as ItemState;
   if (!outcome.success) {
     state.error_code = outcome.error_code ?? 'INTERNAL_ERROR';
     state.error_msg = outcome.error_msg ?? '';
@@ -120,15 +122,22 @@ export function taskHeaderView(checkId: string, hash: TaskHash): TaskHeader {
   const failed = n('failed');
   const canceled = n('canceled');
   const running = n('running');
+  const status = (hash.status ?? 'Pending') as TaskStatus;
   return {
     check_id: checkId,
     type: hash.type ?? TASK_TYPE,
-    status: (hash.status ?? 'Pending') as TaskStatus,
-    message: hash.message ?? '',
+    status,
+    message: hash.message ?? openTaskMessage(status, total, succeeded + failed + canceled, running, hash.pool ?? 'default'),
     created_at: iso(n('created_at')) ?? '',
     finished_at: hash.finished_at ? iso(Number(hash.finished_at)) : null,
-    summary: { total, succeeded, failed, canceled, running, pending: Math.max(0, total - succeeded - failed - canceled) },
+    summary: { total, succeeded, failed, canceled, running, pending: Math.max(0, total - succeeded - failed - canceled - running) },
   };
+}
+
+/** An open task's message, from its counts (an ended task's message is stored when it ends). */
+function openTaskMessage(status: TaskStatus, total: number, ended: number, running: number, pool: string): string {
+  if (status === 'Pending') return `waiting for a worker of pool "${pool}"`;
+  return `running: ${ended} of ${total} items finished, ${running} running`;
 }
 
 export function taskView(checkId: string, hash: TaskHash, specs: Record<string, string>, states: Record<string, string>): Task {

@@ -23,14 +23,28 @@ export class StoreKeys {
     };
   }
 
-  /** Sorted set (all scores 0, members = check ids, which sort by creation time) of a project's tasks. */
-  projectIndex(project: string, status?: TaskStatus): string {
-    return `${this.prefix}:idx:${project}:${status ?? 'all'}`;
+  /**
+   * Sorted set (all scores 0, members = check ids, which sort by creation time) of a project's tasks in one status.
+   * Pending and Running hold open tasks only (a task leaves them when it ends, so they need no TTL); the three final
+   * ones get the retention TTL at every task end and are pruned of expired tasks through `endedTimes`.
+   */
+  projectIndex(project: string, status: TaskStatus): string {
+    return `${this.prefix}:idx:${project}:${status}`;
   }
 
-  /** Items of a project not yet terminal, for the per-project backlog limit. */
+  /** Sorted set (score = end ms) of a project's ended tasks: which entries of the final indexes have expired. */
+  endedTimes(project: string): string {
+    return `${this.prefix}:ended:${project}`;
+  }
+
+  /** Items of a project not yet terminal, for the per-project backlog limit; deleted when it reaches 0. */
   unfinished(project: string): string {
     return `${this.prefix}:unfinished:${project}`;
+  }
+
+  /** A submission's Idempotency-Key (as an HMAC digest, never the key itself) → the task it created. */
+  idempotency(project: string, digest: string): string {
+    return `${this.prefix}:idem:${project}:${digest}`;
   }
 
   /** Held by the one worker that runs the reaper in a given interval. */
@@ -38,9 +52,27 @@ export class StoreKeys {
     return `${this.prefix}:reaper-lock`;
   }
 
-  /** Sorted set (score = creation ms) of every task that may not have ended yet, across projects, for the reaper. */
+  /** Where the reaper's walk over the open tasks stopped (it goes on from there next time). */
+  reaperCursor(): string {
+    return `${this.prefix}:reaper-cursor`;
+  }
+
+  /** Sorted set (score = creation ms) of every task that has not ended, across projects; a task leaves it when it ends. */
   openTasks(): string {
     return `${this.prefix}:open-tasks`;
+  }
+
+  /**
+   * Sorted set (score = creation ms) of tasks stored whose jobs may not be in the queue yet. The submission removes
+   * its entry once the jobs are added; an entry left behind (the API died in between) is finished by a worker.
+   */
+  enqueueIntents(): string {
+    return `${this.prefix}:enqueue-intents`;
+  }
+
+  /** Hash of facts about this Redis's data set: when conncheck first wrote to it (to tell a lost task from an unknown one). */
+  meta(): string {
+    return `${this.prefix}:meta`;
   }
 
   /** Pub/sub channel on which cancellations are announced to workers. */

@@ -1,31 +1,39 @@
-// Owns: loading the Lua scripts of lua/ into an ioredis client as typed commands.
+// Owns: loading the Lua scripts of lua/ into an ioredis client as typed commands, with their shared includes.
 // Must not: contain state-transition logic itself; that lives in the scripts.
 
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
 /** Scripts are files named `<name>-<key count>.lua`, as BullMQ names its own. */
-const SCRIPTS = ['advanceItem-9', 'cancelTask-8'] as const;
+const SCRIPTS = ['submitTask-14', 'advanceItem-12', 'cancelTask-12', 'releaseItems-2'] as const;
 
 export type AdvanceReply = [written: number | null, taskStatus: string | null, claim: ClaimReply | null];
 export type ClaimReply = ['run', number, string | null, string | null] | ['skip', string] | ['gone'];
+export type SubmitReply = ['created'] | ['backlog', number] | ['same', string, string] | ['conflict', string];
 
 export interface StoreCommands {
+  submitTask(...args: (string | number)[]): Promise<SubmitReply>;
   advanceItem(...args: (string | number)[]): Promise<AdvanceReply>;
   cancelTask(...args: (string | number)[]): Promise<number | ['ended', string]>;
+  releaseItems(...args: (string | number)[]): Promise<number>;
 }
 
 const scriptDir = new URL('../../src/lua/', import.meta.url);
 
+/**
+ * A script's text with its `--- @include "name"` lines replaced by lua/includes/<name>.lua, as BullMQ assembles its
+ * scripts from shared pieces: what several scripts must do alike is written once.
+ */
+export function scriptSource(file: string): string {
+  return readFileSync(new URL(`${file}.lua`, scriptDir), 'utf8').replace(/^--- @include "([A-Za-z]+)"$/gm, (_line, name: string) =>
+    readFileSync(new URL(`includes/${name}.lua`, scriptDir), 'utf8'),
+  );
+}
+
 export function defineScripts(redis: Redis): Redis & StoreCommands {
   for (const file of SCRIPTS) {
     const [name, keys] = file.split('-') as [string, string];
-    if (!(name in redis)) {
-      redis.defineCommand(name, {
-        numberOfKeys: Number(keys),
-        lua: readFileSync(new URL(`${file}.lua`, scriptDir), 'utf8'),
-      });
-    }
+    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: Number(keys), lua: scriptSource(file) });
   }
   return redis as Redis & StoreCommands;
 }

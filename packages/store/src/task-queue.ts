@@ -24,12 +24,33 @@ export function chunkSize(total: number): number {
   return Math.max(1, Math.min(16, Math.floor(total / 100)));
 }
 
+/** The first item index of each job of a task, in order; a job's id is `<check id>.<first index>`. */
+export function chunkStarts(total: number): number[] {
+  const size = chunkSize(total);
+  const starts: number[] = [];
+  for (let from = 0; from < total; from += size) starts.push(from);
+  return starts;
+}
+
+/** The first item index of the job that runs item `index`. */
+export function chunkStartOf(index: number, total: number): number {
+  const size = chunkSize(total);
+  return index - (index % size);
+}
+
+export function jobId(checkId: string, from: number): string {
+  return `${checkId}.${from}`;
+}
+
 export const JOB_OPTIONS: JobsOptions = {
   // A job fails only for infrastructure faults (Redis down mid-job); targets that fail are results, not errors.
   attempts: 3,
   backoff: { type: 'exponential', delay: 1000 },
-  removeOnComplete: { age: 3600, count: 1000 },
-  removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+  // A completed job has written every item it ran into the task: nothing is left to keep (and the task's keys are
+  // the only ones with its id that outlive it, for as long as the retention says).
+  removeOnComplete: true,
+  // A job that failed for good is kept a day for the operator (ids and indexes only, no target).
+  removeOnFail: { age: 24 * 3600, count: 10_000 },
 };
 
 export class TaskQueue {
@@ -53,43 +74,36 @@ export class TaskQueue {
     return queue;
   }
 
+  /**
+   * Adds a task's jobs. Idempotent: job ids are deterministic, so adding them again (a retried submission, or a
+   * worker finishing an enqueue intent) adds none twice while they are in the queue; a job added again after it
+   * completed finds its items ended and does nothing.
+   */
   async enqueue(checkId: string, project: string, total: number, pool: string): Promise<number> {
     const size = chunkSize(total);
-    const jobs = [];
-    for (let from = 0; from < total; from += size) {
-      const to = Math.min(total, from + size) - 1;
-      jobs.push({
-        name: 'check',
-        data: { check_id: checkId, project, from, to },
-        // Deterministic ids: a retried submission of the same task cannot enqueue a chunk twice.
-        opts: { jobId: `${checkId}.${from}` },
-      });
-    }
+    const jobs = chunkStarts(total).map((from) => ({
+      name: 'check',
+      data: { check_id: checkId, project, from, to: Math.min(total, from + size) - 1 },
+      opts: { jobId: jobId(checkId, from) },
+    }));
     await this.queue(pool).addBulk(jobs);
     return jobs.length;
   }
 
   /**
-   * Whether any of a task's jobs can still run (waiting, active, delayed, prioritized). A job that completed, failed
-   * for good or is gone from Redis will not.
+   * Of the jobs starting at `starts`, those that can still run (waiting, active, delayed, prioritized). A job that
+   * completed, failed for good or is gone from Redis will not.
    */
-  async anyJobAlive(checkId: string, total: number, pool: string): Promise<boolean> {
-    const size = chunkSize(total);
+  async liveJobs(checkId: string, starts: number[], pool: string): Promise<Set<number>> {
     const queue = this.queue(pool);
-    for (let from = 0; from < total; from += size) {
-      const state = await queue.getJobState(`${checkId}.${from}`);
-      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return true;
-    }
-    return false;
+    const states = await Promise.all(starts.map((from) => queue.getJobState(jobId(checkId, from))));
+    return new Set(starts.filter((_, i) => !['completed', 'failed', 'unknown'].includes(states[i]!)));
   }
 
   /** Removes a task's waiting jobs (best effort: active ones finish and find their items canceled). */
   async removeWaiting(checkId: string, total: number, pool: string): Promise<void> {
-    const size = chunkSize(total);
     const queue = this.queue(pool);
-    const removals = [];
-    for (let from = 0; from < total; from += size) removals.push(queue.remove(`${checkId}.${from}`).catch(() => 0));
-    await Promise.all(removals);
+    await Promise.all(chunkStarts(total).map((from) => queue.remove(jobId(checkId, from)).catch(() => 0)));
   }
 
   async close(): Promise<void> {

@@ -16,8 +16,9 @@ import {
   TaskList,
   type TaskStatus,
   buildItems,
+  checkIdTime,
 } from '@conncheck/core';
-import { BacklogFullError, CursorError } from '@conncheck/store';
+import { BacklogFullError, CursorError, IdempotencyConflictError, type Submitted } from '@conncheck/store';
 import type { ApiDeps } from '../deps.js';
 import { submittedItems, submittedTasks } from '../metrics.js';
 import { dryRunProblems } from '../validation.js';
@@ -63,10 +64,34 @@ const DryRunResult = Type.Object({
   problems: Type.Array(Type.Object({ field: Type.String(), error_code: Type.String(), error_msg: Type.String() })),
 });
 
+const SubmitHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^[\\x21-\\x7e]+$',
+      description:
+        'Extension: a key of your choosing (1–255 visible ASCII characters) that makes a retry safe: the same key with the same body returns the check_id of the first request (header Idempotent-Replayed: true); with another body the answer is 409 CC.IDEMPOTENCY_KEY_REUSED. Kept as long as the task.',
+    }),
+  ),
+});
+
 type ProjectRequest = FastifyRequest<{ Params: { project_id: string } }>;
 
-function notFound(checkId: string): ApiError {
-  return new ApiError(404, ApiErrorCode.NOT_FOUND, `no check ${checkId} in this project (it may have expired)`);
+/**
+ * 404 for a check that is not in this project. The message says what the id's creation time allows — never whether
+ * the task exists in another project — instead of guessing at expiry.
+ */
+function notFound(checkId: string, deps: ApiDeps): ApiError {
+  const created = checkIdTime(checkId);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  let why = 'unknown: no check with this id was submitted to this project';
+  if (created !== undefined && created < deps.dataSince()) {
+    why = `it was created at ${iso(created)}, before this Redis's data begins (${iso(deps.dataSince())}): it was lost with Redis's earlier data (a restart without persistence?)`;
+  } else if (created !== undefined && created < Date.now() - deps.config.retentionSeconds * 1000) {
+    why = `unknown now: it was created at ${iso(created)}, and tasks are removed ${deps.config.retentionSeconds} s after they end (CONNCHECK_RETENTION_SECONDS), if it was one of this project's`;
+  }
+  return new ApiError(404, ApiErrorCode.NOT_FOUND, `no check ${checkId} in this project: ${why}`);
 }
 
 export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -91,8 +116,9 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
           'Validates and stores the batch, enqueues it and answers at once with the check_id to poll. With `dry_run=true` it only validates and answers 200 with every problem found.',
         params: ProjectParams,
         querystring: Type.Object({ dry_run: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false }),
+        headers: SubmitHeaders,
         body: BatchRequest,
-        response: { 202: SubmitResponse, 200: DryRunResult, 413: ErrorBody, 429: ErrorBody, ...errors },
+        response: { 202: SubmitResponse, 200: DryRunResult, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, ...errors },
       },
       // Counted before schema validation so that an oversized batch costs no per-item validation work.
       preValidation: async (request: FastifyRequest) => {
@@ -116,10 +142,21 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       const { problems, items } = buildItems(body.jobs);
       if (dryRun) return reply.status(200).send({ valid: problems.length === 0, count: body.jobs.length, problems });
       if (problems.length > 0) throw problemError(problems);
-      let submitted: { check_id: string; created_at: string };
+      const idempotencyKey = (request.headers as { 'idempotency-key'?: string })['idempotency-key'];
+      let submitted: Submitted;
       try {
-        submitted = await store.submit(project, items, queue, config.workerPool, { maxUnfinished: config.maxPendingItemsPerProject });
+        submitted = await store.submit(project, items, queue, config.workerPool, {
+          maxUnfinished: config.maxPendingItemsPerProject,
+          idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, body },
+        });
       } catch (err) {
+        if (err instanceof IdempotencyConflictError) {
+          throw new ApiError(
+            409,
+            ApiErrorCode.IDEMPOTENCY_KEY_REUSED,
+            `Idempotency-Key was used in this project for a request with another body (check ${err.checkId}); send the same body to retry, or a new key`,
+          );
+        }
         if (!(err instanceof BacklogFullError)) throw err;
         throw new ApiError(
           429,
@@ -127,14 +164,18 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
           `project ${project} has ${err.backlog} unfinished items; ${items.length} more would pass the limit of ${err.limit} (CONNCHECK_MAX_PENDING_ITEMS)`,
         );
       }
-      const { check_id, created_at } = submitted;
-      submittedTasks.inc();
-      for (const { spec } of items) submittedItems.inc({ db_type: spec.db_type });
-      request.log.info({ check_id, project, count: items.length }, 'check submitted');
-      return reply
-        .status(202)
-        .header('location', `/v1/${project}/checks/${check_id}`)
-        .send({ check_id, status: 'Pending', created_at, count: items.length });
+      const { check_id, created_at, replayed } = submitted;
+      let status: TaskStatus = 'Pending';
+      if (replayed) {
+        status = (await store.taskInfo(check_id))?.status ?? 'Pending';
+        reply.header('idempotent-replayed', 'true');
+        request.log.info({ check_id, project }, 'idempotent retry: answered with the task the key created');
+      } else {
+        submittedTasks.inc();
+        for (const { spec } of items) submittedItems.inc({ db_type: spec.db_type });
+        request.log.info({ check_id, project, count: items.length }, 'check submitted');
+      }
+      return reply.status(202).header('location', `/v1/${project}/checks/${check_id}`).send({ check_id, status, created_at, count: items.length });
     },
   );
 
@@ -147,7 +188,7 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       const { project_id: project, check_id: checkId } = request.params as { project_id: string; check_id: string };
       const query = request.query as { wait_ms?: number; include_items?: boolean };
       const task = await store.getTaskWhenEnded(checkId, project, query.wait_ms ?? 0, { items: query.include_items !== false });
-      if (!task) throw notFound(checkId);
+      if (!task) throw notFound(checkId, deps);
       return task;
     },
   );
@@ -166,7 +207,7 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
     async (request) => {
       const { project_id: project, check_id: checkId } = request.params as { project_id: string; check_id: string };
       const task = await store.getTaskWhenEnded(checkId, project, (request.query as { wait_ms?: number }).wait_ms ?? 0);
-      if (!task) throw notFound(checkId);
+      if (!task) throw notFound(checkId, deps);
       const results = task.check_items.map((item) => {
         const row: BatchResults['results'][number] = { id: item.id, status: item.status, success: item.success };
         if (item.error_code !== null) row.error_code = item.error_code;
@@ -220,13 +261,13 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
     async (request, reply: FastifyReply) => {
       const { project_id: project, check_id: checkId } = request.params as { project_id: string; check_id: string };
       const outcome = await store.cancel(checkId, project);
-      if (!outcome) throw notFound(checkId);
+      if (!outcome) throw notFound(checkId, deps);
       if ('ended' in outcome) throw new ApiError(409, ApiErrorCode.ALREADY_FINISHED, `check ${checkId} already ended as ${outcome.ended}`);
       const info = await store.taskInfo(checkId);
       if (info) await queue.removeWaiting(checkId, info.total, info.pool).catch(() => undefined);
       request.log.info({ check_id: checkId, project, canceled: outcome.canceled }, 'check canceled');
       const task = await store.getTask(checkId, project);
-      if (!task) throw notFound(checkId);
+      if (!task) throw notFound(checkId, deps);
       return reply.status(200).send(task);
     },
   );

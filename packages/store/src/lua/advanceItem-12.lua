@@ -3,13 +3,12 @@
   trip. Safe under BullMQ's at-least-once delivery:
   - finish: the first terminal result wins; a later one (a re-run after a lost lock) is dropped and moves no counter.
     The item's secrets are deleted the moment it is terminal. When the last item ends, the task ends:
-    Succeeded if none failed, else Failed, and every key of the task gets the retention TTL.
+    Succeeded if none failed, else Failed (see endTask). A result without `attempts` (an item failed for its worker,
+    which never ran it here: a job given up, or lost) keeps the attempts, start time and worker the item has.
   - claim: a terminal item, or an item of an ended/canceled task, is skipped; a re-run of a running item counts
     another attempt but no counter moves twice.
 
-  KEYS[1] task hash      KEYS[2] items hash (index -> state JSON)   KEYS[3] specs hash   KEYS[4] secrets hash
-  KEYS[5] project index Pending   KEYS[6] project index Running
-  KEYS[7] project index Succeeded KEYS[8] project index Failed      KEYS[9] project unfinished-items counter
+  KEYS[1..12] the task's keys (includes/taskKeys.lua)
   ARGV[1] check id   ARGV[2] now (ms)   ARGV[3] retention (s)
   ARGV[4] index to finish or ''   ARGV[5] its terminal state JSON (status success|failed + result fields)
   ARGV[6] index to claim or ''    ARGV[7] worker JSON {id,pool}   ARGV[8] channel on which the end of a task is announced
@@ -17,22 +16,16 @@
   Output: { written: 1 | 0 (already terminal) | -1 (gone) | false (nothing to finish), task status or false,
             claim: { 'run', attempts, spec JSON, sealed secrets or false } | { 'skip', status } | { 'gone' } | false }
 ]]
+--- @include "taskKeys"
+
 local checkId, now, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local taskStatus = redis.call('HGET', KEYS[1], 'status')
-
-local function isTerminal(s)
-  return s == 'success' or s == 'failed' or s == 'canceled'
-end
-
-local function moveIndex(from, to)
-  redis.call('ZREM', from, checkId)
-  redis.call('ZADD', to, 0, checkId)
-end
 
 local function markRunning()
   if taskStatus == 'Pending' then
     redis.call('HSET', KEYS[1], 'status', 'Running', 'started_at', now)
-    moveIndex(KEYS[5], KEYS[6])
+    redis.call('ZREM', KEYS[5], checkId)
+    redis.call('ZADD', KEYS[6], 0, checkId)
     taskStatus = 'Running'
   end
 end
@@ -40,33 +33,36 @@ end
 local written = false
 if ARGV[4] ~= '' then
   local raw = taskStatus and redis.call('HGET', KEYS[2], ARGV[4])
-  local before = raw and cjson.decode(raw).status
+  local stored = raw and cjson.decode(raw)
   if not raw then
     written = -1
-  elseif isTerminal(before) then
+  elseif isTerminal(stored.status) then
     written = 0
   else
     written = 1
     local result = cjson.decode(ARGV[5])
-    redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+    local encoded = ARGV[5]
+    if result.attempts == nil then
+      result.attempts = stored.attempts or 0
+      result.started_at = stored.started_at
+      result.worker = stored.worker
+      encoded = cjson.encode(result)
+    end
+    redis.call('HSET', KEYS[2], ARGV[4], encoded)
     redis.call('HDEL', KEYS[4], ARGV[4])
-    if before == 'running' then redis.call('HINCRBY', KEYS[1], 'running', -1) end
+    if stored.status == 'running' then redis.call('HINCRBY', KEYS[1], 'running', -1) end
     redis.call('HINCRBY', KEYS[1], result.status == 'success' and 'succeeded' or 'failed', 1)
-    if redis.call('DECR', KEYS[9]) < 0 then redis.call('SET', KEYS[9], 0) end
+    itemsEnded(1)
     local t = redis.call('HMGET', KEYS[1], 'total', 'succeeded', 'failed', 'canceled')
     local total, ok, bad, canceled = tonumber(t[1]), tonumber(t[2]) or 0, tonumber(t[3]) or 0, tonumber(t[4]) or 0
     if ok + bad + canceled >= total and (taskStatus == 'Pending' or taskStatus == 'Running') then
-      local final, message, finalKey = 'Succeeded', 'all ' .. total .. ' items succeeded', KEYS[7]
       if bad > 0 then
-        final, message, finalKey = 'Failed', bad .. ' of ' .. total .. ' items failed', KEYS[8]
+        endTask(checkId, now, retention, 'Failed', bad .. ' of ' .. total .. ' items failed', KEYS[8], ARGV[8])
+        taskStatus = 'Failed'
+      else
+        endTask(checkId, now, retention, 'Succeeded', 'all ' .. total .. ' items succeeded', KEYS[7], ARGV[8])
+        taskStatus = 'Succeeded'
       end
-      redis.call('HSET', KEYS[1], 'status', final, 'finished_at', now, 'message', message, 'running', 0)
-      redis.call('ZREM', KEYS[5], checkId)
-      moveIndex(KEYS[6], finalKey)
-      for i = 1, 3 do redis.call('EXPIRE', KEYS[i], retention) end
-      redis.call('DEL', KEYS[4])
-      redis.call('PUBLISH', ARGV[8], checkId)
-      taskStatus = final
     else
       markRunning()
     end
