@@ -237,3 +237,50 @@ describe('Redis without persistence, and Redis that lost its data', () => {
     assert.match(((await lost.json()) as { error_msg: string }).error_msg, /lost with Redis's earlier data/);
   });
 });
+
+describe('a synchronous check whose pool lost its only worker', () => {
+  let s: Setup;
+  after(() => s && teardown(s));
+
+  it('answers 503 with Retry-After and the check_id, never a half result; the task runs when a worker comes', async () => {
+    s = await setup({ CONNCHECK_SYNC_WAIT_MARGIN_MS: '500' });
+    const target = await listener(s, (socket) => socket.end());
+    const api = startScript('start:api', s.env);
+    const worker = startScript('start:worker', { ...s.env, CONNCHECK_WORKER_POOL: 'zone-x' });
+    s.procs.push(api, worker);
+    await waitUntilReady(s.base, api);
+    await waitFor(async () => ((await getJson(`${s.base}/v1/p/pools`)).pools.some((p: any) => p.name === 'zone-x' && p.served) ? true : undefined), 10_000, 'the worker to announce itself');
+    worker.kill();
+    await worker.exited;
+
+    // Its heartbeat is still fresh: the pool looks served, the task is stored, and nobody picks it up.
+    const post = (path: string, body: unknown) => fetch(`${s.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const started = Date.now();
+    const res = await post('/v1.0/p/clusters/zone-x/checkconnection', { address_and_ports: [{ address: '127.0.0.1', port: target.port }], timeout_ms: 500 });
+    assert.ok(Date.now() - started < 5000, 'it did not hang');
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '5');
+    const body = (await res.json()) as { error_code: string; error_msg: string; check_id: string };
+    assert.equal(body.error_code, 'CC.CHECK_NOT_FINISHED');
+    assert.match(body.error_msg, /no worker of pool "zone-x" picked it up/);
+    assert.equal(res.headers.get('x-check-id'), body.check_id);
+    assert.equal(res.headers.get('location'), `/v1/p/checks/${body.check_id}`);
+    const gateway = await post('/v2/p/apigw/instances/zone-x/backend/connectivity/check', { backend_type: 'backend_address', backend_address: `127.0.0.1:${target.port}`, timeout_ms: 500 });
+    assert.equal(gateway.status, 503);
+    const gatewayBody = (await gateway.json()) as { check_id: string };
+
+    const pool = (await getJson(`${s.base}/v1/p/pools`)).pools.find((p: any) => p.name === 'zone-x');
+    assert.equal(pool.queue.waiting, 2);
+    assert.ok(pool.oldest_wait_ms >= 500, `oldest wait ${pool.oldest_wait_ms}`);
+
+    const second = startScript('start:worker', { ...s.env, CONNCHECK_WORKER_POOL: 'zone-x' });
+    s.procs.push(second);
+    for (const checkId of [body.check_id, gatewayBody.check_id]) {
+      const done = await waitFor(async () => {
+        const task = await getJson(`${s.base}/v1/p/checks/${checkId}`);
+        return task.finished_at ? task : undefined;
+      }, 15_000, 'the task to run on the new worker');
+      assert.equal(done.status, 'Succeeded');
+    }
+  });
+});

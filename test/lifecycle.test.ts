@@ -184,7 +184,7 @@ describe('retention and keys', () => {
     const ofTasks = left.filter((key) => ids.some((id) => key.includes(id)) || /:(idx|ended|unfinished|idem):/.test(key));
     assert.deepEqual(ofTasks, []);
     for (const key of [p.h.store.keys.openTasks(), p.h.store.keys.enqueueIntents()]) assert.equal(await p.h.redis.exists(key), 0, key);
-    // What remains is the deployment's, not any task's: BullMQ's queue keys, and conncheck's meta and reaper keys.
-    for (const key of left) assert.match(key, new RegExp(`^${p.h.prefix}:(bull:checks-(default|nobody):(meta|id|events|stalled-check|marker)|meta|reaper-(lock|cursor))$`), key);
+    // What remains is the deployment's, not any task's: BullMQ's queue keys, and conncheck's meta, pool, heartbeat and reaper keys.
+    for (const key of left) assert.match(key, new RegExp(`^${p.h.prefix}:(bull:checks-(default|nobody):(meta|id|events|stalled-check|marker)|meta|pools|workers|worker:.+|reaper-(lock|cursor))$`), key);
   });
 });

@@ -100,3 +100,31 @@ export async function closedPort(): Promise<number> {
 export function stages(item: CheckItem | undefined): string {
   return (item?.stages ?? []).map((s) => `${s.name}:${s.status}`).join(' ');
 }
+
+/**
+ * An address where a TCP connect never completes, as behind a firewall that drops: a real listener (a small Python
+ * process, since Node always accepts) that never accepts, its one-slot accept queue filled, so the kernel drops every
+ * further SYN. `close()` ends it.
+ */
+export async function blackhole(): Promise<{ port: number; close(): void }> {
+  const { spawn } = await import('node:child_process');
+  const { connect } = await import('node:net');
+  const child = spawn('python3', ['-c', 'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
+  });
+  const filler = connect(port, '127.0.0.1');
+  filler.on('error', () => undefined);
+  await new Promise((resolve) => filler.once('connect', resolve));
+  return {
+    port,
+    close() {
+      filler.destroy();
+      child.stdin!.end();
+      child.kill();
+    },
+  };
+}

@@ -4,12 +4,15 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Config } from '@conncheck/core';
-import type { TaskQueue, TaskStore } from '@conncheck/store';
+import { type TaskQueue, type TaskStore, WorkerRegistry } from '@conncheck/store';
 import { TokenAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { registerErrorHandling } from './errors.js';
 import { httpDuration, httpRequests } from './metrics.js';
+import { apigwRoutes } from './routes/apigw.js';
 import { checkRoutes } from './routes/checks.js';
+import { clusterConnectivityRoutes } from './routes/cluster-connectivity.js';
+import { poolRoutes } from './routes/pools.js';
 import { healthRoutes } from './routes/health.js';
 import { makeAjv } from './validation.js';
 
@@ -59,8 +62,24 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   });
 
-  const deps: ApiDeps = { config, store, queue, auth: new TokenAuth(config.authTokens), dataSince: options.dataSince ?? (() => 0) };
+  const deps: ApiDeps = {
+    config,
+    store,
+    queue,
+    auth: new TokenAuth(config.authTokens),
+    registry: new WorkerRegistry(store.connection, store.keys),
+    dataSince: options.dataSince ?? (() => 0),
+  };
+  // Every route under a project is the token's to use or not: one check here, before any route's own work. (Another
+  // project's task is then a 404 of the route, never a 403 of this hook: the token is valid for the path's project.)
+  app.addHook('onRequest', async (request) => {
+    const project = (request.params as { project_id?: string } | undefined)?.project_id;
+    if (project !== undefined) deps.auth.authorize(request.headers['x-auth-token'], project);
+  });
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (scope) => checkRoutes(scope, deps));
+  await app.register(async (scope) => clusterConnectivityRoutes(scope, deps));
+  await app.register(async (scope) => poolRoutes(scope, deps));
+  await app.register(async (scope) => apigwRoutes(scope, deps));
   return app;
 }

@@ -2,7 +2,7 @@
 // Must not: construct anything; app.ts builds these.
 
 import type { Config } from '@conncheck/core';
-import type { TaskQueue, TaskStore } from '@conncheck/store';
+import type { TaskQueue, TaskStore, WorkerRegistry } from '@conncheck/store';
 import type { TokenAuth } from './auth.js';
 
 export interface ApiDeps {
@@ -10,6 +10,7 @@ export interface ApiDeps {
   store: TaskStore;
   queue: TaskQueue;
   auth: TokenAuth;
+  registry: WorkerRegistry;
   /** When conncheck first wrote to the current Redis data set (ms; 0 = not known): TaskStore.dataSince. */
   dataSince(): number;
 }

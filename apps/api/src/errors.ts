@@ -2,7 +2,7 @@
 // Must not: leak internals — a 5xx body never carries an exception message or a stack.
 
 import { ApiError, ApiErrorCode, type FieldProblem } from '@conncheck/core';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 interface AjvError {
   instancePath: string;
@@ -43,31 +43,41 @@ export function validationProblem(error: AjvError, context: string): FieldProble
   }
 }
 
+type RouteError = FastifyError & { validation?: AjvError[]; validationContext?: string };
+
+/** Any error a route or the framework raises, as the ApiError to answer with (internals logged, never sent). */
+export function toApiError(error: RouteError, request: FastifyRequest): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error.validation && error.validation.length > 0) return describeValidationError(error.validation[0]!, error.validationContext ?? 'body');
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, ApiErrorCode.PAYLOAD_TOO_LARGE, 'request body is larger than CONNCHECK_BODY_LIMIT allows');
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ApiError(415, ApiErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the body as application/json');
+  if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (error instanceof SyntaxError && error.statusCode === 400)) {
+    return new ApiError(400, ApiErrorCode.INVALID_JSON, 'the body is not valid JSON');
+  }
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return new ApiError(error.statusCode, ApiErrorCode.INVALID_PARAMETER, error.message);
+  if (isRedisUnavailable(error)) {
+    request.log.warn({ err: error }, 'redis unavailable');
+    return new ApiError(503, ApiErrorCode.SERVICE_UNAVAILABLE, 'the task store is unavailable; retry shortly', { retryAfter: 5 });
+  }
+  request.log.error({ err: error }, 'unhandled error');
+  return new ApiError(500, ApiErrorCode.INTERNAL_ERROR, 'internal error');
+}
+
+/** Sends an error answer: `{error_code, error_msg}` (and `check_id` when the request created a task), with its headers. */
+export function sendError(reply: FastifyReply, error: ApiError): void {
+  const { checkId, project, retryAfter } = error.details;
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+  const body: { error_code: string; error_msg: string; check_id?: string } = { error_code: error.errorCode, error_msg: error.message };
+  if (checkId !== undefined) {
+    reply.header('x-check-id', checkId);
+    if (project !== undefined) reply.header('location', `/v1/${project}/checks/${checkId}`);
+    body.check_id = checkId;
+  }
+  void reply.status(error.statusCode).send(body);
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError & { validation?: AjvError[]; validationContext?: string }, request, reply) => {
-    let apiError: ApiError;
-    if (error instanceof ApiError) {
-      apiError = error;
-    } else if (error.validation && error.validation.length > 0) {
-      apiError = describeValidationError(error.validation[0]!, error.validationContext ?? 'body');
-    } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      apiError = new ApiError(413, ApiErrorCode.PAYLOAD_TOO_LARGE, 'request body is larger than CONNCHECK_BODY_LIMIT allows');
-    } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      apiError = new ApiError(415, ApiErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the body as application/json');
-    } else if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (error instanceof SyntaxError && error.statusCode === 400)) {
-      apiError = new ApiError(400, ApiErrorCode.INVALID_JSON, 'the body is not valid JSON');
-    } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-      apiError = new ApiError(error.statusCode, ApiErrorCode.INVALID_PARAMETER, error.message);
-    } else if (isRedisUnavailable(error)) {
-      request.log.warn({ err: error }, 'redis unavailable');
-      apiError = new ApiError(503, ApiErrorCode.SERVICE_UNAVAILABLE, 'the task store is unavailable; retry shortly');
-    } else {
-      request.log.error({ err: error }, 'unhandled error');
-      apiError = new ApiError(500, ApiErrorCode.INTERNAL_ERROR, 'internal error');
-    }
-    if (apiError.statusCode === 503) reply.header('retry-after', '5');
-    void reply.status(apiError.statusCode).send({ error_code: apiError.errorCode, error_msg: apiError.message });
-  });
+  app.setErrorHandler((error: RouteError, request, reply) => sendError(reply, toApiError(error, request)));
 
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error_code: ApiErrorCode.ROUTE_NOT_FOUND, error_msg: `no route ${request.method} ${request.url.split('?')[0]}` });

@@ -59,6 +59,13 @@ export class CheckWorker {
     this.ref = { id: newWorkerId(), pool: options.config.workerPool };
   }
 
+  /** Probes running in this worker now. */
+  get probesRunning(): number {
+    let n = 0;
+    for (const { items } of this.running.values()) n += items;
+    return n;
+  }
+
   async start(): Promise<void> {
     const { config, store, connection, subscriber, logger } = this.options;
     await subscriber.subscribe(store.keys.cancelChannel());

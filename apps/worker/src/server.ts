@@ -4,9 +4,11 @@
 import type { Config, Logger, SecretBox } from '@conncheck/core';
 import { ConfigError } from '@conncheck/core';
 import { NetworkPolicy, parseCidrList } from '@conncheck/probes';
-import { TaskQueue, TaskStore, connectRedis, createRedis, durabilityWarnings } from '@conncheck/store';
+import { TaskQueue, TaskStore, WorkerRegistry, connectRedis, createRedis, durabilityWarnings } from '@conncheck/store';
+import { hostname } from 'node:os';
 import { CheckWorker } from './check-worker.js';
 import { EnqueueRecovery } from './enqueue-recovery.js';
+import { Periodic } from './periodic.js';
 import { TaskReaper } from './task-reaper.js';
 
 export interface RunningWorker {
@@ -55,9 +57,27 @@ export async function startWorker(config: Config, secretBox: SecretBox, logger: 
   reaper.start();
   const recovery = new EnqueueRecovery({ store, queue, logger: logger.child({ component: 'enqueue-recovery' }) });
   recovery.start();
+  // The pool learns of this worker at once, and of its end at once; in between, a heartbeat every 5 s (a killed
+  // worker drops out of the pools view and of the synchronous routes' reckoning within the registry's 15 s).
+  const registry = new WorkerRegistry(storeRedis, store.keys);
+  const startedAt = new Date().toISOString();
+  const beat = () =>
+    registry.heartbeat({
+      ...worker.ref,
+      host: hostname(),
+      pid: process.pid,
+      concurrency: config.workerConcurrency,
+      started_at: startedAt,
+      running: worker.probesRunning,
+    });
+  await beat();
+  const heartbeat = new Periodic('heartbeat', 5000, beat, logger);
+  heartbeat.start();
   return {
     worker,
     async close() {
+      await heartbeat.close();
+      await registry.leave(worker.ref).catch(() => undefined);
       // The worker first: from this moment no job claims another item.
       await Promise.all([worker.close(config.shutdownGraceMs), reaper.close(), recovery.close()]);
       await queue.close();

@@ -2,6 +2,7 @@
 // Must not: open connections or start anything; a bad value is a ConfigError naming the variable, nothing more.
 
 import { isIP } from 'node:net';
+import { POOL_NAME_PATTERN, PROJECT_ID_PATTERN } from './ids.js';
 import { parseSecretKey } from './secret-box.js';
 
 export class ConfigError extends Error {
@@ -62,6 +63,11 @@ export interface Config {
   tlsExpiryWarningDays: number;
   /** Port of a separate worker process's /metrics and /healthz (0 = none). @defaultValue 0 */
   workerMetricsPort: number;
+  /**
+   * A synchronous check (cluster connectivity test, gateway backend check) waits for its task at most its largest item
+   * timeout plus this; then it answers 503 with the check_id. @defaultValue 5000
+   */
+  syncWaitMarginMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -90,7 +96,7 @@ export function parseAuthTokens(raw: string): AuthTokenGrant[] {
     const projects = part.slice(eq + 1).split(',').map((s) => s.trim()).filter(Boolean);
     if (token.length < 16) throw new ConfigError('CONNCHECK_AUTH_TOKENS', 'every token must be at least 16 characters');
     if (projects.length === 0) throw new ConfigError('CONNCHECK_AUTH_TOKENS', 'a token lists no project (use * for all)');
-    if (projects.some((p) => !/^(\*|[A-Za-z0-9_.-]{1,64})$/.test(p))) {
+    if (projects.some((p) => p !== '*' && !new RegExp(PROJECT_ID_PATTERN).test(p))) {
       throw new ConfigError('CONNCHECK_AUTH_TOKENS', 'a project id may hold only letters, digits, _ . - (at most 64)');
     }
     grants.push({ token, projects: projects.includes('*') ? '*' : projects });
@@ -116,7 +122,7 @@ export function loadConfig(env: Env = process.env): Config {
   const redisUrl = str(env, 'REDIS_URL', 'redis://127.0.0.1:6379');
   if (!/^rediss?:\/\/[^\s]+$/.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
   const pool = str(env, 'CONNCHECK_WORKER_POOL', 'default');
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(pool)) throw new ConfigError('CONNCHECK_WORKER_POOL', 'may hold only letters, digits, _ and - (at most 64)');
+  if (!new RegExp(POOL_NAME_PATTERN).test(pool)) throw new ConfigError('CONNCHECK_WORKER_POOL', 'may hold only letters, digits, _ and - (at most 64)');
   const prefix = str(env, 'CONNCHECK_REDIS_PREFIX', 'cc');
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) throw new ConfigError('CONNCHECK_REDIS_PREFIX', 'may hold only letters, digits, _ and - (at most 32)');
   let secretKey: Buffer | undefined;
@@ -157,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     workerLockMs: int(env, 'CONNCHECK_WORKER_LOCK_MS', 10_000, 1000, 600_000),
     tlsExpiryWarningDays: int(env, 'CONNCHECK_TLS_EXPIRY_WARNING_DAYS', 30, 0, 3650),
     workerMetricsPort: int(env, 'CONNCHECK_WORKER_METRICS_PORT', 0, 0, 65535),
+    syncWaitMarginMs: int(env, 'CONNCHECK_SYNC_WAIT_MARGIN_MS', 5000, 0, 600_000),
   };
 }
 

@@ -133,17 +133,45 @@ export const ApiErrorCode = {
   ALREADY_FINISHED: 'CC.ALREADY_FINISHED',
   IDEMPOTENCY_KEY_REUSED: 'CC.IDEMPOTENCY_KEY_REUSED',
   RATE_LIMITED: 'CC.RATE_LIMITED',
+  POOL_NOT_SERVED: 'CC.POOL_NOT_SERVED',
+  CHECK_NOT_FINISHED: 'CC.CHECK_NOT_FINISHED',
   SERVICE_UNAVAILABLE: 'CC.SERVICE_UNAVAILABLE',
   INTERNAL_ERROR: 'CC.INTERNAL_ERROR',
 } as const;
 export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
 
+/**
+ * The API gateway's own codes, used on the gateway routes (backend connectivity check, VPC channels) so that clients
+ * of the original keep working: the original's bodies and codes for the same conditions.
+ */
+export const ApigErrorCode = {
+  BAD_TOKEN: 'APIG.1002',
+  NO_PERMISSION: 'APIG.1005',
+  PARAMETER_REQUIRED: 'APIG.2001',
+  INVALID_PARAMETER: 'APIG.2012',
+  CHANNEL_NOT_FOUND: 'APIG.3023',
+  INSTANCE_NOT_FOUND: 'APIG.3030',
+  CHANNEL_NAME_TAKEN: 'APIG.3208',
+  SYSTEM_ERROR: 'APIG.9999',
+} as const;
+export type ApigErrorCode = (typeof ApigErrorCode)[keyof typeof ApigErrorCode];
+
+/** What an error answer says besides its code and message. */
+export interface ApiErrorDetails {
+  /** The task the request created: sent as `check_id` in the body and as X-Check-Id and Location headers. */
+  checkId?: string;
+  project?: string;
+  /** Seconds, as the Retry-After header. */
+  retryAfter?: number;
+}
+
 /** An error the API turns into `{ error_code, error_msg }` with `statusCode`. */
 export class ApiError extends Error {
   constructor(
     readonly statusCode: number,
-    readonly errorCode: ApiErrorCode,
+    readonly errorCode: ApiErrorCode | ApigErrorCode,
     message: string,
+    readonly details: ApiErrorDetails = {},
   ) {
     super(message);
     this.name = 'ApiError';

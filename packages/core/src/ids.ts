@@ -29,6 +29,12 @@ export function checkIdTime(checkId: string): number | undefined {
   return Number.parseInt(checkId.slice(0, 8) + checkId.slice(9, 13), 16);
 }
 
+/** What a project id may be (path parameters, token grants). */
+export const PROJECT_ID_PATTERN = '^[A-Za-z0-9_.-]{1,64}$';
+
+/** What a worker pool (network zone) name may be: CONNCHECK_WORKER_POOL, cluster_id, instance_id, queue names. */
+export const POOL_NAME_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
+
 export const CHECK_ID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$';
 
 export function newWorkerId(): string {

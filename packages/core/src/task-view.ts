@@ -9,13 +9,22 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const ITEM_STATUSES = ['pending', 'running', 'success', 'failed', 'canceled'] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
 
-/** The task type shown in `type`, after the cluster-check API's check method. */
-export const TASK_TYPE = 'BatchConnection';
+/** The task type shown in `type`, after the cluster-check API's check method: what created the task. */
+export const TASK_TYPES = {
+  /** POST /v3/{project_id}/jobs/batch-connection */
+  batch: 'BatchConnection',
+  /** POST /v1.0/{project_id}/clusters/{cluster_id}/checkconnection */
+  clusterConnectivity: 'ClusterConnectivityTest',
+  /** POST /v2/{project_id}/apigw/instances/{instance_id}/backend/connectivity/check */
+  backendConnectivity: 'BackendConnectivityCheck',
+} as const;
+export const TASK_TYPE = TASK_TYPES.batch;
 
 export const ErrorBody = Type.Object(
   {
     error_code: Type.String({ description: 'Stable error code, e.g. CC.INVALID_PARAMETER.' }),
     error_msg: Type.String({ description: 'What is wrong, naming the field where there is one.' }),
+    check_id: Type.Optional(Type.String({ description: 'Extension: the task this request created, when it created one (e.g. a synchronous check that did not end in time).' })),
   },
   { description: 'Every 4xx/5xx answer.' },
 );

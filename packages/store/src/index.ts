@@ -4,3 +4,5 @@ export * from './task-queue.js';
 export * from './task-store.js';
 export * from './redis.js';
 export * from './task-events.js';
+export * from './worker-registry.js';
+export * from './channel-store.js';

@@ -75,6 +75,31 @@ export class StoreKeys {
     return `${this.prefix}:meta`;
   }
 
+  /** Sorted set (score = last heartbeat ms) of live worker processes, members `<pool>|<worker id>`. */
+  workers(): string {
+    return `${this.prefix}:workers`;
+  }
+
+  /** A live worker's description (JSON), expiring unless its heartbeat renews it. */
+  worker(workerId: string): string {
+    return `${this.prefix}:worker:${workerId}`;
+  }
+
+  /** Sorted set (score = last use ms) of pools that workers served or tasks were sent to, for the pools view. */
+  pools(): string {
+    return `${this.prefix}:pools`;
+  }
+
+  /** Hash of a project's load-balancing channels on one gateway instance (pool): channel id → channel JSON. */
+  channels(project: string, instance: string): string {
+    return `${this.prefix}:channels:${project}:${instance}`;
+  }
+
+  /** Hash of the same channels by name → id (names are unique per instance). */
+  channelNames(project: string, instance: string): string {
+    return `${this.prefix}:channel-names:${project}:${instance}`;
+  }
+
   /** Pub/sub channel on which cancellations are announced to workers. */
   cancelChannel(): string {
     return `${this.prefix}:cancel`;

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
 /** Scripts are files named `<name>-<key count>.lua`, as BullMQ names its own. */
-const SCRIPTS = ['submitTask-14', 'advanceItem-12', 'cancelTask-12', 'releaseItems-2'] as const;
+const SCRIPTS = ['submitTask-15', 'advanceItem-12', 'cancelTask-12', 'releaseItems-2', 'saveChannel-2', 'deleteChannel-2'] as const;
 
 export type AdvanceReply = [written: number | null, taskStatus: string | null, claim: ClaimReply | null];
 export type ClaimReply = ['run', number, string | null, string | null] | ['skip', string] | ['gone'];
@@ -16,6 +16,8 @@ export interface StoreCommands {
   advanceItem(...args: (string | number)[]): Promise<AdvanceReply>;
   cancelTask(...args: (string | number)[]): Promise<number | ['ended', string]>;
   releaseItems(...args: (string | number)[]): Promise<number>;
+  saveChannel(...args: (string | number)[]): Promise<1 | ['taken', string]>;
+  deleteChannel(...args: (string | number)[]): Promise<0 | 1>;
 }
 
 const scriptDir = new URL('../../src/lua/', import.meta.url);

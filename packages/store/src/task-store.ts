@@ -124,6 +124,11 @@ export class TaskStore {
     this.events = new TaskEvents(options.redis, this.keys);
   }
 
+  /** The Redis connection the store was given (for siblings on the same data, e.g. the WorkerRegistry). */
+  get connection(): Redis {
+    return this.redis;
+  }
+
   /** Closes the store's own connections (the end-of-task subscription); the caller's connection stays open. */
   async close(): Promise<void> {
     await this.events.close();
@@ -164,6 +169,7 @@ export class TaskStore {
       ...this.taskKeys(checkId, project),
       this.keys.enqueueIntents(),
       idemKey,
+      this.keys.pools(),
       checkId,
       now,
       options.maxUnfinished ?? -1,

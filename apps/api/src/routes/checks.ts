@@ -20,16 +20,13 @@ import {
 } from '@conncheck/core';
 import { BacklogFullError, CursorError, IdempotencyConflictError, type Submitted } from '@conncheck/store';
 import type { ApiDeps } from '../deps.js';
+import { ProjectId, ProjectParams } from '../params.js';
 import { submittedItems, submittedTasks } from '../metrics.js';
 import { dryRunProblems } from '../validation.js';
 
-const ProjectParams = Type.Object(
-  { project_id: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Project ID.' }) },
-  { additionalProperties: false },
-);
 const TaskParams = Type.Object(
   {
-    project_id: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Project ID.' }),
+    project_id: ProjectId,
     check_id: Type.String({ maxLength: 64, description: 'The check_id the submission returned.' }),
   },
   { additionalProperties: false },
@@ -95,13 +92,7 @@ function notFound(checkId: string, deps: ApiDeps): ApiError {
 }
 
 export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  const { store, queue, config, auth } = deps;
-
-  // Every route here is per project: the token must cover it. Another project's task is a 404, never a 403.
-  app.addHook('onRequest', async (request: FastifyRequest) => {
-    const params = request.params as { project_id?: string };
-    auth.authorize(request.headers['x-auth-token'], params.project_id ?? '');
-  });
+  const { store, queue, config } = deps;
 
   app.post(
     '/v3/:project_id/jobs/batch-connection',

@@ -8,19 +8,35 @@ import { ApiErrorCode, ErrorBody } from '@conncheck/core';
 import type { ApiDeps } from '../deps.js';
 
 export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const pools = async () => [...new Set([deps.config.workerPool, ...(await deps.registry.knownPools())])];
   const queueDepth = new client.Gauge({
     name: 'conncheck_queue_jobs',
-    help: 'BullMQ jobs of the default pool\'s queue, by state (each job holds up to 16 items).',
+    help: 'BullMQ jobs of each pool\'s queue, by state (each job holds up to 16 items).',
     labelNames: ['pool', 'state'] as const,
     registers: [],
     async collect() {
-      const counts = await deps.queue.queue(deps.config.workerPool).getJobCounts('waiting', 'active', 'delayed', 'failed');
-      for (const [state, n] of Object.entries(counts)) this.set({ pool: deps.config.workerPool, state }, n);
+      this.reset();
+      for (const pool of await pools()) {
+        const counts = await deps.queue.queue(pool).getJobCounts('waiting', 'active', 'delayed', 'failed');
+        for (const [state, n] of Object.entries(counts)) this.set({ pool, state }, n);
+      }
+    },
+  });
+  const poolWorkers = new client.Gauge({
+    name: 'conncheck_pool_workers',
+    help: 'Live worker processes of each pool (a heartbeat in the last 15 s).',
+    labelNames: ['pool'] as const,
+    registers: [],
+    async collect() {
+      this.reset();
+      const live = await deps.registry.live();
+      for (const pool of new Set([...(await pools()), ...live.keys()])) this.set({ pool }, live.get(pool)?.length ?? 0);
     },
   });
   // Per app, not global: tests and the all-in-one process may build several apps in one process.
   const appRegistry = new client.Registry();
   appRegistry.registerMetric(queueDepth);
+  appRegistry.registerMetric(poolWorkers);
 
   app.get('/healthz', { schema: { tags: ['health'], response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({ status: 'ok' }));
 

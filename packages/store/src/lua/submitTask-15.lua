@@ -1,12 +1,12 @@
 --[[
   Stores a new task in one step: the task with every item pending, sealed secrets, its place in the project's
-  Pending index and in the open tasks, its backlog, an enqueue intent (the caller adds the jobs next and then
+  Pending index and in the open tasks, its backlog, its pool among the known ones, an enqueue intent (the caller adds the jobs next and then
   clears the intent; a worker finishes an intent left behind), and the Idempotency-Key if one was given. Nothing
   is written when the key was used before or the project's backlog would pass its limit.
   Open tasks have no TTL: retention counts from the end (see endTask).
 
   KEYS[1..12] the task's keys (includes/taskKeys.lua)   KEYS[13] enqueue intents
-  KEYS[14] the Idempotency-Key's key (any key when there is none)
+  KEYS[14] the Idempotency-Key's key (any key when there is none)   KEYS[15] known pools (score = last use)
   ARGV[1] check id   ARGV[2] now (ms)   ARGV[3] the project's backlog limit, or -1
   ARGV[4] digest of the request body when an Idempotency-Key was given, else ''
   ARGV[5] pool   ARGV[6] project   ARGV[7] task type   ARGV[8] number of items n   ARGV[9] initial item state JSON
@@ -52,6 +52,8 @@ end
 redis.call('ZADD', KEYS[5], 0, checkId)
 redis.call('ZADD', KEYS[11], now, checkId)
 redis.call('ZADD', KEYS[13], now, checkId)
+redis.call('ZADD', KEYS[15], now, ARGV[5])
+redis.call('EXPIRE', KEYS[15], 7 * 86400)
 redis.call('INCRBY', KEYS[10], n)
 redis.call('EXPIRE', KEYS[10], COUNTER_TTL)
 if digest ~= '' then
