@@ -106,10 +106,13 @@ describe('gateway backend connectivity check and VPC channels', () => {
     p = await startPipeline({ CONNCHECK_AUTH_TOKENS: `${TOKEN_A}=projA;${TOKEN_B}=projB`, CONNCHECK_TARGET_DENY: '127.0.0.99/32' });
     open = (await p.listen((s) => s.end())).port;
     refused = await closedPort();
+    hole = await blackhole();
   });
   after(async () => {
+    hole.close();
     await p.close();
   });
+  let hole: { port: number; close(): void };
   const call = (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, token = TOKEN_A) =>
     p.app.inject({
       method,
@@ -129,12 +132,13 @@ describe('gateway backend connectivity check and VPC channels', () => {
     assert.equal(task.type, 'BackendConnectivityCheck');
 
     for (const [address, code] of [
+      [`127.0.0.1:${hole.port}`, 'CONNECTION_TIMEOUT'],
       [`127.0.0.1:${refused}`, 'CONNECTION_REFUSED'],
       ['no-such-host.invalid:443', 'DNS_RESOLUTION_FAILED'],
       ['127.0.0.99:80', 'TARGET_FORBIDDEN'],
       [`[::1]:${refused}`, 'CONNECTION_REFUSED'],
     ] as const) {
-      const res = await check({ backend_type: 'backend_address', backend_address: address });
+      const res = await check({ backend_type: 'backend_address', backend_address: address, timeout_ms: 1000 });
       assert.equal(res.statusCode, 201);
       assert.equal(res.json().check_result, 'FAILED');
       assert.deepEqual(res.json().failures, [address]);
