@@ -252,7 +252,12 @@ describe('API', () => {
         attempts: 0,
         started_at: null,
         finished_at: null,
+        pool: 'default',
+        // No worker runs in this test: the item says why it waits.
+        waiting: 'no live worker serves pool "default"; the item runs when one starts',
       });
+      assert.equal(task.message, 'waiting for a worker of pool "default"; no live worker serves pool "default"');
+      assert.deepEqual(task.pools, ['default']);
     });
 
     it('shows the task in the migration service\'s shape', async () => {

@@ -49,7 +49,7 @@ describe('submission', () => {
     // 250 items are 125 jobs of 2; adding them again changes nothing.
     assert.equal(await queue.count(), 125);
     assert.equal(await h.redis.zcard(h.store.keys.enqueueIntents()), 0);
-    await h.queue.enqueue(checkId!, 'p1', 250, 'default');
+    await h.queue.enqueue(checkId!, 'p1', [['default', 250]]);
     assert.equal(await queue.count(), 125);
     await recovery.close();
     await dying.close();

@@ -43,7 +43,7 @@ if (!(await redisAnswers(config.redisUrl))) {
 
 let secretBox: SecretBox;
 if (config.secretKey) {
-  secretBox = new SecretBox(config.secretKey);
+  secretBox = new SecretBox(config.secretKey, config.previousSecretKeys);
 } else {
   secretBox = SecretBox.random();
   logger.warn(

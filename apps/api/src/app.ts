@@ -12,6 +12,7 @@ import { httpDuration, httpRequests } from './metrics.js';
 import { apigwRoutes } from './routes/apigw.js';
 import { checkRoutes } from './routes/checks.js';
 import { clusterConnectivityRoutes } from './routes/cluster-connectivity.js';
+import { enhancedConnectionRoutes } from './routes/enhanced-connections.js';
 import { poolRoutes } from './routes/pools.js';
 import { healthRoutes } from './routes/health.js';
 import { makeAjv } from './validation.js';
@@ -81,5 +82,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(async (scope) => clusterConnectivityRoutes(scope, deps));
   await app.register(async (scope) => poolRoutes(scope, deps));
   await app.register(async (scope) => apigwRoutes(scope, deps));
+  await app.register(async (scope) => enhancedConnectionRoutes(scope, deps));
   return app;
 }

@@ -6,7 +6,7 @@ import { WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Config, type ItemSpec, type Logger, ItemErrorCode, newWorkerId } from '@conncheck/core';
 import { type NetworkPolicy, type ProbeLogger, type ProbeTarget, getProbe, runProbe } from '@conncheck/probes';
-import { type CheckJobData, type Claim, type ItemOutcome, type TaskStore, type WorkerRef } from '@conncheck/store';
+import { type CheckJobData, type Claim, type ConnectionJobData, type ItemOutcome, JOB_NAMES, type TaskStore, type WorkerRef } from '@conncheck/store';
 import { itemsCompleted, probeDuration, probesRunning } from './metrics.js';
 import { probeTarget } from './probe-target.js';
 
@@ -19,6 +19,10 @@ export interface CheckWorkerOptions {
   subscriber: Redis;
   policy: NetworkPolicy;
   logger: Logger;
+  /** A job a saved connection's scheduler produced in this pool's queue. */
+  onConnectionJob?: (job: Job<ConnectionJobData>) => Promise<void>;
+  /** Called when an item this worker wrote (or failed) ended its task. */
+  onTaskEnded?: (checkId: string) => void;
 }
 
 type RunClaim = Extract<Claim, { kind: 'run' }>;
@@ -43,7 +47,7 @@ function itemLogger(logger: Logger, bindings: Record<string, unknown>): ProbeLog
 
 export class CheckWorker {
   readonly ref: WorkerRef;
-  private worker: Worker<CheckJobData> | undefined;
+  private worker: Worker<CheckJobData | ConnectionJobData> | undefined;
   /**
    * One abort controller per check with items running here, shared by those items (a cancel stops all of a
    * check's items at once), with a count of its running items so it is dropped with the last.
@@ -72,7 +76,7 @@ export class CheckWorker {
     subscriber.on('message', (_channel: string, checkId: string) => {
       this.running.get(checkId)?.controller.abort();
     });
-    this.worker = new Worker<CheckJobData>(store.keys.queueName(config.workerPool), (job, token) => this.process(job, token), {
+    this.worker = new Worker<CheckJobData | ConnectionJobData>(store.keys.queueName(config.workerPool), (job, token) => this.dispatch(job, token), {
       connection,
       prefix: store.keys.queuePrefix,
       // A job runs its items one after another, so this is also the number of probes running at once.
@@ -89,10 +93,25 @@ export class CheckWorker {
       const final = job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled more than allowable limit/.test(err.message);
       logger.warn({ job: job.id, attempt: job.attemptsMade, final, err: err.message }, 'check job failed');
       // A job that will not run again must not leave its items (and so its task) unfinished forever.
-      if (final) void this.failRemaining(job.data, err).catch((e: Error) => logger.error({ err: e.message }, 'could not fail remaining items'));
+      if (final && job.name === JOB_NAMES.check) {
+        void this.failRemaining(job.data as CheckJobData, err).catch((e: Error) => logger.error({ err: e.message }, 'could not fail remaining items'));
+      }
     });
     this.worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
     logger.info({ worker: this.ref.id, pool: config.workerPool, concurrency: config.workerConcurrency }, 'worker started');
+  }
+
+  private async dispatch(job: Job<CheckJobData | ConnectionJobData>, token?: string): Promise<void> {
+    if (job.name === JOB_NAMES.connectionCheck) {
+      await this.options.onConnectionJob?.(job as Job<ConnectionJobData>);
+      return;
+    }
+    await this.process(job as Job<CheckJobData>, token);
+  }
+
+  /** Tells the hook that a task ended, once, whatever it does. */
+  private ended(checkId: string, ended: boolean): void {
+    if (ended) this.options.onTaskEnded?.(checkId);
   }
 
   private async process(job: Job<CheckJobData>, token?: string): Promise<void> {
@@ -105,7 +124,8 @@ export class CheckWorker {
         handBack = true;
         break;
       }
-      const { claim, taskStatus } = await store.advance(checkId, project, this.ref, finish, index);
+      const { claim, taskStatus, ended } = await store.advance(checkId, project, this.ref, finish, index);
+      this.ended(checkId, ended);
       finish = undefined;
       if (!claim || claim.kind !== 'run') {
         // The task is gone (expired) or ended (canceled): the rest of the chunk has nothing to do.
@@ -120,7 +140,7 @@ export class CheckWorker {
       }
       finish = { index, claimed: { attempts: claim.attempts, started_at: claim.startedAt }, outcome };
     }
-    if (finish) await store.advance(checkId, project, this.ref, finish, undefined);
+    if (finish) this.ended(checkId, (await store.advance(checkId, project, this.ref, finish, undefined)).ended);
     if (handBack) {
       // Back to the queue for another worker (or this one's successor): the items this job already ended are
       // skipped there, the others run. Not a failure, and not an attempt.
@@ -168,6 +188,7 @@ export class CheckWorker {
         policy: this.options.policy,
         logger: itemLogger(this.options.logger, { check_id: checkId, index: spec.index, db_type: spec.db_type }),
         signal: entry.controller.signal,
+        hosts: spec.hosts && new Map(spec.hosts.map(({ name, ip }) => [name.toLowerCase(), ip])),
       });
       // Stopped by the shutdown, not by a cancel or its deadline: the item runs again elsewhere.
       if (this.abandoning && result.error_code === ItemErrorCode.CANCELED) return ABANDONED;
@@ -198,7 +219,7 @@ export class CheckWorker {
   private async failRemaining(data: CheckJobData, err: Error): Promise<void> {
     this.options.logger.error({ check_id: data.check_id, err: err.message }, 'giving up on a job; its unfinished items fail');
     for (let index = data.from; index <= data.to; index++) {
-      await this.options.store.advance(
+      const { ended } = await this.options.store.advance(
         data.check_id,
         data.project,
         this.ref,
@@ -214,6 +235,7 @@ export class CheckWorker {
         },
         undefined,
       );
+      this.ended(data.check_id, ended);
     }
   }
 

@@ -33,9 +33,9 @@ export class EnqueueRecovery {
     const { store, queue, logger } = this.options;
     const tasks = await store.staleEnqueueIntents(now - this.graceMs, 200);
     for (const task of tasks) {
-      await queue.enqueue(task.checkId, task.project, task.total, task.pool);
+      await queue.enqueue(task.checkId, task.project, task.runs);
       await store.clearEnqueueIntent(task.checkId);
-      logger.warn({ check_id: task.checkId, pool: task.pool }, 'added the jobs of a task whose submission did not finish');
+      logger.warn({ check_id: task.checkId, pools: task.runs.map(([pool]) => pool) }, 'added the jobs of a task whose submission did not finish');
     }
     return tasks.length;
   }

@@ -17,7 +17,7 @@ const metrics =
     : undefined;
 if (metrics) logger.info({ url: `http://${config.host}:${config.workerMetricsPort}/metrics` }, 'worker metrics listening');
 
-const running = await startWorker(config, new SecretBox(config.secretKey), logger, { checkDurability: true }).catch((err: Error) =>
+const running = await startWorker(config, new SecretBox(config.secretKey, config.previousSecretKeys), logger, { checkDurability: true }).catch((err: Error) =>
   exitWithLine(err.message, err instanceof ConfigError ? 2 : 1),
 );
 

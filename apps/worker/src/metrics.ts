@@ -20,3 +20,9 @@ export const probesRunning = new client.Gauge({
   name: 'conncheck_probes_running',
   help: 'Probes running in this process now.',
 });
+
+export const connectionStatusChanges = new client.Counter({
+  name: 'conncheck_connection_status_changes_total',
+  help: 'Saved connections whose status in a pool changed (CREATING → ACTIVE/FAILED, ACTIVE ↔ FAILED), by pool and the two statuses.',
+  labelNames: ['pool', 'from', 'to'] as const,
+});

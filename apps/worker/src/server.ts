@@ -4,9 +4,10 @@
 import type { Config, Logger, SecretBox } from '@conncheck/core';
 import { ConfigError } from '@conncheck/core';
 import { NetworkPolicy, parseCidrList } from '@conncheck/probes';
-import { TaskQueue, TaskStore, WorkerRegistry, connectRedis, createRedis, durabilityWarnings } from '@conncheck/store';
+import { ConnectionStore, TaskQueue, TaskStore, WorkerRegistry, connectRedis, createRedis, durabilityWarnings } from '@conncheck/store';
 import { hostname } from 'node:os';
 import { CheckWorker } from './check-worker.js';
+import { ConnectionJobs } from './connection-jobs.js';
 import { EnqueueRecovery } from './enqueue-recovery.js';
 import { Periodic } from './periodic.js';
 import { TaskReaper } from './task-reaper.js';
@@ -50,10 +51,24 @@ export async function startWorker(config: Config, secretBox: SecretBox, logger: 
   }
   if (options.checkDurability) for (const warning of await durabilityWarnings(storeRedis)) logger.warn(warning);
   const store = new TaskStore({ redis: storeRedis, prefix: config.redisPrefix, retentionSeconds: config.retentionSeconds, secretBox });
-  const worker = new CheckWorker({ config, store, connection, subscriber, policy, logger: logger.child({ component: 'worker' }) });
-  await worker.start();
   const queue = new TaskQueue(connection, store.keys);
-  const reaper = new TaskReaper({ store, queue, ref: worker.ref, logger: logger.child({ component: 'reaper' }) });
+  const connections = new ConnectionStore(storeRedis, store.keys, secretBox, config.retentionSeconds);
+  const connectionJobs = new ConnectionJobs({ store, connections, queue, logger: logger.child({ component: 'connections' }) });
+  const onTaskEnded = (checkId: string) => {
+    connectionJobs.taskEnded(checkId).catch((err: Error) => logger.warn({ check_id: checkId, err: err.message }, 'could not record a saved connection check'));
+  };
+  const worker = new CheckWorker({
+    config,
+    store,
+    connection,
+    subscriber,
+    policy,
+    logger: logger.child({ component: 'worker' }),
+    onConnectionJob: (job) => connectionJobs.run(job, config.workerPool),
+    onTaskEnded,
+  });
+  await worker.start();
+  const reaper = new TaskReaper({ store, queue, ref: worker.ref, logger: logger.child({ component: 'reaper' }), onTaskEnded });
   reaper.start();
   const recovery = new EnqueueRecovery({ store, queue, logger: logger.child({ component: 'enqueue-recovery' }) });
   recovery.start();

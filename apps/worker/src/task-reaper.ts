@@ -2,7 +2,7 @@
 // failed), so no task stays Pending or Running forever. Must not: touch an item whose job may still run.
 
 import { type Logger, ItemErrorCode } from '@conncheck/core';
-import { type TaskQueue, type WorkerRef, TaskStore, chunkStartOf } from '@conncheck/store';
+import { type TaskQueue, type WorkerRef, TaskStore } from '@conncheck/store';
 import { Periodic } from './periodic.js';
 
 export interface TaskReaperOptions {
@@ -16,6 +16,8 @@ export interface TaskReaperOptions {
   minAgeMs?: number;
   /** Open tasks looked at per pass; the next pass goes on where this one stopped, so every open task is seen. @defaultValue 500 */
   pageSize?: number;
+  /** Called when the reaper ended a task. */
+  onTaskEnded?: (checkId: string) => void;
 }
 
 export class TaskReaper {
@@ -55,10 +57,12 @@ export class TaskReaper {
       if (task.createdAt > now - this.minAgeMs || task.enqueuePending) continue;
       const unfinished = await store.unfinishedIndexes(task.checkId);
       if (unfinished.length === 0) continue;
-      const live = await queue.liveJobs(task.checkId, TaskStore.jobStartsOf(unfinished, task.total), task.pool);
-      const orphans = unfinished.filter((index) => !live.has(chunkStartOf(index, task.total)));
+      const jobs = TaskStore.jobsOf(unfinished, task.runs);
+      const live = await queue.liveJobs(task.checkId, jobs);
+      const dead = jobs.filter(({ from }) => !live.has(from));
+      const orphans = unfinished.filter((index) => dead.some(({ from, to }) => index >= from && index <= to));
       for (const index of orphans) {
-        const { written } = await store.advance(
+        const { written, ended: taskEnded } = await store.advance(
           task.checkId,
           task.project,
           ref,
@@ -76,6 +80,7 @@ export class TaskReaper {
           now,
         );
         if (written === 1) ended++;
+        if (taskEnded) this.options.onTaskEnded?.(task.checkId);
       }
       if (orphans.length > 0) logger.error({ check_id: task.checkId, items: orphans.length }, 'ended items whose queue job was lost');
     }

@@ -2,6 +2,7 @@
 // Must not: hold semantic rules that span fields (job-spec.ts) or anything about storage or probing.
 
 import Type from 'typebox';
+import { POOL_NAME_PATTERN } from './ids.js';
 
 /** Limits a request must respect; the API reads the configurable ones from config. */
 export const RequestLimits = {
@@ -82,6 +83,13 @@ export const BatchJob = Type.Object(
       }),
     ),
     ssl_mode: Type.Optional(Type.Enum(['require', 'verify-ca', 'verify-full'], { description: 'Extension: TLS verification, as libpq defines it.' })),
+    pool: Type.Optional(
+      Type.String({
+        pattern: POOL_NAME_PATTERN,
+        description:
+          'Extension: the worker pool (network zone) to check from. Default: the pool CONNCHECK_NET_TYPE_POOLS maps net_type to, else the API\'s CONNCHECK_WORKER_POOL.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

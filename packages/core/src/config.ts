@@ -68,6 +68,10 @@ export interface Config {
    * timeout plus this; then it answers 503 with the check_id. @defaultValue 5000
    */
   syncWaitMarginMs: number;
+  /** net_type → pool, for batch items that name no pool (CONNCHECK_NET_TYPE_POOLS=vpn=zone-b,vpc=zone-c). @defaultValue {} */
+  netTypePools: Record<string, string>;
+  /** Earlier secret keys, still accepted for opening what they sealed while a key is rotated. @defaultValue [] */
+  previousSecretKeys: Buffer[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -105,6 +109,21 @@ export function parseAuthTokens(raw: string): AuthTokenGrant[] {
   return grants;
 }
 
+/** `vpn=zone-b,vpc=zone-c` → { vpn: 'zone-b', vpc: 'zone-c' }. */
+export function parseNetTypePools(raw: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [netType, pool, ...rest] = part.split('=').map((s) => s.trim());
+    if (!netType || !pool || rest.length > 0 || !/^[a-z0-9_-]{1,32}$/.test(netType)) {
+      throw new ConfigError('CONNCHECK_NET_TYPE_POOLS', `each entry must be net_type=pool (e.g. vpn=zone-b), got "${part}"`);
+    }
+    if (!new RegExp(POOL_NAME_PATTERN).test(pool)) throw new ConfigError('CONNCHECK_NET_TYPE_POOLS', `pool "${pool}" may hold only letters, digits, _ and - (at most 64)`);
+    if (map[netType] !== undefined) throw new ConfigError('CONNCHECK_NET_TYPE_POOLS', `net_type ${netType} is mapped twice`);
+    map[netType] = pool;
+  }
+  return map;
+}
+
 export function isLoopbackHost(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
@@ -134,6 +153,15 @@ export function loadConfig(env: Env = process.env): Config {
       throw new ConfigError('CONNCHECK_SECRET_KEY', (err as Error).message);
     }
   }
+  const previousSecretKeys: Buffer[] = [];
+  for (const raw of (env.CONNCHECK_SECRET_KEY_PREVIOUS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    try {
+      previousSecretKeys.push(parseSecretKey(raw));
+    } catch (err) {
+      throw new ConfigError('CONNCHECK_SECRET_KEY_PREVIOUS', `${(err as Error).message} (a comma-separated list of earlier keys)`);
+    }
+  }
+  if (previousSecretKeys.length > 0 && !secretKey) throw new ConfigError('CONNCHECK_SECRET_KEY_PREVIOUS', 'is set without CONNCHECK_SECRET_KEY (the key to rotate to)');
   const rawTokens = env.CONNCHECK_AUTH_TOKENS;
   const authTokens = rawTokens !== undefined && rawTokens.trim() !== '' ? parseAuthTokens(rawTokens) : undefined;
   if (!authTokens && !isLoopbackHost(host)) {
@@ -164,6 +192,8 @@ export function loadConfig(env: Env = process.env): Config {
     tlsExpiryWarningDays: int(env, 'CONNCHECK_TLS_EXPIRY_WARNING_DAYS', 30, 0, 3650),
     workerMetricsPort: int(env, 'CONNCHECK_WORKER_METRICS_PORT', 0, 0, 65535),
     syncWaitMarginMs: int(env, 'CONNCHECK_SYNC_WAIT_MARGIN_MS', 5000, 0, 600_000),
+    netTypePools: parseNetTypePools(env.CONNCHECK_NET_TYPE_POOLS ?? ''),
+    previousSecretKeys,
   };
 }
 

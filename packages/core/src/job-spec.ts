@@ -40,6 +40,21 @@ export interface ItemSpec {
   kafka?: Omit<NonNullable<BatchJob['kafka_security_config']>, (typeof SECRET_KAFKA_FIELDS)[number]>;
   /** Fields of the migration service's request that the check does not use, kept so nothing is dropped. */
   meta: { inst_id?: string; vpc_id?: string; subnet_id?: string; region?: string; project_id?: string };
+  /** The worker pool (network zone) the item is checked from. */
+  pool: string;
+  /** Names the probe resolves to these addresses instead of asking DNS (a saved connection's `hosts`), still under the network policy. */
+  hosts?: HostMapping[];
+}
+
+/** A name-to-address mapping the probes use instead of DNS for that name. */
+export interface HostMapping {
+  name: string;
+  ip: string;
+}
+
+export interface BuildItemsOptions {
+  /** The pool of a job that names none. @defaultValue job.pool ?? 'default' */
+  poolFor?: (job: BatchJob) => string;
 }
 
 /** The secret part of an item; exists in clear only in the API's and a worker's memory. */
@@ -127,7 +142,8 @@ export function parseEndpoints(
  * Applies the cross-field rules to schema-valid jobs. Returns every problem found (for a dry run), or the specs and
  * secrets in submission order. Defaults the schema already applied (net_type, end_point_type, timeout_ms) are relied on.
  */
-export function buildItems(jobs: BatchJob[]): { problems: FieldProblem[]; items: { spec: ItemSpec; secrets: ItemSecrets }[] } {
+export function buildItems(jobs: BatchJob[], options: BuildItemsOptions = {}): { problems: FieldProblem[]; items: { spec: ItemSpec; secrets: ItemSecrets }[] } {
+  const poolFor = options.poolFor ?? ((job: BatchJob) => job.pool ?? 'default');
   const out = new ProblemList();
   const items: { spec: ItemSpec; secrets: ItemSecrets }[] = [];
   jobs.forEach((job, index) => {
@@ -180,6 +196,7 @@ export function buildItems(jobs: BatchJob[]): { problems: FieldProblem[]; items:
       timeout_ms: job.timeout_ms ?? RequestLimits.defaultTimeoutMs,
       ssl_link: job.ssl_link ?? false,
       meta: pickDefined({ inst_id: job.inst_id, vpc_id: job.vpc_id, subnet_id: job.subnet_id, region: job.region, project_id: job.project_id }),
+      pool: poolFor(job),
       ...pickDefined({
         db_port: job.db_port,
         db_user: job.db_user,

@@ -12,6 +12,10 @@ export class SecretBoxError extends Error {
   }
 }
 
+function keyIdOf(key: Buffer): string {
+  return createHash('sha256').update('conncheck-key-id').update(key).digest('hex').slice(0, 12);
+}
+
 /** Parses CONNCHECK_SECRET_KEY: base64 of exactly 32 bytes. */
 export function parseSecretKey(base64: string): Buffer {
   const key = Buffer.from(base64.trim(), 'base64');
@@ -28,10 +32,21 @@ export function parseSecretKey(base64: string): Buffer {
  */
 export class SecretBox {
   readonly keyId: string;
+  /** Earlier keys by id: they still open what they sealed while a key is rotated, and never seal. */
+  private readonly previous = new Map<string, Buffer>();
 
-  constructor(private readonly key: Buffer) {
+  constructor(
+    private readonly key: Buffer,
+    previousKeys: Buffer[] = [],
+  ) {
     if (key.length !== 32) throw new SecretBoxError('key must be 32 bytes');
-    this.keyId = createHash('sha256').update('conncheck-key-id').update(key).digest('hex').slice(0, 12);
+    this.keyId = keyIdOf(key);
+    for (const old of previousKeys) if (keyIdOf(old) !== this.keyId) this.previous.set(keyIdOf(old), old);
+  }
+
+  /** Whether `sealed` was sealed with an earlier key (to be sealed again with the current one). */
+  sealedWithPreviousKey(sealed: string): boolean {
+    return this.previous.has(sealed.split('.')[1] ?? '');
   }
 
   /**
@@ -61,11 +76,13 @@ export class SecretBox {
   open<T>(sealed: string, aad: string): T {
     const [version, keyId, iv, tag, body] = sealed.split('.');
     if (version !== VERSION || !iv || !tag || body === undefined) throw new SecretBoxError('sealed value is malformed');
-    if (keyId !== this.keyId) {
-      throw new SecretBoxError(`sealed with key ${keyId}, this process has key ${this.keyId}`);
+    const key = keyId === this.keyId ? this.key : this.previous.get(keyId ?? '');
+    if (!key) {
+      const known = [this.keyId, ...this.previous.keys()].join(', ');
+      throw new SecretBoxError(`sealed with key ${keyId}, this process has key${this.previous.size > 0 ? 's' : ''} ${known}`);
     }
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64'));
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'));
       decipher.setAAD(Buffer.from(aad));
       decipher.setAuthTag(Buffer.from(tag, 'base64'));
       const text = Buffer.concat([decipher.update(Buffer.from(body, 'base64')), decipher.final()]).toString('utf8');

@@ -17,6 +17,8 @@ export const TASK_TYPES = {
   clusterConnectivity: 'ClusterConnectivityTest',
   /** POST /v2/{project_id}/apigw/instances/{instance_id}/backend/connectivity/check */
   backendConnectivity: 'BackendConnectivityCheck',
+  /** A saved connection's check from one of its pools, on its schedule or on request. */
+  connectionCheck: 'EnhancedConnectionCheck',
 } as const;
 export const TASK_TYPE = TASK_TYPES.batch;
 
@@ -81,6 +83,8 @@ export const CheckItem = Type.Object({
   warnings: Type.Optional(Type.Array(Type.String())),
   attempts: Type.Integer({ description: 'How many times a worker started this item (at-least-once delivery).' }),
   worker: Type.Optional(Type.Object({ id: Type.String(), pool: Type.String() })),
+  pool: Type.String({ description: 'The worker pool (network zone) the item is checked from.' }),
+  waiting: Type.Optional(Type.String({ description: 'Why a pending item waits, when conncheck knows (e.g. no live worker serves its pool).' })),
   started_at: Type.Union([Type.String(), Type.Null()]),
   finished_at: Type.Union([Type.String(), Type.Null()]),
 });
@@ -92,7 +96,7 @@ export const TaskSummary = Type.Object({
   failed: Type.Integer(),
   canceled: Type.Integer(),
   running: Type.Integer(),
-  pending: Type.Integer({ description: 'Items not finished yet (waiting or running).' }),
+  pending: Type.Integer({ description: 'Items waiting for a worker (not started, or handed back).' }),
 });
 export type TaskSummary = Type.Static<typeof TaskSummary>;
 
@@ -104,6 +108,7 @@ const TaskFields = {
   created_at: Type.String({ description: 'ISO-8601 UTC.' }),
   finished_at: Type.Union([Type.String(), Type.Null()], { description: 'ISO-8601 UTC; null until the task ends.' }),
   summary: TaskSummary,
+  pools: Type.Array(Type.String(), { description: 'The worker pools (network zones) its items are checked from.' }),
 };
 
 export const TaskHeader = Type.Object(TaskFields);

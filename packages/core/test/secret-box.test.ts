@@ -23,6 +23,20 @@ describe('SecretBox', () => {
     assert.throws(() => box.open(sealed, 'x'), /sealed with key [0-9a-f]{12}, this process has key/);
   });
 
+  it('opens what an earlier key sealed while it is rotated, and seals only with the current key', () => {
+    const oldKey = randomBytes(32);
+    const before = new SecretBox(oldKey).seal({ db_password: 'p' }, 'c#0');
+    const rotating = new SecretBox(randomBytes(32), [oldKey]);
+    assert.deepEqual(rotating.open(before, 'c#0'), { db_password: 'p' });
+    assert.equal(rotating.sealedWithPreviousKey(before), true);
+    const again = rotating.seal({ db_password: 'p' }, 'c#0');
+    assert.equal(rotating.sealedWithPreviousKey(again), false);
+    assert.equal(again.split('.')[1], rotating.keyId);
+    // Once the old key is dropped, what it sealed no longer opens, and the message names every key the process has.
+    assert.throws(() => new SecretBox(randomBytes(32)).open(before, 'c#0'), /sealed with key [0-9a-f]{12}, this process has key [0-9a-f]{12}$/);
+    assert.throws(() => new SecretBox(randomBytes(32), [randomBytes(32)]).open(before, 'c#0'), /this process has keys [0-9a-f]{12}, [0-9a-f]{12}$/);
+  });
+
   it('refuses a tampered blob', () => {
     const parts = box.seal({ a: 1 }, 'x').split('.');
     const body = Buffer.from(parts[4]!, 'base64');

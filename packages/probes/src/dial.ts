@@ -36,10 +36,16 @@ const MIN_ATTEMPT_MS = 2000;
  */
 export async function resolveTarget(host: string, ctx: ProbeContext): Promise<ResolvedTarget> {
   const literal = normalizeAddress(host);
+  const mapped = literal ? undefined : ctx.hosts?.get(host.toLowerCase().replace(/\.$/, ''));
   let addresses: NormalizedAddress[];
   if (literal) {
     ctx.stages.skip('dns', 'IP address');
     addresses = [literal];
+  } else if (mapped !== undefined) {
+    const address = normalizeAddress(mapped);
+    if (!address) throw new ProbeFailure(ItemErrorCode.DNS_RESOLUTION_FAILED, `hosts maps "${host}" to "${mapped}", which is not an IP address`);
+    ctx.stages.skip('dns', `${address.address} (from hosts)`);
+    addresses = [address];
   } else {
     ctx.stages.begin('dns');
     addresses = await lookup(host, ctx);

@@ -15,6 +15,8 @@ export interface RunProbeOptions {
   logger: ProbeLogger;
   /** Aborting it cancels the run; the result is CANCELED. */
   signal?: AbortSignal | undefined;
+  /** Names to resolve to these addresses instead of by DNS (lower-case name → IP), e.g. a saved connection's hosts. */
+  hosts?: ReadonlyMap<string, string> | undefined;
 }
 
 export type RunResult = ProbeResult & { duration_ms: number };
@@ -33,7 +35,7 @@ const MAX_MESSAGE_LENGTH = 500;
  * Node's socket.setTimeout is an idle timer that a trickling server defeats, so this timer is the only bound.
  */
 export async function runProbe(probe: Probe, target: ProbeTarget, options: RunProbeOptions): Promise<RunResult> {
-  const { timeoutMs, policy, logger, signal: external } = options;
+  const { timeoutMs, policy, logger, signal: external, hosts } = options;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`);
   const started = performance.now();
   const controller = new AbortController();
@@ -44,6 +46,7 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
     deadline: Date.now() + timeoutMs,
     logger,
     policy,
+    hosts,
     stages,
     track(socket) {
       // Drivers attach their own 'error' listeners; this one makes sure a socket error between two owners, or

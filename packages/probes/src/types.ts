@@ -122,6 +122,8 @@ export interface ProbeContext {
   deadline: number;
   logger: ProbeLogger;
   policy: NetworkPolicy;
+  /** Names resolved to these addresses instead of by DNS (lower-case name → IP), still under the policy. */
+  hosts?: ReadonlyMap<string, string> | undefined;
   stages: StageRecorder;
   /** Hands a socket to the runner, which destroys it when the run ends for any reason (deadline, cancel, done). */
   track(socket: Socket): void;

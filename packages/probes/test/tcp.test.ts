@@ -38,6 +38,25 @@ describe('tcp probe', () => {
     }
   });
 
+  it('resolves a name in `hosts` to its address without DNS, still under the network policy', async () => {
+    const server = await fakeServer(() => undefined);
+    try {
+      const hosts = new Map([['db.internal.invalid', '127.0.0.1']]);
+      const result = await run(tcpProbe, target('tcp', 'DB.internal.invalid', server.port), { hosts });
+      assert.equal(result.success, true, result.error_msg);
+      assert.deepEqual(result.stages[0], { name: 'dns', status: 'skipped', duration_ms: 0, detail: '127.0.0.1 (from hosts)' });
+      assert.equal(result.address, `127.0.0.1:${server.port}`);
+      const denied = await run(tcpProbe, target('tcp', 'db.internal.invalid', server.port), { hosts, policy: new NetworkPolicy({ deny: ['127.0.0.0/8'] }) });
+      assert.equal(denied.error_code, ItemErrorCode.TARGET_FORBIDDEN);
+      assert.match(denied.error_msg ?? '', /^"db\.internal\.invalid" resolves to 127\.0\.0\.1; /);
+      // A name not in the map still goes to DNS.
+      const other = await run(tcpProbe, target('tcp', 'other.invalid', server.port), { hosts });
+      assert.equal(other.error_code, ItemErrorCode.DNS_RESOLUTION_FAILED);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('dials an IPv4-mapped IPv6 literal as the IPv4 address it is', async () => {
     const server = await fakeServer(() => undefined);
     try {

@@ -6,3 +6,4 @@ export * from './redis.js';
 export * from './task-events.js';
 export * from './worker-registry.js';
 export * from './channel-store.js';
+export * from './connection-store.js';

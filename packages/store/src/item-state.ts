@@ -100,6 +100,7 @@ export function itemView(spec: ItemSpec, state: ItemState): CheckItem {
     duration_ms: state.duration_ms ?? null,
     stages: Array.isArray(state.stages) ? state.stages : [],
     attempts: state.attempts ?? 0,
+    pool: spec.pool ?? 'default',
     started_at: iso(state.started_at),
     finished_at: iso(state.finished_at),
   };
@@ -127,17 +128,24 @@ export function taskHeaderView(checkId: string, hash: TaskHash): TaskHeader {
     check_id: checkId,
     type: hash.type ?? TASK_TYPE,
     status,
-    message: hash.message ?? openTaskMessage(status, total, succeeded + failed + canceled, running, hash.pool ?? 'default'),
+    message: hash.message ?? openTaskMessage(status, total, succeeded + failed + canceled, running, poolsOf(hash)),
     created_at: iso(n('created_at')) ?? '',
     finished_at: hash.finished_at ? iso(Number(hash.finished_at)) : null,
     summary: { total, succeeded, failed, canceled, running, pending: Math.max(0, total - succeeded - failed - canceled - running) },
+    pools: poolsOf(hash),
   };
 }
 
 /** An open task's message, from its counts (an ended task's message is stored when it ends). */
-function openTaskMessage(status: TaskStatus, total: number, ended: number, running: number, pool: string): string {
-  if (status === 'Pending') return `waiting for a worker of pool "${pool}"`;
+function openTaskMessage(status: TaskStatus, total: number, ended: number, running: number, pools: string[]): string {
+  if (status === 'Pending') return `waiting for a worker of pool${pools.length > 1 ? 's' : ''} ${pools.map((p) => `"${p}"`).join(', ')}`;
   return `running: ${ended} of ${total} items finished, ${running} running`;
+}
+
+/** The pools a task's items run in, from its stored runs. */
+function poolsOf(hash: TaskHash): string[] {
+  if (!hash.pools) return ['default'];
+  return [...new Set((JSON.parse(hash.pools) as [string, number][]).map(([pool]) => pool))];
 }
 
 export function taskView(checkId: string, hash: TaskHash, specs: Record<string, string>, states: Record<string, string>): Task {

@@ -100,6 +100,31 @@ export class StoreKeys {
     return `${this.prefix}:channel-names:${project}:${instance}`;
   }
 
+  /** A saved connection (hash: project, name, status, spec, sealed secrets, …). */
+  connection(id: string): string {
+    return `${this.prefix}:conn:${id}`;
+  }
+
+  /** A saved connection's bound pools (hash: pool → per-pool status JSON). */
+  connectionQueues(id: string): string {
+    return `${this.prefix}:conn-queues:${id}`;
+  }
+
+  /** Sorted set (score = creation ms) of a project's saved connections. */
+  projectConnections(project: string): string {
+    return `${this.prefix}:conns:${project}`;
+  }
+
+  /** Hash of a project's live saved connections by name → id (names are unique per project). */
+  connectionNames(project: string): string {
+    return `${this.prefix}:conn-names:${project}`;
+  }
+
+  /** The BullMQ job scheduler (in the pool's queue) that re-checks a saved connection from that pool. */
+  connectionScheduler(id: string, pool: string): string {
+    return `conn.${id}.${pool}`;
+  }
+
   /** Pub/sub channel on which cancellations are announced to workers. */
   cancelChannel(): string {
     return `${this.prefix}:cancel`;

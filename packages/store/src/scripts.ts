@@ -5,9 +5,19 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
 /** Scripts are files named `<name>-<key count>.lua`, as BullMQ names its own. */
-const SCRIPTS = ['submitTask-15', 'advanceItem-12', 'cancelTask-12', 'releaseItems-2', 'saveChannel-2', 'deleteChannel-2'] as const;
+const SCRIPTS = [
+  'submitTask-15',
+  'advanceItem-12',
+  'cancelTask-12',
+  'releaseItems-2',
+  'saveChannel-2',
+  'deleteChannel-2',
+  'createConnection-4',
+  'deleteConnection-4',
+  'recordConnectionCheck-2',
+] as const;
 
-export type AdvanceReply = [written: number | null, taskStatus: string | null, claim: ClaimReply | null];
+export type AdvanceReply = [written: number | null, taskStatus: string | null, claim: ClaimReply | null, ended: 0 | 1];
 export type ClaimReply = ['run', number, string | null, string | null] | ['skip', string] | ['gone'];
 export type SubmitReply = ['created'] | ['backlog', number] | ['same', string, string] | ['conflict', string];
 
@@ -18,6 +28,9 @@ export interface StoreCommands {
   releaseItems(...args: (string | number)[]): Promise<number>;
   saveChannel(...args: (string | number)[]): Promise<1 | ['taken', string]>;
   deleteChannel(...args: (string | number)[]): Promise<0 | 1>;
+  createConnection(...args: (string | number)[]): Promise<1 | ['taken', string]>;
+  deleteConnection(...args: (string | number)[]): Promise<string[] | null>;
+  recordConnectionCheck(...args: (string | number)[]): Promise<[string, string] | null>;
 }
 
 const scriptDir = new URL('../../src/lua/', import.meta.url);

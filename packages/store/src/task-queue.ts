@@ -24,18 +24,40 @@ export function chunkSize(total: number): number {
   return Math.max(1, Math.min(16, Math.floor(total / 100)));
 }
 
-/** The first item index of each job of a task, in order; a job's id is `<check id>.<first index>`. */
-export function chunkStarts(total: number): number[] {
-  const size = chunkSize(total);
-  const starts: number[] = [];
-  for (let from = 0; from < total; from += size) starts.push(from);
-  return starts;
+/**
+ * A task's items by pool, in index order: `[pool, count]` runs (a one-pool task is one run). Stored with the task;
+ * with the item count it fixes the task's jobs.
+ */
+export type PoolRuns = [pool: string, count: number][];
+
+export function poolRuns(pools: string[]): PoolRuns {
+  const runs: PoolRuns = [];
+  for (const pool of pools) {
+    const last = runs[runs.length - 1];
+    if (last && last[0] === pool) last[1]++;
+    else runs.push([pool, 1]);
+  }
+  return runs;
 }
 
-/** The first item index of the job that runs item `index`. */
-export function chunkStartOf(index: number, total: number): number {
+/** One job of a task: the items `from`..`to` (inclusive), all in `pool`. Its id is `<check id>.<from>`. */
+export interface JobSlot {
+  pool: string;
+  from: number;
+  to: number;
+}
+
+/** A task's jobs: each run of one pool cut into chunks (chunkSize of the whole task). */
+export function jobLayout(runs: PoolRuns): JobSlot[] {
+  const total = runs.reduce((n, [, count]) => n + count, 0);
   const size = chunkSize(total);
-  return index - (index % size);
+  const slots: JobSlot[] = [];
+  let start = 0;
+  for (const [pool, count] of runs) {
+    for (let from = start; from < start + count; from += size) slots.push({ pool, from, to: Math.min(start + count, from + size) - 1 });
+    start += count;
+  }
+  return slots;
 }
 
 export function jobId(checkId: string, from: number): string {
@@ -53,18 +75,27 @@ export const JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 24 * 3600, count: 10_000 },
 };
 
+/** The data of a job a saved connection's scheduler produces: start a check of it from the queue's pool. */
+export interface ConnectionJobData {
+  connection_id: string;
+  project: string;
+}
+
+/** Job names in a pool's queue. */
+export const JOB_NAMES = { check: 'check', connectionCheck: 'connection-check' } as const;
+
 export class TaskQueue {
-  private readonly queues = new Map<string, Queue<CheckJobData>>();
+  private readonly queues = new Map<string, Queue<CheckJobData | ConnectionJobData>>();
 
   constructor(
     private readonly connection: Redis,
     private readonly keys: StoreKeys,
   ) {}
 
-  queue(pool: string): Queue<CheckJobData> {
+  queue(pool: string): Queue<CheckJobData | ConnectionJobData> {
     let queue = this.queues.get(pool);
     if (!queue) {
-      queue = new Queue<CheckJobData>(this.keys.queueName(pool), {
+      queue = new Queue<CheckJobData | ConnectionJobData>(this.keys.queueName(pool), {
         connection: this.connection,
         prefix: this.keys.queuePrefix,
         defaultJobOptions: JOB_OPTIONS,
@@ -79,31 +110,45 @@ export class TaskQueue {
    * worker finishing an enqueue intent) adds none twice while they are in the queue; a job added again after it
    * completed finds its items ended and does nothing.
    */
-  async enqueue(checkId: string, project: string, total: number, pool: string): Promise<number> {
-    const size = chunkSize(total);
-    const jobs = chunkStarts(total).map((from) => ({
-      name: 'check',
-      data: { check_id: checkId, project, from, to: Math.min(total, from + size) - 1 },
-      opts: { jobId: jobId(checkId, from) },
-    }));
-    await this.queue(pool).addBulk(jobs);
-    return jobs.length;
+  async enqueue(checkId: string, project: string, runs: PoolRuns): Promise<number> {
+    const byPool = new Map<string, { name: string; data: CheckJobData; opts: { jobId: string } }[]>();
+    for (const { pool, from, to } of jobLayout(runs)) {
+      const jobs = byPool.get(pool) ?? [];
+      jobs.push({ name: JOB_NAMES.check, data: { check_id: checkId, project, from, to }, opts: { jobId: jobId(checkId, from) } });
+      byPool.set(pool, jobs);
+    }
+    await Promise.all([...byPool].map(([pool, jobs]) => this.queue(pool).addBulk(jobs)));
+    return [...byPool.values()].reduce((n, jobs) => n + jobs.length, 0);
   }
 
   /**
-   * Of the jobs starting at `starts`, those that can still run (waiting, active, delayed, prioritized). A job that
-   * completed, failed for good or is gone from Redis will not.
+   * Of these jobs of a task, the first item indexes of those that can still run (waiting, active, delayed,
+   * prioritized). A job that completed, failed for good or is gone from Redis will not.
    */
-  async liveJobs(checkId: string, starts: number[], pool: string): Promise<Set<number>> {
-    const queue = this.queue(pool);
-    const states = await Promise.all(starts.map((from) => queue.getJobState(jobId(checkId, from))));
-    return new Set(starts.filter((_, i) => !['completed', 'failed', 'unknown'].includes(states[i]!)));
+  async liveJobs(checkId: string, slots: JobSlot[]): Promise<Set<number>> {
+    const states = await Promise.all(slots.map(({ pool, from }) => this.queue(pool).getJobState(jobId(checkId, from))));
+    return new Set(slots.filter((_, i) => !['completed', 'failed', 'unknown'].includes(states[i]!)).map(({ from }) => from));
+  }
+
+  /**
+   * Re-checks a saved connection from `pool` every `everyMs` with a BullMQ job scheduler in that pool's queue (one per
+   * connection and pool; an upsert, so calling it again only changes the interval).
+   */
+  async scheduleConnection(id: string, project: string, pool: string, everyMs: number): Promise<void> {
+    await this.queue(pool).upsertJobScheduler(
+      this.keys.connectionScheduler(id, pool),
+      { every: everyMs },
+      { name: JOB_NAMES.connectionCheck, data: { connection_id: id, project }, opts: { attempts: 1, removeOnComplete: true, removeOnFail: { age: 24 * 3600 } } },
+    );
+  }
+
+  async unscheduleConnection(id: string, pool: string): Promise<void> {
+    await this.queue(pool).removeJobScheduler(this.keys.connectionScheduler(id, pool));
   }
 
   /** Removes a task's waiting jobs (best effort: active ones finish and find their items canceled). */
-  async removeWaiting(checkId: string, total: number, pool: string): Promise<void> {
-    const queue = this.queue(pool);
-    await Promise.all(chunkStarts(total).map((from) => queue.remove(jobId(checkId, from)).catch(() => 0)));
+  async removeWaiting(checkId: string, runs: PoolRuns): Promise<void> {
+    await Promise.all(jobLayout(runs).map(({ pool, from }) => this.queue(pool).remove(jobId(checkId, from)).catch(() => 0)));
   }
 
   async close(): Promise<void> {

@@ -29,7 +29,7 @@ import {
 import { StoreKeys } from './keys.js';
 import { type ClaimReply, type StoreCommands, defineScripts } from './scripts.js';
 import { TaskEvents } from './task-events.js';
-import { type TaskQueue, chunkStartOf } from './task-queue.js';
+import { type JobSlot, type PoolRuns, type TaskQueue, jobLayout, poolRuns } from './task-queue.js';
 
 export interface TaskStoreOptions {
   redis: Redis;
@@ -78,6 +78,10 @@ export interface SubmitOptions {
   maxUnfinished?: number;
   /** Task type, as the views name it. @defaultValue BatchConnection */
   type?: string;
+  /** The saved connection this task checks (its per-pool status follows the task's result). */
+  connection?: string;
+  /** How long the task is kept after it ends, if not CONNCHECK_RETENTION_SECONDS (a saved connection's checks). */
+  retentionSeconds?: number;
   /**
    * An Idempotency-Key and the request it came with. The same key with the same body (compared as canonical JSON)
    * returns the task the first request created; with another body the submission is refused
@@ -99,12 +103,15 @@ export interface TaskInfo {
   checkId: string;
   project: string;
   total: number;
-  pool: string;
+  /** Its items by pool: with `total`, its jobs (jobLayout). */
+  runs: PoolRuns;
   status: TaskStatus;
   createdAt: number;
+  /** The saved connection it checks, if any. */
+  connection?: string;
 }
 
-const TASK_FIELDS = ['project', 'type', 'status', 'message', 'created_at', 'finished_at', 'total', 'succeeded', 'failed', 'canceled', 'running', 'pool'];
+const TASK_FIELDS = ['project', 'type', 'status', 'message', 'created_at', 'finished_at', 'total', 'succeeded', 'failed', 'canceled', 'running', 'pools'];
 const checkIdRe = new RegExp(CHECK_ID_PATTERN);
 
 export class TaskStore {
@@ -127,6 +134,11 @@ export class TaskStore {
   /** The Redis connection the store was given (for siblings on the same data, e.g. the WorkerRegistry). */
   get connection(): Redis {
     return this.redis;
+  }
+
+  /** The key the store seals secrets with (for siblings that seal their own, e.g. saved connections). */
+  get secretBox(): SecretBox {
+    return this.box;
   }
 
   /** Closes the store's own connections (the end-of-task subscription); the caller's connection stays open. */
@@ -152,17 +164,20 @@ export class TaskStore {
    * the backlog limit and the Idempotency-Key are decided in the same step), then adds its jobs. The task carries an
    * enqueue intent until they are added, so a task can never wait for jobs that nobody will add: if this process
    * dies in between, a worker adds them (`staleEnqueueIntents`). If adding them fails here, the task is deleted
-   * again and the error thrown, so a client never holds a check_id that no worker will run.
+   * again and the error thrown, so a client never holds a check_id that no worker will run. Items run in `pool`, or
+   * with `undefined` each in its spec's pool.
    */
   async submit(
     project: string,
     items: { spec: ItemSpec; secrets: ItemSecrets }[],
     queue: TaskQueue,
-    pool: string,
+    pool: string | undefined,
     options: SubmitOptions = {},
   ): Promise<Submitted> {
     const now = options.now ?? Date.now();
     const checkId = newCheckId(now);
+    if (pool !== undefined) items = items.map(({ spec, secrets }) => ({ spec: spec.pool === pool ? spec : { ...spec, pool }, secrets }));
+    const runs = poolRuns(items.map(({ spec }) => spec.pool));
     const idem = options.idempotency && { key: this.box.digest(options.idempotency.key), body: this.box.digest(canonicalJson(options.idempotency.body)) };
     const idemKey = idem ? this.keys.idempotency(project, idem.key) : this.keys.enqueueIntents();
     const args: (string | number)[] = [
@@ -174,9 +189,11 @@ export class TaskStore {
       now,
       options.maxUnfinished ?? -1,
       idem?.body ?? '',
-      pool,
+      JSON.stringify(runs),
       project,
       options.type ?? TASK_TYPE,
+      options.connection ?? '',
+      options.retentionSeconds ?? '',
       items.length,
       JSON.stringify(INITIAL_ITEM_STATE),
     ];
@@ -197,7 +214,7 @@ export class TaskStore {
         return { check_id: reply[1], created_at: new Date(Number(reply[2])).toISOString(), replayed: true };
     }
     try {
-      await queue.enqueue(checkId, project, items.length, pool);
+      await queue.enqueue(checkId, project, runs);
     } catch (err) {
       await this.deleteTask(checkId, project, items.length, idem && idemKey).catch(() => undefined);
       throw err;
@@ -248,11 +265,11 @@ export class TaskStore {
     finish: { index: number; claimed?: { attempts: number; started_at: number }; outcome: ItemOutcome } | undefined,
     claimIndex: number | undefined,
     now: number = Date.now(),
-  ): Promise<{ written: number | null; taskStatus: string | null; claim: Claim | undefined }> {
+  ): Promise<{ written: number | null; taskStatus: string | null; claim: Claim | undefined; ended: boolean }> {
     // Without `claimed` (an item failed on behalf of a job that will not run it), the item keeps its attempts, start
     // time and worker as stored.
     const state: ItemState | undefined = finish && terminalState(finish.claimed && { ...finish.claimed, worker }, finish.outcome, now);
-    const [written, taskStatus, claim] = await this.redis.advanceItem(
+    const [written, taskStatus, claim, ended] = await this.redis.advanceItem(
       ...this.advanceKeys(checkId, project),
       checkId,
       now,
@@ -267,6 +284,7 @@ export class TaskStore {
       written,
       taskStatus,
       claim: claimIndex === undefined || !claim ? undefined : this.openClaim(checkId, claimIndex, claim, now),
+      ended: ended === 1,
     };
   }
 
@@ -443,16 +461,32 @@ export class TaskStore {
       .sort((a, b) => a - b);
   }
 
-  /** The first item index of each job that holds one of these items. */
-  static jobStartsOf(indexes: number[], total: number): number[] {
-    return [...new Set(indexes.map((index) => chunkStartOf(index, total)))];
+  /** The jobs of a task that hold one of these items. */
+  static jobsOf(indexes: number[], runs: PoolRuns): JobSlot[] {
+    return jobLayout(runs).filter(({ from, to }) => indexes.some((index) => index >= from && index <= to));
   }
 
-  /** Task size, pool and status, for a worker, the reaper or cancellation; undefined when gone. */
+  /** Task size, pools and status, for a worker, the reaper or cancellation; undefined when gone. */
   async taskInfo(checkId: string): Promise<TaskInfo | undefined> {
-    const [project, total, pool, status, createdAt] = await this.redis.hmget(this.keys.task(checkId).task, 'project', 'total', 'pool', 'status', 'created_at');
+    const [project, total, pools, status, createdAt, connection] = await this.redis.hmget(
+      this.keys.task(checkId).task,
+      'project',
+      'total',
+      'pools',
+      'status',
+      'created_at',
+      'connection',
+    );
     if (!project) return undefined;
-    return { checkId, project, total: Number(total), pool: pool ?? 'default', status: status as TaskStatus, createdAt: Number(createdAt) };
+    return {
+      checkId,
+      project,
+      total: Number(total),
+      runs: pools ? (JSON.parse(pools) as PoolRuns) : [['default', Number(total)]],
+      status: status as TaskStatus,
+      createdAt: Number(createdAt),
+      ...(connection ? { connection } : {}),
+    };
   }
 
   /**

@@ -130,13 +130,13 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
         return reply.status(200).send({ valid: false, count, problems });
       }
       const body = request.body as BatchRequest;
-      const { problems, items } = buildItems(body.jobs);
+      const { problems, items } = buildItems(body.jobs, { poolFor: (job) => job.pool ?? config.netTypePools[job.net_type ?? 'eip'] ?? config.workerPool });
       if (dryRun) return reply.status(200).send({ valid: problems.length === 0, count: body.jobs.length, problems });
       if (problems.length > 0) throw problemError(problems);
       const idempotencyKey = (request.headers as { 'idempotency-key'?: string })['idempotency-key'];
       let submitted: Submitted;
       try {
-        submitted = await store.submit(project, items, queue, config.workerPool, {
+        submitted = await store.submit(project, items, queue, undefined, {
           maxUnfinished: config.maxPendingItemsPerProject,
           idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, body },
         });
@@ -180,7 +180,7 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       const query = request.query as { wait_ms?: number; include_items?: boolean };
       const task = await store.getTaskWhenEnded(checkId, project, query.wait_ms ?? 0, { items: query.include_items !== false });
       if (!task) throw notFound(checkId, deps);
-      return task;
+      return explainWaiting(task, deps);
     },
   );
 
@@ -255,13 +255,27 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       if (!outcome) throw notFound(checkId, deps);
       if ('ended' in outcome) throw new ApiError(409, ApiErrorCode.ALREADY_FINISHED, `check ${checkId} already ended as ${outcome.ended}`);
       const info = await store.taskInfo(checkId);
-      if (info) await queue.removeWaiting(checkId, info.total, info.pool).catch(() => undefined);
+      if (info) await queue.removeWaiting(checkId, info.runs).catch(() => undefined);
       request.log.info({ check_id: checkId, project, canceled: outcome.canceled }, 'check canceled');
       const task = await store.getTask(checkId, project);
       if (!task) throw notFound(checkId, deps);
       return reply.status(200).send(task);
     },
   );
+}
+
+/**
+ * An open task whose items wait in a pool no live worker serves says so, in its message and on each such item:
+ * they wait (a worker may come), and the reader learns why.
+ */
+async function explainWaiting(task: Task, deps: ApiDeps): Promise<Task> {
+  if (task.finished_at !== null) return task;
+  const live = await deps.registry.live();
+  const unserved = task.pools.filter((pool) => !live.has(pool));
+  if (unserved.length === 0) return task;
+  const why = (pool: string) => `no live worker serves pool "${pool}"`;
+  for (const item of task.check_items) if (item.status === 'pending' && unserved.includes(item.pool)) item.waiting = `${why(item.pool)}; the item runs when one starts`;
+  return { ...task, message: `${task.message}; ${unserved.map(why).join('; ')}` };
 }
 
 function problemError(problems: FieldProblem[]): ApiError {

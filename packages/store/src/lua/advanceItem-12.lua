@@ -14,7 +14,8 @@
   ARGV[6] index to claim or ''    ARGV[7] worker JSON {id,pool}   ARGV[8] channel on which the end of a task is announced
 
   Output: { written: 1 | 0 (already terminal) | -1 (gone) | false (nothing to finish), task status or false,
-            claim: { 'run', attempts, spec JSON, sealed secrets or false } | { 'skip', status } | { 'gone' } | false }
+            claim: { 'run', attempts, spec JSON, sealed secrets or false } | { 'skip', status } | { 'gone' } | false,
+            1 when this call ended the task, else 0 }
 ]]
 --- @include "taskKeys"
 
@@ -31,6 +32,7 @@ local function markRunning()
 end
 
 local written = false
+local ended = 0
 if ARGV[4] ~= '' then
   local raw = taskStatus and redis.call('HGET', KEYS[2], ARGV[4])
   local stored = raw and cjson.decode(raw)
@@ -56,6 +58,7 @@ if ARGV[4] ~= '' then
     local t = redis.call('HMGET', KEYS[1], 'total', 'succeeded', 'failed', 'canceled')
     local total, ok, bad, canceled = tonumber(t[1]), tonumber(t[2]) or 0, tonumber(t[3]) or 0, tonumber(t[4]) or 0
     if ok + bad + canceled >= total and (taskStatus == 'Pending' or taskStatus == 'Running') then
+      ended = 1
       if bad > 0 then
         endTask(checkId, now, retention, 'Failed', bad .. ' of ' .. total .. ' items failed', KEYS[8], ARGV[8])
         taskStatus = 'Failed'
@@ -92,4 +95,4 @@ if ARGV[6] ~= '' then
     end
   end
 end
-return { written, taskStatus or false, claim }
+return { written, taskStatus or false, claim, ended }

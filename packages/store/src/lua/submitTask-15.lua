@@ -9,8 +9,10 @@
   KEYS[14] the Idempotency-Key's key (any key when there is none)   KEYS[15] known pools (score = last use)
   ARGV[1] check id   ARGV[2] now (ms)   ARGV[3] the project's backlog limit, or -1
   ARGV[4] digest of the request body when an Idempotency-Key was given, else ''
-  ARGV[5] pool   ARGV[6] project   ARGV[7] task type   ARGV[8] number of items n   ARGV[9] initial item state JSON
-  ARGV[10] number of sealed secrets s   ARGV[11 .. 10+n] item spec JSON by index   then s pairs: index, sealed secrets
+  ARGV[5] the items' pools as runs, JSON [[pool, count], ...]   ARGV[6] project   ARGV[7] task type
+  ARGV[8] saved connection id or ''   ARGV[9] the task's own retention (s) or ''   ARGV[10] number of items n
+  ARGV[11] initial item state JSON   ARGV[12] number of sealed secrets s   ARGV[13 .. 12+n] item spec JSON by index
+  then s pairs: index, sealed secrets
 
   Output: { 'created' } | { 'backlog', unfinished items now } | { 'same', check id, created ms } (the key was used
           for this body) | { 'conflict', check id } (the key was used for another body)
@@ -18,7 +20,7 @@
 --- @include "taskKeys"
 
 local checkId, now, max, digest = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local n, secrets = tonumber(ARGV[8]), tonumber(ARGV[10])
+local n, secrets = tonumber(ARGV[10]), tonumber(ARGV[12])
 
 if digest ~= '' then
   local used = redis.call('GET', KEYS[14])
@@ -34,25 +36,27 @@ if max >= 0 then
 end
 
 redis.call('HSET', KEYS[1], 'project', ARGV[6], 'type', ARGV[7], 'status', 'Pending', 'created_at', now,
-  'total', n, 'succeeded', 0, 'failed', 0, 'canceled', 0, 'running', 0, 'pool', ARGV[5])
+  'total', n, 'succeeded', 0, 'failed', 0, 'canceled', 0, 'running', 0, 'pools', ARGV[5])
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'connection', ARGV[8]) end
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'retention', ARGV[9]) end
 local specs, states = {}, {}
 for i = 0, n - 1 do
   specs[#specs + 1] = i
-  specs[#specs + 1] = ARGV[11 + i]
+  specs[#specs + 1] = ARGV[13 + i]
   states[#states + 1] = i
-  states[#states + 1] = ARGV[9]
+  states[#states + 1] = ARGV[11]
 end
 hsetMany(KEYS[3], specs)
 hsetMany(KEYS[2], states)
 if secrets > 0 then
   local sealed = {}
-  for i = 11 + n, 10 + n + 2 * secrets do sealed[#sealed + 1] = ARGV[i] end
+  for i = 13 + n, 12 + n + 2 * secrets do sealed[#sealed + 1] = ARGV[i] end
   hsetMany(KEYS[4], sealed)
 end
 redis.call('ZADD', KEYS[5], 0, checkId)
 redis.call('ZADD', KEYS[11], now, checkId)
 redis.call('ZADD', KEYS[13], now, checkId)
-redis.call('ZADD', KEYS[15], now, ARGV[5])
+for _, run in ipairs(cjson.decode(ARGV[5])) do redis.call('ZADD', KEYS[15], now, run[1]) end
 redis.call('EXPIRE', KEYS[15], 7 * 86400)
 redis.call('INCRBY', KEYS[10], n)
 redis.call('EXPIRE', KEYS[10], COUNTER_TTL)

@@ -23,21 +23,25 @@ local function itemsEnded(n)
   end
 end
 
--- The task has ended as `final`: retention counts from now for every key of the task (its Idempotency-Key
--- included), it leaves the open-task sets for its final index, final-index entries whose tasks ended a retention
--- ago are pruned, and waiters are told.
+-- The task has ended as `final`: retention (the task's own, if it has one) counts from now for every key of the
+-- task (its Idempotency-Key included), it leaves the open-task sets for its final index, final-index entries whose
+-- tasks ended a retention ago are pruned, and waiters are told.
 local function endTask(checkId, now, retention, final, message, finalIndex, channel)
+  local keep = retention
+  local own = redis.call('HGET', KEYS[1], 'retention')
+  if own then keep = math.min(retention, tonumber(own)) end
   redis.call('HSET', KEYS[1], 'status', final, 'finished_at', now, 'message', message, 'running', 0)
   redis.call('DEL', KEYS[4])
-  for i = 1, 3 do redis.call('EXPIRE', KEYS[i], retention) end
+  for i = 1, 3 do redis.call('EXPIRE', KEYS[i], keep) end
   local idem = redis.call('HGET', KEYS[1], 'idem')
-  if idem then redis.call('EXPIRE', idem, retention) end
+  if idem then redis.call('EXPIRE', idem, keep) end
   redis.call('ZREM', KEYS[5], checkId)
   redis.call('ZREM', KEYS[6], checkId)
   redis.call('ZREM', KEYS[11], checkId)
   redis.call('ZADD', finalIndex, 0, checkId)
   redis.call('EXPIRE', finalIndex, retention)
-  redis.call('ZADD', KEYS[12], now, checkId)
+  -- Scored so that "ended a deployment retention ago" is when this task's own keys expire.
+  redis.call('ZADD', KEYS[12], now - (retention - keep) * 1000, checkId)
   redis.call('EXPIRE', KEYS[12], retention)
   local expired = redis.call('ZRANGEBYSCORE', KEYS[12], '-inf', '(' .. (now - retention * 1000), 'LIMIT', 0, 200)
   if #expired > 0 then
