@@ -13,6 +13,8 @@ import { apigwRoutes } from './routes/apigw.js';
 import { checkRoutes } from './routes/checks.js';
 import { clusterConnectivityRoutes } from './routes/cluster-connectivity.js';
 import { enhancedConnectionRoutes } from './routes/enhanced-connections.js';
+import { eventRoutes } from './routes/events.js';
+import { whoamiRoutes } from './routes/whoami.js';
 import { poolRoutes } from './routes/pools.js';
 import { healthRoutes } from './routes/health.js';
 import { makeAjv } from './validation.js';
@@ -83,5 +85,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(async (scope) => poolRoutes(scope, deps));
   await app.register(async (scope) => apigwRoutes(scope, deps));
   await app.register(async (scope) => enhancedConnectionRoutes(scope, deps));
+  await app.register(async (scope) => eventRoutes(scope, deps));
+  await app.register(async (scope) => whoamiRoutes(scope, deps));
   return app;
 }

@@ -20,6 +20,15 @@ export class TokenAuth {
   /** Throws 401 (no or unknown token) or 403 (token not valid for this project). */
   authorize(token: string | string[] | undefined, project: string): void {
     if (this.openMode) return;
+    const projects = this.projectsOf(token);
+    if (projects !== '*' && !projects.has(project)) {
+      throw new ApiError(403, ApiErrorCode.FORBIDDEN, `this token may not use project ${project}`);
+    }
+  }
+
+  /** The projects a token may use ('*' = every one); throws 401 for no or an unknown token. Open mode: every one. */
+  projectsOf(token: string | string[] | undefined): '*' | ReadonlySet<string> {
+    if (this.openMode) return '*';
     if (typeof token !== 'string' || token === '') {
       throw new ApiError(401, ApiErrorCode.UNAUTHORIZED, 'missing X-Auth-Token header');
     }
@@ -27,8 +36,6 @@ export class TokenAuth {
     let match: (typeof this.grants)[number] | undefined;
     for (const grant of this.grants) if (timingSafeEqual(grant.hash, hash)) match = grant;
     if (!match) throw new ApiError(401, ApiErrorCode.UNAUTHORIZED, 'X-Auth-Token is not valid');
-    if (match.projects !== '*' && !match.projects.has(project)) {
-      throw new ApiError(403, ApiErrorCode.FORBIDDEN, `this token may not use project ${project}`);
-    }
+    return match.projects;
   }
 }

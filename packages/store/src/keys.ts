@@ -8,6 +8,8 @@ export interface TaskKeys {
   items: string;
   specs: string;
   secrets: string;
+  /** Stream of the task's events (an item ended, the task ended), for live views; also the name of the pub/sub channel that announces a new entry. */
+  events: string;
 }
 
 export class StoreKeys {
@@ -20,6 +22,7 @@ export class StoreKeys {
       items: `${p}:items:${checkId}`,
       specs: `${p}:specs:${checkId}`,
       secrets: `${p}:secrets:${checkId}`,
+      events: `${p}:events:${checkId}`,
     };
   }
 

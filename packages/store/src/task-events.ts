@@ -1,4 +1,5 @@
-// Owns: waiting for a task to end without polling — one pub/sub subscription per process, many waiters on it.
+// Owns: waiting for a task to end, or for its next event, without polling — one pub/sub connection per process, many
+// waiters on it (a task's event channel is subscribed while someone waits on it).
 // Must not: decide anything about the task; the scripts announce the end, callers re-read the task themselves.
 
 import type { Redis } from 'ioredis';
@@ -8,6 +9,8 @@ export class TaskEvents {
   private subscriber: Redis | undefined;
   private subscribing: Promise<void> | undefined;
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Waiters on a task's event channel (the channel is subscribed while the set is not empty). */
+  private readonly channelWaiters = new Map<string, Set<() => void>>();
 
   /** `redis` is duplicated: a subscribed connection can do nothing else. */
   constructor(
@@ -19,8 +22,12 @@ export class TaskEvents {
     this.subscribing ??= (async () => {
       const subscriber = this.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
       subscriber.on('error', () => undefined);
-      subscriber.on('message', (_channel: string, checkId: string) => {
-        for (const wake of this.waiters.get(checkId) ?? []) wake();
+      subscriber.on('message', (channel: string, message: string) => {
+        if (channel === this.keys.endedChannel()) {
+          for (const wake of this.waiters.get(message) ?? []) wake();
+        } else {
+          for (const wake of this.channelWaiters.get(channel) ?? []) wake();
+        }
       });
       await subscriber.subscribe(this.keys.endedChannel());
       this.subscriber = subscriber;
@@ -53,8 +60,37 @@ export class TaskEvents {
     }
   }
 
+  /**
+   * Resolves on the next message on `channel`, or after `timeoutMs`. `hasNew` is asked once the subscription is in
+   * place, so an event published between the caller's read and this call is not missed.
+   */
+  async waitForEvent(channel: string, timeoutMs: number, hasNew: () => Promise<boolean>): Promise<void> {
+    await this.subscribe();
+    let wake: () => void = () => undefined;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    let set = this.channelWaiters.get(channel);
+    if (!set) {
+      this.channelWaiters.set(channel, (set = new Set()));
+      await this.subscriber?.subscribe(channel);
+    }
+    set.add(wake);
+    const timer = setTimeout(wake, timeoutMs);
+    try {
+      if (await hasNew()) return;
+      await woken;
+    } finally {
+      clearTimeout(timer);
+      set.delete(wake);
+      if (set.size === 0 && this.channelWaiters.get(channel) === set) {
+        this.channelWaiters.delete(channel);
+        await this.subscriber?.unsubscribe(channel).catch(() => undefined);
+      }
+    }
+  }
+
   async close(): Promise<void> {
     for (const set of this.waiters.values()) for (const wake of set) wake();
+    for (const set of this.channelWaiters.values()) for (const wake of set) wake();
     this.subscriber?.disconnect();
     this.subscriber = undefined;
     this.subscribing = undefined;

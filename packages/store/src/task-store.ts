@@ -2,6 +2,7 @@
 // Must not: run probes or know HTTP; multi-key changes go through MULTI or a Lua script, never several round trips.
 
 import {
+  type CheckItem,
   type ItemSecrets,
   type ItemSpec,
   type SecretBox,
@@ -22,6 +23,7 @@ import {
   type TaskHash,
   type WorkerRef,
   INITIAL_ITEM_STATE,
+  itemView,
   taskHeaderView,
   taskView,
   terminalState,
@@ -45,6 +47,9 @@ export type Claim =
   | { kind: 'run'; index: number; attempts: number; startedAt: number; spec: ItemSpec; secrets: ItemSecrets | undefined; secretError?: string }
   | { kind: 'skip'; index: number; reason: string }
   | { kind: 'gone'; index: number };
+
+/** One entry of a task's event stream, as live views send it. */
+export type TaskEventEntry = { id: string; type: 'item'; item: CheckItem } | { id: string; type: 'end' };
 
 export interface ListOptions {
   status?: TaskStatus;
@@ -227,7 +232,7 @@ export class TaskStore {
   private async deleteTask(checkId: string, project: string, total: number, idemKey: string | undefined): Promise<void> {
     const k = this.keys.task(checkId);
     const tx = this.redis.multi();
-    tx.del(k.task, k.items, k.specs, k.secrets);
+    tx.del(k.task, k.items, k.specs, k.secrets, k.events);
     if (idemKey) tx.del(idemKey);
     tx.zrem(this.keys.openTasks(), checkId);
     tx.zrem(this.keys.enqueueIntents(), checkId);
@@ -312,7 +317,7 @@ export class TaskStore {
     return json;
   }
 
-  /** The twelve KEYS of every task script, in the order of lua/includes/taskKeys.lua. */
+  /** The thirteen KEYS of every task script, in the order of lua/includes/taskKeys.lua. */
   private taskKeys(checkId: string, project: string): string[] {
     const k = this.keys.task(checkId);
     return [
@@ -324,6 +329,7 @@ export class TaskStore {
       this.keys.unfinished(project),
       this.keys.openTasks(),
       this.keys.endedTimes(project),
+      k.events,
     ];
   }
 
@@ -393,6 +399,39 @@ export class TaskStore {
       .exec()) as [[null, TaskHash], [null, Record<string, string>], [null, Record<string, string>]];
     if (!hash || hash.project !== project) return undefined;
     return taskView(checkId, hash, specs, states);
+  }
+
+  /**
+   * The task's events after `afterId` (a stream id; '0' = from the start), at most `count`: an item ended (with the
+   * item as the task view shows it now) or the task ended. Empty when there is nothing new.
+   */
+  async eventsAfter(checkId: string, afterId: string, count = 500): Promise<TaskEventEntry[]> {
+    const k = this.keys.task(checkId);
+    const entries = await this.redis.xrange(k.events, afterId === '0' ? '-' : `(${afterId}`, '+', 'COUNT', count);
+    const indexes = entries.map(([, fields]) => fieldOf(fields, 'index')).filter((i): i is string => i !== undefined);
+    const [[, specs], [, states]] =
+      indexes.length === 0
+        ? [[null, []], [null, []]]
+        : ((await this.redis.multi().hmget(k.specs, ...indexes).hmget(k.items, ...indexes).exec()) as [[null, (string | null)[]], [null, (string | null)[]]]);
+    const events: TaskEventEntry[] = [];
+    let at = 0;
+    for (const [id, fields] of entries) {
+      if (fieldOf(fields, 'type') === 'end') {
+        events.push({ id, type: 'end' });
+        continue;
+      }
+      const spec = specs[at];
+      const state = states[at];
+      at++;
+      if (spec && state) events.push({ id, type: 'item', item: itemView(JSON.parse(spec) as ItemSpec, JSON.parse(state) as ItemState) });
+    }
+    return events;
+  }
+
+  /** Resolves when the task's stream has an entry after `afterId`, at once if it has one already, or after `timeoutMs`. */
+  waitForEvent(checkId: string, afterId: string, timeoutMs: number): Promise<void> {
+    const stream = this.keys.task(checkId).events;
+    return this.events.waitForEvent(stream, timeoutMs, async () => (await this.redis.xrange(stream, afterId === '0' ? '-' : `(${afterId}`, '+', 'COUNT', 1)).length > 0);
   }
 
   /**
@@ -550,6 +589,11 @@ export class TaskStore {
       next_cursor: checks.length === options.limit && !exhausted && last ? Buffer.from(last.check_id).toString('base64url') : null,
     };
   }
+}
+
+function fieldOf(fields: string[], name: string): string | undefined {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
 }
 
 /** JSON with object keys sorted at every level: two requests that differ only in key order or spacing are the same. */

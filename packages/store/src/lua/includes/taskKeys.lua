@@ -4,6 +4,7 @@
   KEYS[5] project index Pending   KEYS[6] project index Running   KEYS[7] project index Succeeded
   KEYS[8] project index Failed    KEYS[9] project index Canceled  KEYS[10] project unfinished-items counter
   KEYS[11] open tasks (all projects)   KEYS[12] project ended-times (score = end ms)
+  KEYS[13] the task's events stream (its name is also the channel that announces new entries)
 ]]
 
 -- The backlog counter only guards the submission limit; if it ever drifts, it heals within a day of quiet.
@@ -11,6 +12,16 @@ local COUNTER_TTL = 86400
 
 local function isTerminal(s)
   return s == 'success' or s == 'failed' or s == 'canceled'
+end
+
+-- An event for live views: an entry in the task's stream, announced on the channel of the same name.
+local function taskEvent(kind, index)
+  if index then
+    redis.call('XADD', KEYS[13], '*', 'type', kind, 'index', index)
+  else
+    redis.call('XADD', KEYS[13], '*', 'type', kind)
+  end
+  redis.call('PUBLISH', KEYS[13], kind)
 end
 
 -- n items of the project have ended: the counter goes down, and is deleted at 0.
@@ -32,7 +43,8 @@ local function endTask(checkId, now, retention, final, message, finalIndex, chan
   if own then keep = math.min(retention, tonumber(own)) end
   redis.call('HSET', KEYS[1], 'status', final, 'finished_at', now, 'message', message, 'running', 0)
   redis.call('DEL', KEYS[4])
-  for i = 1, 3 do redis.call('EXPIRE', KEYS[i], keep) end
+  taskEvent('end')
+  for _, i in ipairs({ 1, 2, 3, 13 }) do redis.call('EXPIRE', KEYS[i], keep) end
   local idem = redis.call('HGET', KEYS[1], 'idem')
   if idem then redis.call('EXPIRE', idem, keep) end
   redis.call('ZREM', KEYS[5], checkId)

@@ -5,8 +5,8 @@
   is written when the key was used before or the project's backlog would pass its limit.
   Open tasks have no TTL: retention counts from the end (see endTask).
 
-  KEYS[1..12] the task's keys (includes/taskKeys.lua)   KEYS[13] enqueue intents
-  KEYS[14] the Idempotency-Key's key (any key when there is none)   KEYS[15] known pools (score = last use)
+  KEYS[1..13] the task's keys (includes/taskKeys.lua)   KEYS[14] enqueue intents
+  KEYS[15] the Idempotency-Key's key (any key when there is none)   KEYS[16] known pools (score = last use)
   ARGV[1] check id   ARGV[2] now (ms)   ARGV[3] the project's backlog limit, or -1
   ARGV[4] digest of the request body when an Idempotency-Key was given, else ''
   ARGV[5] the items' pools as runs, JSON [[pool, count], ...]   ARGV[6] project   ARGV[7] task type
@@ -23,7 +23,7 @@ local checkId, now, max, digest = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local n, secrets = tonumber(ARGV[10]), tonumber(ARGV[12])
 
 if digest ~= '' then
-  local used = redis.call('GET', KEYS[14])
+  local used = redis.call('GET', KEYS[15])
   if used then
     local id, usedDigest, created = string.match(used, '^(%S+) (%S+) (%S+)$')
     if usedDigest == digest then return { 'same', id, created } end
@@ -55,13 +55,13 @@ if secrets > 0 then
 end
 redis.call('ZADD', KEYS[5], 0, checkId)
 redis.call('ZADD', KEYS[11], now, checkId)
-redis.call('ZADD', KEYS[13], now, checkId)
-for _, run in ipairs(cjson.decode(ARGV[5])) do redis.call('ZADD', KEYS[15], now, run[1]) end
-redis.call('EXPIRE', KEYS[15], 7 * 86400)
+redis.call('ZADD', KEYS[14], now, checkId)
+for _, run in ipairs(cjson.decode(ARGV[5])) do redis.call('ZADD', KEYS[16], now, run[1]) end
+redis.call('EXPIRE', KEYS[16], 7 * 86400)
 redis.call('INCRBY', KEYS[10], n)
 redis.call('EXPIRE', KEYS[10], COUNTER_TTL)
 if digest ~= '' then
-  redis.call('SET', KEYS[14], checkId .. ' ' .. digest .. ' ' .. now)
-  redis.call('HSET', KEYS[1], 'idem', KEYS[14])
+  redis.call('SET', KEYS[15], checkId .. ' ' .. digest .. ' ' .. now)
+  redis.call('HSET', KEYS[1], 'idem', KEYS[15])
 end
 return { 'created' }

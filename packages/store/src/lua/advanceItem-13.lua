@@ -8,7 +8,7 @@
   - claim: a terminal item, or an item of an ended/canceled task, is skipped; a re-run of a running item counts
     another attempt but no counter moves twice.
 
-  KEYS[1..12] the task's keys (includes/taskKeys.lua)
+  KEYS[1..13] the task's keys (includes/taskKeys.lua)
   ARGV[1] check id   ARGV[2] now (ms)   ARGV[3] retention (s)
   ARGV[4] index to finish or ''   ARGV[5] its terminal state JSON (status success|failed + result fields)
   ARGV[6] index to claim or ''    ARGV[7] worker JSON {id,pool}   ARGV[8] channel on which the end of a task is announced
@@ -55,6 +55,7 @@ if ARGV[4] ~= '' then
     if stored.status == 'running' then redis.call('HINCRBY', KEYS[1], 'running', -1) end
     redis.call('HINCRBY', KEYS[1], result.status == 'success' and 'succeeded' or 'failed', 1)
     itemsEnded(1)
+    taskEvent('item', ARGV[4])
     local t = redis.call('HMGET', KEYS[1], 'total', 'succeeded', 'failed', 'canceled')
     local total, ok, bad, canceled = tonumber(t[1]), tonumber(t[2]) or 0, tonumber(t[3]) or 0, tonumber(t[4]) or 0
     if ok + bad + canceled >= total and (taskStatus == 'Pending' or taskStatus == 'Running') then
