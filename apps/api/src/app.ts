@@ -10,7 +10,7 @@ import type { ApiDeps } from './deps.js';
 import { registerErrorHandling } from './errors.js';
 import { httpDuration, httpRequests } from './metrics.js';
 import { apigwRoutes } from './routes/apigw.js';
-import { checkRoutes } from './routes/checks.js';
+import { checkRoutes, webhookSecretRoute } from './routes/checks.js';
 import { clusterConnectivityRoutes } from './routes/cluster-connectivity.js';
 import { enhancedConnectionRoutes } from './routes/enhanced-connections.js';
 import { eventRoutes } from './routes/events.js';
@@ -81,6 +81,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (scope) => checkRoutes(scope, deps));
+  await app.register(async (scope) => webhookSecretRoute(scope, deps));
   await app.register(async (scope) => clusterConnectivityRoutes(scope, deps));
   await app.register(async (scope) => poolRoutes(scope, deps));
   await app.register(async (scope) => apigwRoutes(scope, deps));

@@ -11,6 +11,7 @@ import { ConnectionJobs } from './connection-jobs.js';
 import { EnqueueRecovery } from './enqueue-recovery.js';
 import { Periodic } from './periodic.js';
 import { TaskReaper } from './task-reaper.js';
+import { WebhookSender } from './webhooks.js';
 
 export interface RunningWorker {
   worker: CheckWorker;
@@ -72,6 +73,16 @@ export async function startWorker(config: Config, secretBox: SecretBox, logger: 
   reaper.start();
   const recovery = new EnqueueRecovery({ store, queue, logger: logger.child({ component: 'enqueue-recovery' }) });
   recovery.start();
+  const webhooks = new WebhookSender({
+    store,
+    connection,
+    box: secretBox,
+    policy,
+    logger: logger.child({ component: 'webhooks' }),
+    attempts: config.webhookAttempts,
+    backoffMs: config.webhookBackoffMs,
+  });
+  webhooks.start();
   // The pool learns of this worker at once, and of its end at once; in between, a heartbeat every 5 s (a killed
   // worker drops out of the pools view and of the synchronous routes' reckoning within the registry's 15 s).
   const registry = new WorkerRegistry(storeRedis, store.keys);
@@ -94,7 +105,7 @@ export async function startWorker(config: Config, secretBox: SecretBox, logger: 
       await heartbeat.close();
       await registry.leave(worker.ref).catch(() => undefined);
       // The worker first: from this moment no job claims another item.
-      await Promise.all([worker.close(config.shutdownGraceMs), reaper.close(), recovery.close()]);
+      await Promise.all([worker.close(config.shutdownGraceMs), reaper.close(), recovery.close(), webhooks.close()]);
       await queue.close();
       connection.disconnect();
       storeRedis.disconnect();

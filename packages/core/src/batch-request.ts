@@ -98,6 +98,14 @@ export type BatchJob = Type.Static<typeof BatchJob>;
 export const BatchRequest = Type.Object(
   {
     jobs: Type.Array(BatchJob, { minItems: 1, description: 'The connections to check.' }),
+    callback_url: Type.Optional(
+      Type.String({
+        minLength: 8,
+        maxLength: 2048,
+        description:
+          'Extension: an http(s) URL to POST the task summary to when the task ends, signed (X-Conncheck-Signature, see GET /v1/{project_id}/webhook-secret) and retried with backoff; the address goes through the same network policy as targets.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -72,6 +72,10 @@ export interface Config {
   netTypePools: Record<string, string>;
   /** Earlier secret keys, still accepted for opening what they sealed while a key is rotated. @defaultValue [] */
   previousSecretKeys: Buffer[];
+  /** Delivery attempts of a callback_url before it is given up. @defaultValue 8 */
+  webhookAttempts: number;
+  /** First retry delay of a callback delivery; each next one doubles (8 attempts span about 4 minutes). @defaultValue 2000 */
+  webhookBackoffMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -194,6 +198,8 @@ export function loadConfig(env: Env = process.env): Config {
     syncWaitMarginMs: int(env, 'CONNCHECK_SYNC_WAIT_MARGIN_MS', 5000, 0, 600_000),
     netTypePools: parseNetTypePools(env.CONNCHECK_NET_TYPE_POOLS ?? ''),
     previousSecretKeys,
+    webhookAttempts: int(env, 'CONNCHECK_WEBHOOK_ATTEMPTS', 8, 1, 50),
+    webhookBackoffMs: int(env, 'CONNCHECK_WEBHOOK_BACKOFF_MS', 2000, 10, 3_600_000),
   };
 }
 

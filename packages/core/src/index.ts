@@ -12,3 +12,4 @@ export * from './secret-box.js';
 export * from './config.js';
 export * from './logging.js';
 export * from './cert-material.js';
+export * from './webhook.js';

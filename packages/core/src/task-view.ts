@@ -109,6 +109,24 @@ const TaskFields = {
   finished_at: Type.Union([Type.String(), Type.Null()], { description: 'ISO-8601 UTC; null until the task ends.' }),
   summary: TaskSummary,
   pools: Type.Array(Type.String(), { description: 'The worker pools (network zones) its items are checked from.' }),
+  callback: Type.Optional(
+    Type.Object(
+      {
+        url: Type.String(),
+        status: Type.Enum(['pending', 'delivered', 'failed'], { description: 'pending until the task ends and a delivery succeeds or runs out of attempts.' }),
+        attempts: Type.Array(
+          Type.Object({
+            attempt: Type.Integer(),
+            at: Type.String(),
+            status_code: Type.Optional(Type.Integer()),
+            error: Type.Optional(Type.String()),
+            duration_ms: Type.Number(),
+          }),
+        ),
+      },
+      { description: 'Extension: the submission\'s callback_url and every delivery attempt.' },
+    ),
+  ),
 };
 
 export const TaskHeader = Type.Object(TaskFields);

@@ -133,6 +133,13 @@ export function taskHeaderView(checkId: string, hash: TaskHash): TaskHeader {
     finished_at: hash.finished_at ? iso(Number(hash.finished_at)) : null,
     summary: { total, succeeded, failed, canceled, running, pending: Math.max(0, total - succeeded - failed - canceled - running) },
     pools: poolsOf(hash),
+    ...(hash.callback !== undefined && {
+      callback: {
+        url: hash.callback,
+        status: (hash.callback_status ?? 'pending') as 'pending' | 'delivered' | 'failed',
+        attempts: hash.callback_attempts ? (JSON.parse(hash.callback_attempts) as NonNullable<TaskHeader['callback']>['attempts']) : [],
+      },
+    }),
   };
 }
 

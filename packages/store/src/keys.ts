@@ -65,6 +65,11 @@ export class StoreKeys {
     return `${this.prefix}:open-tasks`;
   }
 
+  /** Sorted set (score = end ms) of ended tasks whose callback_url is to be called; a worker moves them to the webhook queue. */
+  callbacksDue(): string {
+    return `${this.prefix}:callbacks-due`;
+  }
+
   /**
    * Sorted set (score = creation ms) of tasks stored whose jobs may not be in the queue yet. The submission removes
    * its entry once the jobs are added; an entry left behind (the API died in between) is finished by a worker.

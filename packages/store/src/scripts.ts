@@ -6,9 +6,9 @@ import type { Redis } from 'ioredis';
 
 /** Scripts are files named `<name>-<key count>.lua`, as BullMQ names its own. */
 const SCRIPTS = [
-  'submitTask-16',
-  'advanceItem-13',
-  'cancelTask-13',
+  'submitTask-17',
+  'advanceItem-14',
+  'cancelTask-14',
   'releaseItems-2',
   'saveChannel-2',
   'deleteChannel-2',

@@ -48,6 +48,17 @@ export type Claim =
   | { kind: 'skip'; index: number; reason: string }
   | { kind: 'gone'; index: number };
 
+/** One attempt to deliver a task's callback. */
+export interface CallbackAttempt {
+  attempt: number;
+  at: string;
+  /** The receiver's HTTP status, when it answered. */
+  status_code?: number;
+  /** Why the attempt failed, when it did. */
+  error?: string;
+  duration_ms: number;
+}
+
 /** One entry of a task's event stream, as live views send it. */
 export type TaskEventEntry = { id: string; type: 'item'; item: CheckItem } | { id: string; type: 'end' };
 
@@ -87,6 +98,8 @@ export interface SubmitOptions {
   connection?: string;
   /** How long the task is kept after it ends, if not CONNCHECK_RETENTION_SECONDS (a saved connection's checks). */
   retentionSeconds?: number;
+  /** Called (signed POST of the task summary) when the task ends. */
+  callbackUrl?: string;
   /**
    * An Idempotency-Key and the request it came with. The same key with the same body (compared as canonical JSON)
    * returns the task the first request created; with another body the submission is refused
@@ -197,8 +210,12 @@ export class TaskStore {
       JSON.stringify(runs),
       project,
       options.type ?? TASK_TYPE,
-      options.connection ?? '',
-      options.retentionSeconds ?? '',
+      JSON.stringify({
+        ...(options.connection !== undefined && { connection: options.connection }),
+        ...(options.retentionSeconds !== undefined && { retention: options.retentionSeconds }),
+        ...(options.callbackUrl !== undefined && { callback: options.callbackUrl }),
+      }),
+      '',
       items.length,
       JSON.stringify(INITIAL_ITEM_STATE),
     ];
@@ -317,7 +334,7 @@ export class TaskStore {
     return json;
   }
 
-  /** The thirteen KEYS of every task script, in the order of lua/includes/taskKeys.lua. */
+  /** The fourteen KEYS of every task script, in the order of lua/includes/taskKeys.lua. */
   private taskKeys(checkId: string, project: string): string[] {
     const k = this.keys.task(checkId);
     return [
@@ -330,6 +347,7 @@ export class TaskStore {
       this.keys.openTasks(),
       this.keys.endedTimes(project),
       k.events,
+      this.keys.callbacksDue(),
     ];
   }
 
@@ -472,6 +490,39 @@ export class TaskStore {
     if (gone.length > 0) await this.redis.zrem(key, ...gone);
     const tasks = infos.flatMap((t, i) => (t ? [{ ...t, enqueuePending: intents[i] !== null }] : []));
     return { tasks, next: ids.length < limit ? '' : ids[ids.length - 1]! };
+  }
+
+  /** Ended tasks whose callback_url is due to be called, oldest first. */
+  async dueCallbacks(limit: number): Promise<string[]> {
+    return this.redis.zrange(this.keys.callbacksDue(), '0', String(limit - 1));
+  }
+
+  async clearDueCallback(checkId: string): Promise<void> {
+    await this.redis.zrem(this.keys.callbacksDue(), checkId);
+  }
+
+  /** What a webhook delivery sends: the task's header, its project and callback_url; undefined when the task is gone. */
+  async callbackOf(checkId: string): Promise<{ project: string; url: string; task: TaskHeader } | undefined> {
+    const hash = (await this.redis.hgetall(this.keys.task(checkId).task)) as TaskHash;
+    if (!hash.project || !hash.callback) return undefined;
+    const { callback: _callback, ...task } = taskHeaderView(checkId, hash);
+    return { project: hash.project, url: hash.callback, task };
+  }
+
+  /** Records one delivery attempt on the task (shown in its view), and the callback's state after it. */
+  async recordCallbackAttempt(checkId: string, attempt: CallbackAttempt, status: 'pending' | 'delivered' | 'failed'): Promise<void> {
+    const key = this.keys.task(checkId).task;
+    const [exists, raw] = await this.redis.hmget(key, 'project', 'callback_attempts');
+    if (!exists) return;
+    const attempts = raw ? (JSON.parse(raw) as CallbackAttempt[]) : [];
+    attempts.push(attempt);
+    await this.redis.hset(key, 'callback_attempts', JSON.stringify(attempts.slice(-20)), 'callback_status', status);
+  }
+
+  /** The callback was given up (its attempts ran out, or its address is forbidden). */
+  async callbackFailed(checkId: string): Promise<void> {
+    const key = this.keys.task(checkId).task;
+    if ((await this.redis.hexists(key, 'callback')) === 1) await this.redis.hset(key, 'callback_status', 'failed');
   }
 
   /** The reaper's saved walk position ('' = start over), kept for a day. */

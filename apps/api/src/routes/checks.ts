@@ -16,7 +16,9 @@ import {
   TaskList,
   type TaskStatus,
   buildItems,
+  callbackUrlProblem,
   checkIdTime,
+  webhookSecret,
 } from '@conncheck/core';
 import { BacklogFullError, CursorError, IdempotencyConflictError, type Submitted } from '@conncheck/store';
 import type { ApiDeps } from '../deps.js';
@@ -131,6 +133,8 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       }
       const body = request.body as BatchRequest;
       const { problems, items } = buildItems(body.jobs, { poolFor: (job) => job.pool ?? config.netTypePools[job.net_type ?? 'eip'] ?? config.workerPool });
+      const callbackProblem = body.callback_url === undefined ? undefined : callbackUrlProblem(body.callback_url);
+      if (callbackProblem) problems.unshift({ field: 'callback_url', error_code: ApiErrorCode.INVALID_PARAMETER, error_msg: `callback_url: ${callbackProblem}` });
       if (dryRun) return reply.status(200).send({ valid: problems.length === 0, count: body.jobs.length, problems });
       if (problems.length > 0) throw problemError(problems);
       const idempotencyKey = (request.headers as { 'idempotency-key'?: string })['idempotency-key'];
@@ -139,6 +143,7 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
         submitted = await store.submit(project, items, queue, undefined, {
           maxUnfinished: config.maxPendingItemsPerProject,
           idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, body },
+          ...(body.callback_url !== undefined && { callbackUrl: body.callback_url }),
         });
       } catch (err) {
         if (err instanceof IdempotencyConflictError) {
@@ -276,6 +281,26 @@ async function explainWaiting(task: Task, deps: ApiDeps): Promise<Task> {
   const why = (pool: string) => `no live worker serves pool "${pool}"`;
   for (const item of task.check_items) if (item.status === 'pending' && unserved.includes(item.pool)) item.waiting = `${why(item.pool)}; the item runs when one starts`;
   return { ...task, message: `${task.message}; ${unserved.map(why).join('; ')}` };
+}
+
+export async function webhookSecretRoute(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  app.get(
+    '/v1/:project_id/webhook-secret',
+    {
+      schema: {
+        tags: ['checks'],
+        summary: 'The secret that signs this project\'s callback deliveries',
+        description:
+          'Derived from CONNCHECK_SECRET_KEY (it changes when the key is rotated). A delivery carries X-Conncheck-Timestamp and X-Conncheck-Signature: `v1=` and the hex HMAC-SHA256, under this secret, of `<timestamp>.<raw body>`.',
+        params: ProjectParams,
+        response: { 200: Type.Object({ secret: Type.String(), header: Type.String(), algorithm: Type.String() }), ...errors },
+      },
+    },
+    async (request) => {
+      const { project_id: project } = request.params as { project_id: string };
+      return { secret: webhookSecret(deps.store.secretBox, project), header: 'X-Conncheck-Signature', algorithm: 'v1=hex(HMAC-SHA256(secret, timestamp + "." + body))' };
+    },
+  );
 }
 
 function problemError(problems: FieldProblem[]): ApiError {

@@ -5,6 +5,7 @@
   KEYS[8] project index Failed    KEYS[9] project index Canceled  KEYS[10] project unfinished-items counter
   KEYS[11] open tasks (all projects)   KEYS[12] project ended-times (score = end ms)
   KEYS[13] the task's events stream (its name is also the channel that announces new entries)
+  KEYS[14] callbacks due (all projects; score = end ms): ended tasks whose callback_url a worker is to call
 ]]
 
 -- The backlog counter only guards the submission limit; if it ever drifts, it heals within a day of quiet.
@@ -44,6 +45,7 @@ local function endTask(checkId, now, retention, final, message, finalIndex, chan
   redis.call('HSET', KEYS[1], 'status', final, 'finished_at', now, 'message', message, 'running', 0)
   redis.call('DEL', KEYS[4])
   taskEvent('end')
+  if redis.call('HEXISTS', KEYS[1], 'callback') == 1 then redis.call('ZADD', KEYS[14], now, checkId) end
   for _, i in ipairs({ 1, 2, 3, 13 }) do redis.call('EXPIRE', KEYS[i], keep) end
   local idem = redis.call('HGET', KEYS[1], 'idem')
   if idem then redis.call('EXPIRE', idem, keep) end

@@ -3,7 +3,7 @@
   Canceled (see endTask), secrets are deleted. A result that a worker writes later for such an item is dropped
   (first terminal result wins), so a canceled task never changes again.
 
-  KEYS[1..13] the task's keys (includes/taskKeys.lua)
+  KEYS[1..14] the task's keys (includes/taskKeys.lua)
   ARGV[1] check id   ARGV[2] now (ms)   ARGV[3] retention (s)   ARGV[4] error message for canceled items
   ARGV[5] channel on which workers hear of cancellations   ARGV[6] channel on which the end of a task is announced
 

@@ -8,7 +8,7 @@
   - claim: a terminal item, or an item of an ended/canceled task, is skipped; a re-run of a running item counts
     another attempt but no counter moves twice.
 
-  KEYS[1..13] the task's keys (includes/taskKeys.lua)
+  KEYS[1..14] the task's keys (includes/taskKeys.lua)
   ARGV[1] check id   ARGV[2] now (ms)   ARGV[3] retention (s)
   ARGV[4] index to finish or ''   ARGV[5] its terminal state JSON (status success|failed + result fields)
   ARGV[6] index to claim or ''    ARGV[7] worker JSON {id,pool}   ARGV[8] channel on which the end of a task is announced
