@@ -44,6 +44,8 @@ describe('enhanced connections checked from several pools', () => {
       PORT: String(port),
       CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'),
       CONNCHECK_AUTH_TOKENS: `${TOKEN}=p1`,
+      // With tokens, loopback is for tenants to reach only where the operator opens it; the test servers live there.
+      CONNCHECK_TARGET_ALLOW: '127.0.0.0/8',
       CONNCHECK_REDIS_PREFIX: prefix,
       CONNCHECK_NET_TYPE_POOLS: 'vpn=zone-b',
     };

@@ -42,6 +42,8 @@ describe('separate API and worker processes', () => {
       PORT: String(port),
       CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'),
       CONNCHECK_AUTH_TOKENS: `${TOKEN}=proj1`,
+      // With tokens, loopback is for tenants to reach only where the operator opens it; the test servers live there.
+      CONNCHECK_TARGET_ALLOW: '127.0.0.0/8',
       CONNCHECK_REDIS_PREFIX: prefix,
       CONNCHECK_WORKER_CONCURRENCY: '20',
     };

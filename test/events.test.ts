@@ -63,7 +63,7 @@ describe('task events over several API processes', () => {
       s.on('error', () => undefined);
     });
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    const env = { REDIS_URL: services.redis.url, CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'), CONNCHECK_REDIS_PREFIX: prefix, CONNCHECK_AUTH_TOKENS: `${token}=p` };
+    const env = { REDIS_URL: services.redis.url, CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'), CONNCHECK_REDIS_PREFIX: prefix, CONNCHECK_AUTH_TOKENS: `${token}=p`, CONNCHECK_TARGET_ALLOW: '127.0.0.0/8' };
     for (let i = 0; i < 2; i++) {
       const port = await freePort();
       bases.push(`http://127.0.0.1:${port}`);

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { waitFor } from './lib/harness.js';
 import { type Pipeline, blackhole, closedPort, startPipeline } from './lib/pipeline.js';
 
 describe('cluster connectivity test', () => {
@@ -103,7 +104,7 @@ describe('gateway backend connectivity check and VPC channels', () => {
   let open: number;
   let refused: number;
   before(async () => {
-    p = await startPipeline({ CONNCHECK_AUTH_TOKENS: `${TOKEN_A}=projA;${TOKEN_B}=projB`, CONNCHECK_TARGET_DENY: '127.0.0.99/32' });
+    p = await startPipeline({ CONNCHECK_AUTH_TOKENS: `${TOKEN_A}=projA;${TOKEN_B}=projB`, CONNCHECK_TARGET_ALLOW: '127.0.0.0/8,::1', CONNCHECK_TARGET_DENY: '127.0.0.99/32' });
     open = (await p.listen((s) => s.end())).port;
     refused = await closedPort();
     hole = await blackhole();
@@ -240,5 +241,57 @@ describe('gateway backend connectivity check and VPC channels', () => {
     assert.equal(again.statusCode, 201);
     const allOk = await check({ backend_type: 'vpc_channel', vpc_channel_id: again.json().id });
     assert.deepEqual(allOk.json(), { check_result: 'SUCCESS', failures: [] });
+  });
+});
+
+describe('tenancy: what a tenant\'s checks may reach', () => {
+  const TOKEN = 'token-tenant-000000000000000';
+  let p: Pipeline;
+  before(async () => {
+    p = await startPipeline({ CONNCHECK_AUTH_TOKENS: `${TOKEN}=t1` });
+  });
+  after(async () => {
+    await p.close();
+  });
+  const submit = async (jobs: unknown[], pipeline = p, token = TOKEN) => {
+    const res = await pipeline.app.inject({ method: 'POST', url: '/v3/t1/jobs/batch-connection', headers: { 'x-auth-token': token }, payload: { jobs } });
+    assert.equal(res.statusCode, 202, res.body);
+    const checkId = res.json().check_id;
+    return waitFor(async () => {
+      const t = (await pipeline.app.inject({ url: `/v1/t1/checks/${checkId}`, headers: { 'x-auth-token': token } })).json();
+      return t.finished_at ? t : undefined;
+    }, 10_000, 'the task');
+  };
+
+  it('with tokens, loopback is denied in every spelling unless CONNCHECK_TARGET_ALLOW opens it', async () => {
+    let connections = 0;
+    const listener = await p.listen(() => connections++);
+    const spellings = ['127.0.0.1', '127.1', '2130706433', '0x7f000001', '0177.0.0.1', '::ffff:127.0.0.1', '[::1]', 'localhost', '127.255.255.254'];
+    const task = await submit(spellings.map((ip, i) => ({ id: `s${i}`, db_type: 'tcp', ip, db_port: listener.port })));
+    for (const item of task.check_items) {
+      assert.equal(item.error_code, 'TARGET_FORBIDDEN', `${item.target.ip}: ${item.error_msg}`);
+      assert.match(item.error_msg, /is in the denied range (127\.0\.0\.0\/8|::1\/128) \(loopback: this deployment has tokens, so only CONNCHECK_TARGET_ALLOW can open it\), which this deployment may not connect to$/);
+    }
+    assert.equal(connections, 0, 'nothing reached the listener');
+  });
+
+  it('the service\'s own Redis is denied even where loopback is open', async () => {
+    const open = await startPipeline({ CONNCHECK_AUTH_TOKENS: `${TOKEN}=t1`, CONNCHECK_TARGET_ALLOW: '127.0.0.0/8' });
+    try {
+      const redisPort = Number(new URL(open.h.config.redisUrl).port);
+      const listener = await open.listen((s) => s.end());
+      const task = await submit(
+        [
+          { id: 'redis', db_type: 'tcp', ip: '127.0.0.1', db_port: redisPort },
+          { id: 'other', db_type: 'tcp', ip: '127.0.0.1', db_port: listener.port },
+        ],
+        open,
+      );
+      assert.equal(task.check_items[0].error_code, 'TARGET_FORBIDDEN');
+      assert.equal(task.check_items[0].error_msg, `127.0.0.1:${redisPort} is this service's own Redis, which this deployment may not connect to`);
+      assert.equal(task.check_items[1].success, true, 'the rest of loopback is open');
+    } finally {
+      await open.close();
+    }
   });
 });

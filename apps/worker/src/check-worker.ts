@@ -5,10 +5,11 @@ import { setMaxListeners } from 'node:events';
 import { WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Config, type ItemSpec, type Logger, ItemErrorCode, newWorkerId } from '@conncheck/core';
-import { type NetworkPolicy, type ProbeLogger, type ProbeTarget, getProbe, runProbe } from '@conncheck/probes';
+import { type ProbeLogger, type ProbeTarget, getProbe, runProbe } from '@conncheck/probes';
 import { type CheckJobData, type Claim, type ConnectionJobData, type ItemOutcome, JOB_NAMES, type TaskStore, type WorkerRef } from '@conncheck/store';
 import { itemsCompleted, probeDuration, probesRunning } from './metrics.js';
 import { probeTarget } from './probe-target.js';
+import type { WorkerPolicies } from './server.js';
 
 export interface CheckWorkerOptions {
   config: Config;
@@ -17,7 +18,7 @@ export interface CheckWorkerOptions {
   connection: Redis;
   /** A second connection for the cancel channel (a subscribed connection can do nothing else). */
   subscriber: Redis;
-  policy: NetworkPolicy;
+  policies: WorkerPolicies;
   logger: Logger;
   /** A job a saved connection's scheduler produced in this pool's queue. */
   onConnectionJob?: (job: Job<ConnectionJobData>) => Promise<void>;
@@ -185,7 +186,7 @@ export class CheckWorker {
     try {
       const result = await runProbe(getProbe(spec.db_type), target, {
         timeoutMs: spec.timeout_ms,
-        policy: this.options.policy,
+        policy: spec.allow_loopback ? this.options.policies.open : this.options.policies.tenant,
         logger: itemLogger(this.options.logger, { check_id: checkId, index: spec.index, db_type: spec.db_type }),
         signal: entry.controller.signal,
         hosts: spec.hosts && new Map(spec.hosts.map(({ name, ip }) => [name.toLowerCase(), ip])),

@@ -1,6 +1,7 @@
 // Owns: running a worker process's parts — Redis connections, store, network policy, the BullMQ worker — and closing them.
 // Must not: read the environment (main.ts does) or serve the API.
 
+import { promises as dns } from 'node:dns';
 import type { Config, Logger, SecretBox } from '@conncheck/core';
 import { ConfigError } from '@conncheck/core';
 import { NetworkPolicy, parseCidrList } from '@conncheck/probes';
@@ -18,8 +19,18 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-/** Builds the network policy from config; a bad CIDR is a ConfigError naming the variable. */
-export function policyFromConfig(config: Config): NetworkPolicy {
+/** The two policies a worker checks with: for a tenant's items (tokens configured) and for open mode's. */
+export interface WorkerPolicies {
+  /** Loopback denied unless CONNCHECK_TARGET_ALLOW opens it. */
+  tenant: NetworkPolicy;
+  open: NetworkPolicy;
+}
+
+/**
+ * Builds the network policies from config; a bad CIDR is a ConfigError naming the variable. Both deny the service's
+ * own Redis (every address its host resolves to, at its port): no check may talk to the task store.
+ */
+export async function policiesFromConfig(config: Config): Promise<WorkerPolicies> {
   const parse = (variable: string, text: string | undefined) => {
     if (text === undefined) return undefined;
     try {
@@ -28,10 +39,17 @@ export function policyFromConfig(config: Config): NetworkPolicy {
       throw new ConfigError(variable, (err as Error).message);
     }
   };
-  return new NetworkPolicy({
-    allow: parse('CONNCHECK_TARGET_ALLOW', config.targetAllow),
-    deny: parse('CONNCHECK_TARGET_DENY', config.targetDeny),
-  });
+  const allow = parse('CONNCHECK_TARGET_ALLOW', config.targetAllow);
+  const deny = parse('CONNCHECK_TARGET_DENY', config.targetDeny);
+  const redis = new URL(config.redisUrl);
+  const port = Number(redis.port || 6379);
+  const host = redis.hostname.replace(/^\[|\]$/g, '');
+  const addresses = await dns.lookup(host, { all: true, verbatim: true }).catch(() => [{ address: host }]);
+  const denyEndpoints = addresses.map(({ address }) => ({ address, port, what: "this service's own Redis" }));
+  return {
+    tenant: new NetworkPolicy({ allow, deny, denyLoopback: true, denyEndpoints }),
+    open: new NetworkPolicy({ allow, deny, denyEndpoints }),
+  };
 }
 
 export interface StartWorkerOptions {
@@ -40,7 +58,7 @@ export interface StartWorkerOptions {
 }
 
 export async function startWorker(config: Config, secretBox: SecretBox, logger: Logger, options: StartWorkerOptions = {}): Promise<RunningWorker> {
-  const policy = policyFromConfig(config);
+  const policies = await policiesFromConfig(config);
   const connection = createRedis(config.redisUrl, 'worker', 'conncheck-worker');
   const subscriber = createRedis(config.redisUrl, 'worker', 'conncheck-worker-cancel');
   // The store's own connection pipelines automatically: with many jobs in flight, the item updates of one event
@@ -63,7 +81,7 @@ export async function startWorker(config: Config, secretBox: SecretBox, logger: 
     store,
     connection,
     subscriber,
-    policy,
+    policies,
     logger: logger.child({ component: 'worker' }),
     onConnectionJob: (job) => connectionJobs.run(job, config.workerPool),
     onTaskEnded,
@@ -77,7 +95,7 @@ export async function startWorker(config: Config, secretBox: SecretBox, logger: 
     store,
     connection,
     box: secretBox,
-    policy,
+    policies,
     logger: logger.child({ component: 'webhooks' }),
     attempts: config.webhookAttempts,
     backoffMs: config.webhookBackoffMs,

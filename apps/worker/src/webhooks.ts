@@ -8,16 +8,17 @@ import { request as httpsRequest } from 'node:https';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Logger, type SecretBox, webhookSecret, webhookSignature } from '@conncheck/core';
-import { type NetworkPolicy, normalizeAddress } from '@conncheck/probes';
+import { normalizeAddress } from '@conncheck/probes';
 import type { TaskStore } from '@conncheck/store';
 import { Periodic } from './periodic.js';
+import type { WorkerPolicies } from './server.js';
 
 export interface WebhookSenderOptions {
   store: TaskStore;
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers need. */
   connection: Redis;
   box: SecretBox;
-  policy: NetworkPolicy;
+  policies: WorkerPolicies;
   logger: Logger;
   /** Delivery attempts before the callback is given up. @defaultValue 8 */
   attempts?: number;
@@ -92,7 +93,7 @@ export class WebhookSender {
     const at = new Date().toISOString();
     let statusCode: number | undefined;
     try {
-      statusCode = await this.post(callback.url, body, {
+      statusCode = await this.post(callback.url, callback.allowLoopback, body, {
         'content-type': 'application/json',
         'user-agent': 'conncheck-webhook/1',
         'x-conncheck-event': 'task.ended',
@@ -116,7 +117,7 @@ export class WebhookSender {
    * POSTs to the URL's host at an address the network policy allows — resolved once, every address checked, the
    * connection made to the checked one (the URL's name still used for TLS and Host). Resolves with the status code.
    */
-  private async post(rawUrl: string, body: string, headers: Record<string, string>): Promise<number> {
+  private async post(rawUrl: string, mayReachLoopback: boolean, body: string, headers: Record<string, string>): Promise<number> {
     const url = new URL(rawUrl);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const literal = normalizeAddress(host);
@@ -130,8 +131,10 @@ export class WebhookSender {
         throw new Error(`cannot resolve "${host}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
       }
     }
+    const policy = mayReachLoopback ? this.options.policies.open : this.options.policies.tenant;
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
     for (const { address } of addresses) {
-      const decision = this.options.policy.check(address);
+      const decision = policy.checkEndpoint(address, port);
       if (!decision.allowed) throw new UnrecoverableError(`callback_url ${literal ? '' : `"${host}" resolves to ${address}: `}${decision.reason}, which this deployment may not connect to`);
     }
     const pinned = addresses[0]!;

@@ -44,6 +44,11 @@ export interface ItemSpec {
   pool: string;
   /** Names the probe resolves to these addresses instead of asking DNS (a saved connection's `hosts`), still under the network policy. */
   hosts?: HostMapping[];
+  /**
+   * Whether the item may reach loopback: set by the API, true only in open mode (no tokens). With tokens, a tenant's
+   * item must not reach the worker's own host unless CONNCHECK_TARGET_ALLOW opens it. Absent: denied.
+   */
+  allow_loopback?: boolean;
 }
 
 /** A name-to-address mapping the probes use instead of DNS for that name. */
@@ -55,6 +60,8 @@ export interface HostMapping {
 export interface BuildItemsOptions {
   /** The pool of a job that names none. @defaultValue job.pool ?? 'default' */
   poolFor?: (job: BatchJob) => string;
+  /** ItemSpec.allow_loopback: the API's open mode. @defaultValue false */
+  allowLoopback?: boolean;
 }
 
 /** The secret part of an item; exists in clear only in the API's and a worker's memory. */
@@ -197,6 +204,7 @@ export function buildItems(jobs: BatchJob[], options: BuildItemsOptions = {}): {
       ssl_link: job.ssl_link ?? false,
       meta: pickDefined({ inst_id: job.inst_id, vpc_id: job.vpc_id, subnet_id: job.subnet_id, region: job.region, project_id: job.project_id }),
       pool: poolFor(job),
+      ...(options.allowLoopback ? { allow_loopback: true } : {}),
       ...pickDefined({
         db_port: job.db_port,
         db_user: job.db_user,

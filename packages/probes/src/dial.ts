@@ -87,6 +87,11 @@ async function lookup(host: string, ctx: ProbeContext): Promise<NormalizedAddres
  */
 export async function dialTcp(addresses: readonly NormalizedAddress[], port: number, ctx: ProbeContext): Promise<Dialed> {
   ctx.stages.begin('tcp');
+  // The ranges were checked when the name was resolved; some endpoints are denied by port too (the service's own Redis).
+  for (const remote of addresses) {
+    const decision = ctx.policy.checkEndpoint(remote.address, port);
+    if (!decision.allowed) throw new ProbeFailure(ItemErrorCode.TARGET_FORBIDDEN, `${decision.reason}, which this deployment may not connect to`);
+  }
   const failures: ProbeFailure[] = [];
   for (const [index, remote] of addresses.entries()) {
     const address = formatAddress(remote, port);

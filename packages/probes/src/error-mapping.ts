@@ -15,6 +15,7 @@ import {
 } from 'mongodb';
 import pg from 'pg';
 import { ProbeFailure } from './probe-failure.js';
+import { serverText } from './server-text.js';
 
 type Mapping = readonly [Code, string];
 
@@ -59,9 +60,13 @@ const MYSQL_ERRNOS: Readonly<Record<number, Code>> = {
   1053: Code.SERVER_UNAVAILABLE, // ER_SERVER_SHUTDOWN
   1129: Code.ACCESS_DENIED_FROM_HOST, // ER_HOST_IS_BLOCKED (too many connection errors; the message names the fix)
   1130: Code.ACCESS_DENIED_FROM_HOST, // ER_HOST_NOT_PRIVILEGED
+  1131: Code.AUTH_FAILED, // ER_PASSWORD_ANONYMOUS_USER (anonymous users may not log in this way)
   1203: Code.TOO_MANY_CONNECTIONS, // ER_TOO_MANY_USER_CONNECTIONS (max_user_connections)
   1226: Code.TOO_MANY_CONNECTIONS, // ER_USER_LIMIT_REACHED (max_connections_per_hour …)
   1251: Code.AUTH_METHOD_UNSUPPORTED, // ER_NOT_SUPPORTED_AUTH_MODE
+  1275: Code.AUTH_METHOD_UNSUPPORTED, // ER_SERVER_IS_IN_SECURE_AUTH_MODE (the account has an old-format password)
+  1698: Code.AUTH_FAILED, // ER_ACCESS_DENIED_NO_PASSWORD_ERROR (e.g. root with unix_socket auth, from a TCP client)
+  1820: Code.AUTH_FAILED, // ER_MUST_CHANGE_PASSWORD (the account must set a new password first)
   1862: Code.AUTH_FAILED, // ER_MUST_CHANGE_PASSWORD_LOGIN (password expired)
   1927: Code.SERVER_UNAVAILABLE, // ER_CONNECTION_KILLED (MariaDB)
   3118: Code.AUTH_FAILED, // ER_ACCOUNT_HAS_BEEN_LOCKED (MySQL)
@@ -91,7 +96,7 @@ export function fromMysqlError(err: unknown): ProbeFailure {
   const node = fromNodeError(err);
   if (node) return node;
   const e = (err ?? {}) as { errno?: unknown; code?: unknown; sqlState?: unknown; sqlMessage?: unknown; message?: unknown };
-  const message = typeof e.sqlMessage === 'string' ? e.sqlMessage : String(e.message ?? err);
+  const message = serverText(typeof e.sqlMessage === 'string' ? e.sqlMessage : String(e.message ?? err));
   if (typeof e.errno === 'number' && (typeof e.sqlState === 'string' || typeof e.sqlMessage === 'string')) {
     const code = MYSQL_ERRNOS[e.errno] ?? Code.SERVER_UNAVAILABLE;
     // MySQL answers 1045 alike for a wrong password and for an account that exists only for other client hosts.
@@ -133,7 +138,7 @@ export function fromPgServerError(err: unknown): ProbeFailure | undefined {
     code = err.routine === 'ClientAuthentication' ? Code.ACCESS_DENIED_FROM_HOST : Code.AUTH_FAILED;
   }
   code ??= sqlstateClassCode(sqlstate.slice(0, 2));
-  return new ProbeFailure(code, `${err.message} (SQLSTATE ${sqlstate})`);
+  return new ProbeFailure(code, `${serverText(err.message)} (SQLSTATE ${sqlstate})`);
 }
 
 function sqlstateClassCode(sqlClass: string): Code {
@@ -176,7 +181,7 @@ const MONGO_SERVER_CODES: Readonly<Record<number, Code>> = {
 export function fromMongoError(err: unknown): ProbeFailure {
   const root = mongoRootCause(err);
   if (root instanceof ProbeFailure) return root;
-  const message = root instanceof Error ? root.message : String(root);
+  const message = serverText(root instanceof Error ? root.message : String(root));
   if (root instanceof MongoServerError) {
     const code = typeof root.code === 'number' ? root.code : undefined;
     const name = root.codeName ? ` ${root.codeName}` : '';
@@ -241,7 +246,7 @@ const KAFKA_ERROR_CODES: Readonly<Record<number, Code>> = {
  */
 export function fromKafkaJsError(err: unknown): ProbeFailure | undefined {
   const e = innermostKafkaJsError(err);
-  const message = e.message ?? String(err);
+  const message = serverText(e.message ?? String(err));
   switch (e.name) {
     case 'KafkaJSProtocolError': {
       const kafkaCode = typeof e.code === 'number' ? e.code : undefined;

@@ -17,6 +17,7 @@ import { failureResult, ProbeFailure } from './probe-failure.js';
 import { describeBytes } from './reply-guard.js';
 import { createStageRecorder } from './stage-recorder.js';
 import type { Endpoint, KafkaSettings, Probe, ProbeContext, ProbeResult, ProbeTarget, ProbeTls, ServerInfo } from './types.js';
+import { serverText } from './server-text.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -399,12 +400,13 @@ class KafkaCheck {
     }
     if (mapped?.code === ItemErrorCode.AUTH_FAILED) {
       // kafkajs prefixes the broker's reason with "SASL <MECHANISM> authentication failed: ", which we say ourselves.
-      const reason = mapped.message.replace(/^SASL [A-Z0-9 -]+ (?:authentication )?failed: /i, '');
+      const raw = innermostKafkaJsError(err).message ?? '';
+      const reason = serverText(raw.replace(/^SASL [A-Z0-9 -]+ (?:authentication )?failed: /i, ''));
       return new ProbeFailure(mapped.code, `SASL ${this.settings.saslMechanism ?? ''} authentication of user "${this.target.user ?? ''}" failed: ${reason}`);
     }
     if (mapped) return mapped;
     const e = innermostKafkaJsError(err);
-    return new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `unexpected answer from the broker: ${e.message ?? String(err)}`);
+    return new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `unexpected answer from the broker: ${serverText(e.message ?? String(err))}`);
   }
 
   /** A failure one connection shows by itself: one we saw happen, or the server closing it while a request waited. */

@@ -16,6 +16,7 @@ import { notExpected, type GreetingVerdict } from './reply-guard.js';
 import { createStageRecorder } from './stage-recorder.js';
 import { upgradeToTls } from './tls.js';
 import type { Endpoint, Probe, ProbeContext, ProbeResult, ProbeTarget, ServerInfo, TlsReport } from './types.js';
+import { serverText } from './server-text.js';
 
 const EXPECTED = 'a MongoDB reply';
 const DEFAULT_AUTH_DATABASE = 'admin';
@@ -267,7 +268,7 @@ async function buildInfo(client: MongoClient, call: Call, facts: Facts): Promise
   } catch (err) {
     // Only a server's refusal is tolerated: the version is a nice-to-have, the check itself worked.
     if (!(err instanceof MongoServerError)) throw err;
-    facts.warnings.push(`the server refused buildInfo, so its version is unknown: ${err.message}`);
+    facts.warnings.push(`the server refused buildInfo, so its version is unknown: ${serverText(err.message)}`);
     return undefined;
   }
   return serverInfoFromBuildInfo(info);
@@ -296,10 +297,10 @@ async function checkOpenAccess(client: MongoClient, call: Call, facts: Facts): P
     if (err.code === 13 || err.code === 18) {
       throw new ProbeFailure(
         ItemErrorCode.AUTH_FAILED,
-        `the server requires authentication (listDatabases: ${err.message}) and no db_user was given: give db_user, db_password and db_name (the authentication database)`,
+        `the server requires authentication (listDatabases: ${serverText(err.message)}) and no db_user was given: give db_user, db_password and db_name (the authentication database)`,
       );
     }
-    facts.warnings.push(`no db_user given; listDatabases was refused: ${err.message}`);
+    facts.warnings.push(`no db_user given; listDatabases was refused: ${serverText(err.message)}`);
   }
 }
 

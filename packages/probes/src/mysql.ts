@@ -32,8 +32,6 @@ interface Handshake {
 
 /** CLIENT_SSL in the greeting's capability flags. */
 const CLIENT_SSL = 0x0800;
-/** Below this much time left, the TLS_REQUIRED diagnosis is skipped rather than risk ending the item as TIMEOUT. */
-const MIN_DIAGNOSIS_MS = 500;
 
 /** The initial handshake is a few hundred bytes; anything claiming more is not a MySQL server. */
 const MAX_GREETING_LENGTH = 16 * 1024;
@@ -61,7 +59,7 @@ export const mysqlProbe: Probe = async (target, ctx) => {
     try {
       connection = await authenticate(dialed.socket, host, port, target, ctx, shook);
     } catch (err) {
-      throw await diagnoseTlsRequired(err, dialed.remote, host, port, target, ctx, shook);
+      throw explainAccessDenied(err, target, shook);
     }
     ctx.stages.ok();
     ctx.stages.begin('probe');
@@ -77,40 +75,17 @@ export const mysqlProbe: Probe = async (target, ctx) => {
 
 /**
  * MariaDB and MySQL answer a login without TLS by an account created `REQUIRE SSL` exactly as they answer a wrong
- * password: error 1045 "Access denied for user …" with the same SQLSTATE and text (they do not tell a client which
- * check failed). The one reliable signal is to log in the same way over TLS: when that works, the account needs
- * TLS. So after a 1045 without TLS from a server that offers TLS, the probe tries once more over TLS (encrypted,
- * not verified: the server already had the login attempt in clear) and reports TLS_REQUIRED if it logs in. With a
- * wrong password the second attempt fails too, and the server counts two failed logins instead of one.
+ * password: error 1045 "Access denied for user …" with the same SQLSTATE and text; the server does not say which check
+ * failed. Telling them apart would take a second login over TLS with the same credentials, which a lockout policy
+ * (MariaDB `max_password_errors`, MySQL `FAILED_LOGIN_ATTEMPTS`) counts as a second failure. So there is one login only,
+ * and when the server offers TLS the message names the possibility and the way to check it.
  */
-async function diagnoseTlsRequired(
-  err: unknown,
-  remote: { address: string; family: 4 | 6 },
-  host: string,
-  port: number,
-  target: ProbeTarget,
-  ctx: ProbeContext,
-  first: Handshake,
-): Promise<unknown> {
-  if (target.tls || !first.offersTls || !(err instanceof ProbeFailure) || err.code !== ItemErrorCode.AUTH_FAILED) return err;
-  // 1045 ER_ACCESS_DENIED_ERROR only: other refusals (1044, 1130 …) are not what REQUIRE SSL gives.
-  if (first.errno !== 1045 || ctx.deadline - Date.now() < MIN_DIAGNOSIS_MS) return err;
-  ctx.stages.fail();
-  // Its own stages, discarded: the item's stages describe the check that was asked for.
-  const quiet: ProbeContext = { ...ctx, stages: createStageRecorder() };
-  try {
-    const { socket } = await dialTcp([remote], port, quiet);
-    quiet.stages.begin('tls');
-    const connection = await authenticate(socket, host, port, { ...target, tls: { mode: 'require' } }, quiet, { warnings: [] });
-    connection.end();
-  } catch (second) {
-    if (ctx.signal.aborted) throw second;
-    ctx.logger.debug({ err: String(second) }, 'mysql: the TLS login attempt failed too');
-    return err;
-  }
+function explainAccessDenied(err: unknown, target: ProbeTarget, first: Handshake): unknown {
+  if (target.tls || !first.offersTls || first.errno !== 1045 || !(err instanceof ProbeFailure)) return err;
   return new ProbeFailure(
-    ItemErrorCode.TLS_REQUIRED,
-    `${err.message.split(' — ')[0]} — the same user name and password log in over TLS: this account requires TLS (REQUIRE SSL or stricter)`,
+    err.code,
+    `${err.message}, or an account that requires TLS (REQUIRE SSL): this server offers TLS, so a check with ssl_link true tells`,
+    err.tls,
   );
 }
 

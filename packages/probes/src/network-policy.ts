@@ -21,6 +21,20 @@ export interface NetworkPolicyOptions {
    * @defaultValue true
    */
   defaultDeny?: boolean | undefined;
+  /**
+   * Deny loopback (127.0.0.0/8, ::1): what a tenant must not reach on the worker's own host. An allow list that takes
+   * in any loopback address opens it again. @defaultValue false
+   */
+  denyLoopback?: boolean | undefined;
+  /** Address and port pairs no check may connect to, whatever the ranges say (the service's own Redis). */
+  denyEndpoints?: readonly DeniedEndpoint[] | undefined;
+}
+
+export interface DeniedEndpoint {
+  address: string;
+  port: number;
+  /** What it is, for the message (e.g. "this service's own Redis"). */
+  what: string;
 }
 
 export type PolicyDecision = { allowed: true } | { allowed: false; reason: string };
@@ -28,6 +42,8 @@ export type PolicyDecision = { allowed: true } | { allowed: false; reason: strin
 interface Rule {
   cidr: string;
   list: BlockList;
+  /** Said after the range in a refusal. */
+  note?: string;
 }
 
 /**
@@ -55,12 +71,37 @@ export class NetworkPolicy {
   private readonly denyAll: BlockList;
   private readonly decisions = new Map<string, PolicyDecision>();
 
+  /** Loopback, denied to tenants unless an allow list opens it. */
+  static readonly LOOPBACK: readonly string[] = Object.freeze(['127.0.0.0/8', '::1/128']);
+
+  private readonly deniedEndpoints: Map<string, string>;
+
   constructor(options: NetworkPolicyOptions = {}) {
-    const deny = [...(options.defaultDeny === false ? [] : NetworkPolicy.DEFAULT_DENY), ...(options.deny ?? [])];
-    this.denyRules = deny.map(toRule);
-    this.allowRules = (options.allow ?? []).map(toRule);
-    this.denyAll = combine(this.denyRules);
+    this.allowRules = (options.allow ?? []).map((cidr) => toRule(cidr));
     this.allowAll = combine(this.allowRules);
+    const opensLoopback = this.allowAll.check('127.0.0.1', 'ipv4') || this.allowAll.check('::1', 'ipv6');
+    const loopbackNote = ' (loopback: this deployment has tokens, so only CONNCHECK_TARGET_ALLOW can open it)';
+    this.denyRules = [
+      ...(options.defaultDeny === false ? [] : NetworkPolicy.DEFAULT_DENY).map((cidr) => toRule(cidr)),
+      ...(options.denyLoopback && !opensLoopback ? NetworkPolicy.LOOPBACK : []).map((cidr) => toRule(cidr, loopbackNote)),
+      ...(options.deny ?? []).map((cidr) => toRule(cidr)),
+    ];
+    this.denyAll = combine(this.denyRules);
+    this.deniedEndpoints = new Map(
+      (options.denyEndpoints ?? []).flatMap(({ address, port, what }) => {
+        const normalized = normalizeAddress(address);
+        return normalized ? [[`${normalized.address}|${port}`, what] as const] : [];
+      }),
+    );
+  }
+
+  /** Decides for one address and the port to connect to: the address's ranges, then the endpoints denied by name. */
+  checkEndpoint(address: string, port: number): PolicyDecision {
+    const decision = this.check(address);
+    if (!decision.allowed || this.deniedEndpoints.size === 0) return decision;
+    const normalized = normalizeAddress(address);
+    const what = normalized && this.deniedEndpoints.get(`${normalized.address}|${port}`);
+    return what ? { allowed: false, reason: `${normalized!.address}:${port} is ${what}` } : decision;
   }
 
   /** Decides for one address. Anything that is not an IP address is refused: the policy only judges resolved addresses. */
@@ -81,7 +122,7 @@ export class NetworkPolicy {
     const type = normalized.family === 4 ? 'ipv4' : 'ipv6';
     if (this.denyAll.check(normalized.address, type)) {
       const denied = this.denyRules.find((rule) => rule.list.check(normalized.address, type));
-      return { allowed: false, reason: `${normalized.address} is in the denied range ${denied?.cidr ?? '(deny list)'}` };
+      return { allowed: false, reason: `${normalized.address} is in the denied range ${denied?.cidr ?? '(deny list)'}${denied?.note ?? ''}` };
     }
     if (this.allowRules.length > 0 && !this.allowAll.check(normalized.address, type)) {
       return { allowed: false, reason: `${normalized.address} is not in any allowed range` };
@@ -139,12 +180,12 @@ function combine(rules: Rule[]): BlockList {
   return all;
 }
 
-function toRule(cidr: string): Rule {
+function toRule(cidr: string, note?: string): Rule {
   const canonical = parseCidr(cidr);
   const [address = '', prefix = ''] = canonical.split('/');
   const list = new BlockList();
   list.addSubnet(address, Number(prefix), isIP(address) === 4 ? 'ipv4' : 'ipv6');
-  return { cidr: canonical, list };
+  return { cidr: canonical, list, ...(note !== undefined && { note }) };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { ItemErrorCode } from '@conncheck/core';
 import { ProbeFailure } from './probe-failure.js';
 import type { ServerInfo } from './types.js';
+import { serverText } from './server-text.js';
 
 export type GreetingVerdict =
   | { kind: 'more' }
@@ -90,7 +91,7 @@ export function describeBytes(bytes: Buffer): string {
   const head = bytes.subarray(0, 32);
   const text = head.toString('latin1');
   const printable = /^[\x20-\x7e\r\n\t]*$/.test(text);
-  const shown = printable ? JSON.stringify(text.trim()) : `0x${head.toString('hex')}`;
+  const shown = serverText(printable ? JSON.stringify(text.trim()) : `0x${head.toString('hex')}`);
   const guess = guessProtocol(bytes);
   return guess ? `${shown} (looks like ${guess})` : shown;
 }

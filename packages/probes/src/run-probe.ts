@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import { ItemErrorCode } from '@conncheck/core';
 import type { NetworkPolicy } from './network-policy.js';
+import { redactServerText, serverText } from './server-text.js';
 import { createStageRecorder, roundMs } from './stage-recorder.js';
 import type { Probe, ProbeContext, ProbeLogger, ProbeResult, ProbeTarget, Stage } from './types.js';
 
@@ -76,7 +77,7 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
       if (sockets.size === 1) for (const socket of sockets) socket.destroy();
       else for (const socket of [...sockets].reverse()) socket.destroy();
       sockets.clear();
-      resolve({ ...scrub(result, target.password), duration_ms: roundMs(performance.now() - started) });
+      resolve({ ...scrub(result, target), duration_ms: roundMs(performance.now() - started) });
     };
 
     const onDeadline = (): void => settle(deadlineResult(target, stages.current, timeoutMs, ctx));
@@ -133,19 +134,26 @@ function failed(code: ItemErrorCode, message: string, ctx: ProbeContext): ProbeR
  * Drivers echo user names, which is fine, but nothing that equals the password may leave the worker, and server
  * text is untrusted: control characters go, length is capped.
  */
-function scrub(result: ProbeResult, password: string | undefined): ProbeResult {
+/**
+ * Makes a result safe to store: the secret removed from what the server said (marked by serverText where it entered;
+ * conncheck's own wording is never altered), control characters flattened, messages bounded. A password equal to the
+ * user name is not a secret the message could reveal: the user name is shown anyway.
+ */
+function scrub(result: ProbeResult, target: ProbeTarget): ProbeResult {
+  const secrets = target.password && target.password !== target.user ? [target.password] : [];
   const clean = (text: string): string => {
     // Most texts need nothing: test before building new strings (this runs for every stage of every item).
-    if ((!password || !text.includes(password)) && !CONTROL.test(text) && text.length <= MAX_MESSAGE_LENGTH) return text;
-    let out = password ? text.split(password).join('***') : text;
+    let out = redactServerText(text, secrets);
+    if (!CONTROL.test(out) && out.length <= MAX_MESSAGE_LENGTH) return out;
     out = out.replace(CONTROL_ALL, ' ');
     return out.length > MAX_MESSAGE_LENGTH ? `${out.slice(0, MAX_MESSAGE_LENGTH)}…` : out;
   };
+  const fromServer = (text: string): string => clean(serverText(text));
   return {
     ...result,
     ...(result.error_msg !== undefined ? { error_msg: clean(result.error_msg) } : {}),
     ...(result.warnings ? { warnings: result.warnings.map(clean) } : {}),
-    ...(result.server ? { server: { product: clean(result.server.product), version: clean(result.server.version) } } : {}),
+    ...(result.server ? { server: { product: fromServer(result.server.product), version: fromServer(result.server.version) } } : {}),
     stages: result.stages.map((stage) => {
       if (stage.detail === undefined) return stage;
       const detail = clean(stage.detail);

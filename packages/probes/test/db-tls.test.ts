@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import mysql2 from 'mysql2/promise';
 import { ItemErrorCode } from '@conncheck/core';
 import { mysqlProbe } from '../src/mysql.js';
 import { postgresqlProbe } from '../src/postgresql.js';
@@ -26,8 +27,8 @@ interface Db {
   database: string;
   user: { user: string; password: string };
   tlsOnly: { user: string; password: string };
-  /** error_msg of the TLS-only user connecting without TLS. */
-  tlsRequiredMessage: string;
+  /** What the TLS-only user connecting without TLS gets. */
+  withoutTls: { code: ItemErrorCode; message: string };
   notSupportedMessage: string;
   /** Stages of a TLS-less login that failed in auth. */
   authFailedStages: string;
@@ -45,8 +46,12 @@ const dbs: Db[] = services
         database: services.mariadb.database,
         user: services.mariadb.users.main,
         tlsOnly: services.mariadb.users.tlsOnly,
-        tlsRequiredMessage:
-          "Access denied for user 'cc_tls_only'@'127.0.0.1' (using password: YES) (MySQL error 1045) — the same user name and password log in over TLS: this account requires TLS (REQUIRE SSL or stricter)",
+        // The server answers as for a wrong password; telling them apart would cost a second login (see mysql.ts).
+        withoutTls: {
+          code: ItemErrorCode.AUTH_FAILED,
+          message:
+            "Access denied for user 'cc_tls_only'@'127.0.0.1' (using password: YES) (MySQL error 1045) — wrong user name or password, or no account for this user from the host named, or an account that requires TLS (REQUIRE SSL): this server offers TLS, so a check with ssl_link true tells",
+        },
         notSupportedMessage: 'TLS was asked for, but the server does not offer it (no SSL capability in its greeting)',
         authFailedStages: 'dns:skipped tcp:ok auth:failed probe:skipped',
       },
@@ -60,8 +65,12 @@ const dbs: Db[] = services
         database: services.postgresql.database,
         user: services.postgresql.users.scram,
         tlsOnly: services.postgresql.users.tlsOnly,
-        tlsRequiredMessage:
-          'pg_hba.conf rejects connection for host "127.0.0.1", user "cc_tls_only", database "ccdb", no encryption (SQLSTATE 28000) — over TLS pg_hba.conf lets this user in: the server accepts it only with TLS (hostssl)',
+        // pg_hba.conf decides before any password: the diagnosis over TLS sends none.
+        withoutTls: {
+          code: ItemErrorCode.TLS_REQUIRED,
+          message:
+            'pg_hba.conf rejects connection for host "127.0.0.1", user "cc_tls_only", database "ccdb", no encryption (SQLSTATE 28000) — over TLS pg_hba.conf lets this user in: the server accepts it only with TLS (hostssl)',
+        },
         notSupportedMessage: 'TLS was asked for, but the server does not accept it (it answered N to the SSLRequest: ssl = off)',
         authFailedStages: 'dns:skipped tcp:ok auth:failed probe:skipped',
       },
@@ -132,10 +141,10 @@ for (const db of dbs) {
       assert.equal(plain.success, true, plain.error_msg);
     });
 
-    it('a TLS-only user without TLS: TLS_REQUIRED (not AUTH_FAILED); with TLS: success', async () => {
+    it('a TLS-only user without TLS: one login only, and the reason named; with TLS: success', async () => {
       const without = await check('127.0.0.1', db.port, undefined, db.tlsOnly);
-      assert.equal(without.error_code, ItemErrorCode.TLS_REQUIRED);
-      assert.equal(without.error_msg, db.tlsRequiredMessage);
+      assert.equal(without.error_code, db.withoutTls.code);
+      assert.equal(without.error_msg, db.withoutTls.message);
       assert.equal(stageLine(without.stages), db.authFailedStages);
       const withTls = await check('localhost', db.port, { mode: 'verify-full', ca: ca() }, db.tlsOnly);
       assert.equal(withTls.success, true, withTls.error_msg);
@@ -158,10 +167,20 @@ for (const db of dbs) {
 }
 
 describe('TLS_REQUIRED is not given where TLS would not help', { skip: services ? false : NO_SERVICES }, () => {
-  it('MariaDB: a wrong password for the TLS-only user stays AUTH_FAILED (the TLS attempt fails too)', async () => {
+  it('MariaDB: a failed login is tried once, never again over TLS (a lockout policy counts every failed login)', async () => {
     const db = services!.mariadb;
-    const result = await run(mysqlProbe, target('mysql', '127.0.0.1', db.port, { user: db.users.tlsOnly.user, password: 'wrong-password' }));
-    assert.equal(result.error_code, ItemErrorCode.AUTH_FAILED);
+    const admin = await mysql2.createConnection({ host: '127.0.0.1', port: db.port, user: db.root.user, password: db.root.password });
+    const abortedConnects = async () => Number(((await admin.query("SHOW GLOBAL STATUS LIKE 'Aborted_connects'"))[0] as { Value: string }[])[0]!.Value);
+    try {
+      for (const user of [db.users.tlsOnly, { user: db.users.main.user, password: 'wrong-password' }]) {
+        const before = await abortedConnects();
+        const result = await run(mysqlProbe, target('mysql', '127.0.0.1', db.port, user));
+        assert.equal(result.error_code, ItemErrorCode.AUTH_FAILED);
+        assert.equal((await abortedConnects()) - before, 1, `one failed login for ${user.user}`);
+      }
+    } finally {
+      await admin.end();
+    }
   });
 
   it('PostgreSQL: pg_hba.conf checks before the password, so the TLS-only user with a wrong password is TLS_REQUIRED', async () => {

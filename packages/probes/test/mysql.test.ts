@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { ItemErrorCode } from '@conncheck/core';
+import { fromMysqlError } from '../src/error-mapping.js';
 import { mysqlProbe } from '../src/mysql.js';
+import { redactServerText } from '../src/server-text.js';
 import { assertNothingLeftOpen, fakeServer, type FakeServer, loadServices, NO_SERVICES, run, stageLine, target, trickle } from './helpers.js';
 import { CLIENT, mysqlError, mysqlGreeting, mysqlOk, mysqlPacket, mysqlPackets } from './wire.js';
 
@@ -165,6 +167,32 @@ describe('mysql probe against fake servers', () => {
 
 const services = loadServices();
 
+describe('mysql error mapping', () => {
+  // Every way a MySQL or MariaDB server refuses a login is AUTH_FAILED (or the more precise code the fix differs for),
+  // never SERVER_UNAVAILABLE: a table over the server's errnos, as mysql2 reports them.
+  const cases: [number, string, ItemErrorCode][] = [
+    [1045, "Access denied for user 'u'@'h' (using password: YES)", ItemErrorCode.AUTH_FAILED],
+    [1698, "Access denied for user 'root'@'localhost'", ItemErrorCode.AUTH_FAILED],
+    [1131, 'You are using MariaDB as an anonymous user and anonymous users are not allowed to modify user settings', ItemErrorCode.AUTH_FAILED],
+    [1820, 'You must SET PASSWORD before executing this statement', ItemErrorCode.AUTH_FAILED],
+    [1862, 'Your password has expired', ItemErrorCode.AUTH_FAILED],
+    [3118, "Access denied for user 'u'@'h'. Account is locked.", ItemErrorCode.AUTH_FAILED],
+    [4151, "Access denied, this account is locked", ItemErrorCode.AUTH_FAILED],
+    [1130, "Host 'h' is not allowed to connect to this MariaDB server", ItemErrorCode.ACCESS_DENIED_FROM_HOST],
+    [1044, "Access denied for user 'u'@'h' to database 'd'", ItemErrorCode.DATABASE_ACCESS_DENIED],
+    [1251, 'Client does not support authentication protocol requested by server', ItemErrorCode.AUTH_METHOD_UNSUPPORTED],
+    [1275, 'Server is running in --secure-auth mode', ItemErrorCode.AUTH_METHOD_UNSUPPORTED],
+    [3159, 'Connections using insecure transport are prohibited', ItemErrorCode.TLS_REQUIRED],
+  ];
+  for (const [errno, sqlMessage, code] of cases) {
+    it(`maps error ${errno} to ${code}`, () => {
+      const failure = fromMysqlError(Object.assign(new Error(sqlMessage), { errno, sqlState: '28000', sqlMessage }));
+      assert.equal(failure.code, code);
+      assert.equal(redactServerText(failure.message, []).startsWith(`${sqlMessage} (MySQL error ${errno})`), true);
+    });
+  }
+});
+
 describe('mysql probe against MariaDB', { skip: services ? false : NO_SERVICES }, () => {
   const db = services?.mariadb;
   const mariadb = (extra: Parameters<typeof target>[3], host = db?.host ?? '') => target('mysql', host, db?.port ?? 0, extra);
@@ -196,6 +224,20 @@ describe('mysql probe against MariaDB', { skip: services ? false : NO_SERVICES }
     assert.ok(!(result.error_msg ?? '').includes(wrong));
     assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok auth:failed probe:skipped');
     assert.equal(result.server?.product, 'MariaDB', 'the greeting is known even when the login fails');
+  });
+
+  it('keeps the server\'s message readable whatever the wrong password is ("e", "wrong", the user name)', async () => {
+    if (!db) return;
+    const user = db.users.main.user;
+    for (const password of ['e', 'wrong', user]) {
+      const result = await run(mysqlProbe, mariadb({ user, password, database: db.database }));
+      assert.equal(result.error_code, ItemErrorCode.AUTH_FAILED, password);
+      assert.equal(
+        result.error_msg,
+        `Access denied for user '${user}'@'127.0.0.1' (using password: YES) (MySQL error 1045) — wrong user name or password, or no account for this user from the host named`,
+        password,
+      );
+    }
   });
 
   it('gives DATABASE_NOT_FOUND for an unknown database (to a user allowed to know: 1049)', async () => {

@@ -76,6 +76,31 @@ describe('NetworkPolicy', () => {
     assert.equal(new NetworkPolicy({ defaultDeny: false }).isAllowed('169.254.169.254'), true);
   });
 
+  it('denies loopback to tenants, in every spelling, unless the allow list takes it in', () => {
+    const tenant = new NetworkPolicy({ denyLoopback: true });
+    for (const address of ['127.0.0.1', '127.255.255.254', '::1', '::ffff:127.0.0.1', '[::ffff:7f00:1]', '0:0:0:0:0:0:0:1']) {
+      assert.equal(tenant.isAllowed(address), false, address);
+    }
+    assert.deepEqual(tenant.check('127.0.0.2'), {
+      allowed: false,
+      reason: '127.0.0.2 is in the denied range 127.0.0.0/8 (loopback: this deployment has tokens, so only CONNCHECK_TARGET_ALLOW can open it)',
+    });
+    assert.equal(tenant.isAllowed('10.1.2.3'), true);
+    const opened = new NetworkPolicy({ denyLoopback: true, allow: ['127.0.0.1/32', '10.0.0.0/8'] });
+    assert.equal(opened.isAllowed('127.0.0.1'), true);
+    assert.equal(opened.isAllowed('127.0.0.2'), false, 'only what the allow list names');
+    // An operator's own loopback deny says nothing about tokens.
+    assert.deepEqual(new NetworkPolicy({ deny: ['127.0.0.0/8'] }).check('127.0.0.1'), { allowed: false, reason: '127.0.0.1 is in the denied range 127.0.0.0/8' });
+  });
+
+  it('denies an endpoint by address and port, whatever the ranges say', () => {
+    const policy = new NetworkPolicy({ denyEndpoints: [{ address: '127.0.0.1', port: 6379, what: "this service's own Redis" }] });
+    assert.deepEqual(policy.checkEndpoint('127.0.0.1', 6379), { allowed: false, reason: "127.0.0.1:6379 is this service's own Redis" });
+    assert.deepEqual(policy.checkEndpoint('::ffff:127.0.0.1', 6379), { allowed: false, reason: "127.0.0.1:6379 is this service's own Redis" });
+    assert.deepEqual(policy.checkEndpoint('127.0.0.1', 6380), { allowed: true });
+    assert.equal(policy.checkEndpoint('169.254.169.254', 80).allowed, false);
+  });
+
   it('refuses anything that is not an IP address', () => {
     assert.equal(defaults.isAllowed('localhost'), false);
   });

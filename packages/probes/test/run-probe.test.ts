@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { ItemErrorCode } from '@conncheck/core';
 import type { Probe, ProbeContext, ProbeLogger } from '../src/types.js';
 import { assertNothingLeftOpen, fakeServer, run, stageLine, target } from './helpers.js';
+import { serverText } from '../src/server-text.js';
 
 after(assertNothingLeftOpen);
 
@@ -167,13 +168,33 @@ describe('runProbe scrubbing', () => {
     const probe: Probe = async (_t, ctx) => ({
       success: false,
       error_code: ItemErrorCode.AUTH_FAILED,
-      error_msg: 'login "admin" with "hunter2!" refused\u001b[31m\r\nbye',
-      warnings: ['echo hunter2!'],
+      error_msg: serverText('login "admin" with "hunter2!" refused\u001b[31m\r\nbye'),
+      warnings: [`echo ${serverText('hunter2!')}`],
       stages: ctx.stages.finish(),
     });
     const result = await run(probe, { ...tcpTarget, user: 'admin', password: 'hunter2!' });
     assert.equal(result.error_msg, 'login "admin" with "***" refused [31m bye');
     assert.deepEqual(result.warnings, ['echo ***']);
+  });
+
+  it('removes only whole occurrences, only from the server\'s words: messages stay readable', async () => {
+    const server = "Access denied for user 'acc_user'@'10.0.3.7' (using password: YES)";
+    const hint = ' — wrong user name or password, or no account for this user from the host named';
+    const failing = (message: string): Probe => async (_t, ctx) => ({ success: false, error_code: ItemErrorCode.AUTH_FAILED, error_msg: message, stages: ctx.stages.finish() });
+    const as = async (password: string, message: string, user = 'acc_user') => (await run(failing(message), { ...tcpTarget, user, password })).error_msg;
+    // A one-letter password does not garble every word that holds the letter.
+    assert.equal(await as('e', `${serverText(server)}${hint}`), `${server}${hint}`);
+    // Our own hint keeps its words even when they are the password.
+    assert.equal(await as('wrong', `${serverText(server)}${hint}`), `${server}${hint}`);
+    assert.equal(await as('password', `${serverText(server)}${hint}`), `Access denied for user 'acc_user'@'10.0.3.7' (using ***: YES)${hint}`);
+    // A password equal to the user name reveals nothing the item does not show: the user name stays.
+    assert.equal(await as('acc_user', `${serverText(server)}${hint}`), `${server}${hint}`);
+    // Inside a hex dump the password's characters are not the password.
+    const dump = `the server's first bytes are not a MySQL greeting: ${serverText('0x1f2a3b4c5d6e7f')}`;
+    assert.equal(await as('2a3b', dump), "the server's first bytes are not a MySQL greeting: 0x1f2a3b4c5d6e7f");
+    // …but the password as a word of its own is removed, wherever the server puts it.
+    assert.equal(await as('2a3b', `${serverText('bad password 2a3b for acc_user')}`), 'bad password *** for acc_user');
+    assert.equal(await as('s3cr3t!', `${serverText('echo: s3cr3t!; again "s3cr3t!"')}`), 'echo: ***; again "***"');
   });
 
   it('caps very long messages', async () => {

@@ -100,6 +100,8 @@ export interface SubmitOptions {
   retentionSeconds?: number;
   /** Called (signed POST of the task summary) when the task ends. */
   callbackUrl?: string;
+  /** The callback may reach loopback (the API is in open mode; see ItemSpec.allow_loopback). @defaultValue false */
+  callbackMayReachLoopback?: boolean;
   /**
    * An Idempotency-Key and the request it came with. The same key with the same body (compared as canonical JSON)
    * returns the task the first request created; with another body the submission is refused
@@ -214,6 +216,7 @@ export class TaskStore {
         ...(options.connection !== undefined && { connection: options.connection }),
         ...(options.retentionSeconds !== undefined && { retention: options.retentionSeconds }),
         ...(options.callbackUrl !== undefined && { callback: options.callbackUrl }),
+        ...(options.callbackMayReachLoopback && { callback_loopback: '1' }),
       }),
       '',
       items.length,
@@ -502,11 +505,11 @@ export class TaskStore {
   }
 
   /** What a webhook delivery sends: the task's header, its project and callback_url; undefined when the task is gone. */
-  async callbackOf(checkId: string): Promise<{ project: string; url: string; task: TaskHeader } | undefined> {
+  async callbackOf(checkId: string): Promise<{ project: string; url: string; allowLoopback: boolean; task: TaskHeader } | undefined> {
     const hash = (await this.redis.hgetall(this.keys.task(checkId).task)) as TaskHash;
     if (!hash.project || !hash.callback) return undefined;
     const { callback: _callback, ...task } = taskHeaderView(checkId, hash);
-    return { project: hash.project, url: hash.callback, task };
+    return { project: hash.project, url: hash.callback, allowLoopback: hash.callback_loopback === '1', task };
   }
 
   /** Records one delivery attempt on the task (shown in its view), and the callback's state after it. */

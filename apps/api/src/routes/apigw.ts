@@ -242,7 +242,7 @@ export async function apigwRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
           return { id: backendName(member.host, port), db_type: 'tcp', ip: backendName(member.host, port), ssl_link: tls, timeout_ms: timeout };
         });
       }
-      const { problems, items } = buildItems(jobs);
+      const { problems, items } = buildItems(jobs, { allowLoopback: deps.auth.openMode });
       if (problems.length > 0) throw invalid(body.backend_type === 'backend_address' ? 'backend_address' : 'vpc_channel_id', problems[0]!.error_msg);
       let result;
       try {

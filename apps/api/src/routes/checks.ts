@@ -132,7 +132,10 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
         return reply.status(200).send({ valid: false, count, problems });
       }
       const body = request.body as BatchRequest;
-      const { problems, items } = buildItems(body.jobs, { poolFor: (job) => job.pool ?? config.netTypePools[job.net_type ?? 'eip'] ?? config.workerPool });
+      const { problems, items } = buildItems(body.jobs, {
+        poolFor: (job) => job.pool ?? config.netTypePools[job.net_type ?? 'eip'] ?? config.workerPool,
+        allowLoopback: deps.auth.openMode,
+      });
       const callbackProblem = body.callback_url === undefined ? undefined : callbackUrlProblem(body.callback_url);
       if (callbackProblem) problems.unshift({ field: 'callback_url', error_code: ApiErrorCode.INVALID_PARAMETER, error_msg: `callback_url: ${callbackProblem}` });
       if (dryRun) return reply.status(200).send({ valid: problems.length === 0, count: body.jobs.length, problems });
@@ -143,7 +146,7 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
         submitted = await store.submit(project, items, queue, undefined, {
           maxUnfinished: config.maxPendingItemsPerProject,
           idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, body },
-          ...(body.callback_url !== undefined && { callbackUrl: body.callback_url }),
+          ...(body.callback_url !== undefined && { callbackUrl: body.callback_url, callbackMayReachLoopback: deps.auth.openMode }),
         });
       } catch (err) {
         if (err instanceof IdempotencyConflictError) {

@@ -101,7 +101,7 @@ export async function clusterConnectivityRoutes(app: FastifyInstance, deps: ApiD
         }
         return { id: `${entry.address}:${port}`, db_type: 'tcp', ip: entry.address, db_port: port, timeout_ms: body.timeout_ms ?? RequestLimits.defaultTimeoutMs };
       });
-      const { problems, items } = buildItems(jobs);
+      const { problems, items } = buildItems(jobs, { allowLoopback: deps.auth.openMode });
       if (problems.length > 0) {
         const first = problems[0]!;
         const field = (text: string) => text.replace(/jobs\[(\d+)\]\.ip/g, 'address_and_ports[$1].address').replace(/jobs\[(\d+)\]\.db_port/g, 'address_and_ports[$1].port');

@@ -125,7 +125,7 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
     async (request, reply) => {
       const { project_id: project } = request.params as { project_id: string };
       const body = request.body as CreateBody;
-      const { problems, items } = buildItems([{ ...body.destination, id: body.destination.id ?? body.name }]);
+      const { problems, items } = buildItems([{ ...body.destination, id: body.destination.id ?? body.name }], { allowLoopback: deps.auth.openMode });
       if (problems.length > 0) {
         const first = problems[0]!;
         throw new ApiError(400, first.error_code, first.error_msg.replace(/^jobs\[0\]\./, 'destination.'));
