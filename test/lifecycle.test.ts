@@ -185,6 +185,6 @@ describe('retention and keys', () => {
     assert.deepEqual(ofTasks, []);
     for (const key of [p.h.store.keys.openTasks(), p.h.store.keys.enqueueIntents()]) assert.equal(await p.h.redis.exists(key), 0, key);
     // What remains is the deployment's, not any task's: BullMQ's queue keys, and conncheck's meta, pool, heartbeat and reaper keys.
-    for (const key of left) assert.match(key, new RegExp(`^${p.h.prefix}:(bull:(checks-default|checks-nobody|webhooks):(meta|id|events|stalled-check|marker)|meta|pools|workers|worker:.+|reaper-(lock|cursor))$`), key);
+    for (const key of left) assert.match(key, new RegExp(`^${p.h.prefix}:(bull:(checks-default|checks-nobody|webhooks):(meta|id|events|stalled-check|marker)|meta|pools|workers|worker:.+|ratelimit:.+|reaper-(lock|cursor))$`), key);
   });
 });

@@ -8,6 +8,8 @@ import { type TaskQueue, type TaskStore, WorkerRegistry } from '@conncheck/store
 import { TokenAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { registerErrorHandling } from './errors.js';
+import { registerRateLimits } from './rate-limits.js';
+import { edgeServerOptions, frameworkErrors, registerBodyEdges, registerMethodNotAllowed } from './http-edges.js';
 import { httpDuration, httpRequests } from './metrics.js';
 import { apigwRoutes } from './routes/apigw.js';
 import { checkRoutes, webhookSecretRoute } from './routes/checks.js';
@@ -37,14 +39,22 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     bodyLimit: config.bodyLimit,
     trustProxy: false,
     return503OnClosing: true,
+    ...edgeServerOptions({
+      requestTimeoutMs: config.requestTimeoutMs,
+      headersTimeoutMs: Math.min(10_000, config.requestTimeoutMs),
+      maxConnectionsPerClient: config.maxConnectionsPerClient,
+    }),
+    frameworkErrors,
   });
+  const allowedMethods = registerMethodNotAllowed(app);
   const bodyAjv = makeAjv(false);
   const textAjv = makeAjv(true);
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
 
   // Every route takes JSON; a text/plain body is a client mistake (415), not a string to validate.
   app.removeContentTypeParser('text/plain');
-  registerErrorHandling(app);
+  registerBodyEdges(app);
+  registerErrorHandling(app, allowedMethods);
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -65,11 +75,18 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   });
 
+  const authGuard = await registerRateLimits(app, {
+    redis: store.connection,
+    prefix: config.redisPrefix,
+    perMinute: config.rateLimitPerMinute,
+    authFailuresPerMinute: config.authFailuresPerMinute,
+  });
   const deps: ApiDeps = {
     config,
     store,
     queue,
     auth: new TokenAuth(config.authTokens),
+    authGuard,
     registry: new WorkerRegistry(store.connection, store.keys),
     dataSince: options.dataSince ?? (() => 0),
   };
@@ -77,7 +94,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // project's task is then a 404 of the route, never a 403 of this hook: the token is valid for the path's project.)
   app.addHook('onRequest', async (request) => {
     const project = (request.params as { project_id?: string } | undefined)?.project_id;
-    if (project !== undefined) deps.auth.authorize(request.headers['x-auth-token'], project);
+    if (project !== undefined) await deps.authGuard(request, () => deps.auth.authorize(request.headers['x-auth-token'], project));
   });
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (scope) => checkRoutes(scope, deps));

@@ -4,12 +4,15 @@
 import type { Config } from '@conncheck/core';
 import type { TaskQueue, TaskStore, WorkerRegistry } from '@conncheck/store';
 import type { TokenAuth } from './auth.js';
+import type { AuthGuard } from './rate-limits.js';
 
 export interface ApiDeps {
   config: Config;
   store: TaskStore;
   queue: TaskQueue;
   auth: TokenAuth;
+  /** Runs an authorization under the failed-authentication limit (rate-limits.ts). */
+  authGuard: AuthGuard;
   registry: WorkerRegistry;
   /** When conncheck first wrote to the current Redis data set (ms; 0 = not known): TaskStore.dataSince. */
   dataSince(): number;

@@ -76,11 +76,18 @@ export function sendError(reply: FastifyReply, error: ApiError): void {
   void reply.status(error.statusCode).send(body);
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+/** `allowedMethods(method, path)`: the methods a known path takes when this method is not one of them (else none). */
+export function registerErrorHandling(app: FastifyInstance, allowedMethods: (method: string, path: string) => string[] = () => []): void {
   app.setErrorHandler((error: RouteError, request, reply) => sendError(reply, toApiError(error, request)));
 
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ error_code: ApiErrorCode.ROUTE_NOT_FOUND, error_msg: `no route ${request.method} ${request.url.split('?')[0]}` });
+    const path = request.url.split('?')[0] ?? '';
+    const allow = allowedMethods(request.method, path);
+    if (allow.length > 0) {
+      void reply.status(405).header('allow', allow.join(', ')).send({ error_code: ApiErrorCode.METHOD_NOT_ALLOWED, error_msg: `${path} takes ${allow.join(', ')}, not ${request.method}` });
+      return;
+    }
+    void reply.status(404).send({ error_code: ApiErrorCode.ROUTE_NOT_FOUND, error_msg: `no route ${request.method} ${path}` });
   });
 }
 

@@ -76,6 +76,14 @@ export interface Config {
   webhookAttempts: number;
   /** First retry delay of a callback delivery; each next one doubles (8 attempts span about 4 minutes). @defaultValue 2000 */
   webhookBackoffMs: number;
+  /** A request's headers and body must arrive within this (a client that trickles is cut off with 408). @defaultValue 30000 */
+  requestTimeoutMs: number;
+  /** Open connections one client address may hold against the API. @defaultValue 64 */
+  maxConnectionsPerClient: number;
+  /** Requests a token (or a client address without one) may make a minute. @defaultValue 1200 */
+  rateLimitPerMinute: number;
+  /** Failed authentications a client address may make a minute before it gets 429s. @defaultValue 20 */
+  authFailuresPerMinute: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -200,6 +208,10 @@ export function loadConfig(env: Env = process.env): Config {
     previousSecretKeys,
     webhookAttempts: int(env, 'CONNCHECK_WEBHOOK_ATTEMPTS', 8, 1, 50),
     webhookBackoffMs: int(env, 'CONNCHECK_WEBHOOK_BACKOFF_MS', 2000, 10, 3_600_000),
+    requestTimeoutMs: int(env, 'CONNCHECK_REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000),
+    maxConnectionsPerClient: int(env, 'CONNCHECK_MAX_CONNECTIONS_PER_CLIENT', 64, 1, 100_000),
+    rateLimitPerMinute: int(env, 'CONNCHECK_RATE_LIMIT_PER_MINUTE', 1200, 1, 10_000_000),
+    authFailuresPerMinute: int(env, 'CONNCHECK_AUTH_FAILURES_PER_MINUTE', 20, 1, 1_000_000),
   };
 }
 

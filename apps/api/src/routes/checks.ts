@@ -161,6 +161,7 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
           429,
           ApiErrorCode.RATE_LIMITED,
           `project ${project} has ${err.backlog} unfinished items; ${items.length} more would pass the limit of ${err.limit} (CONNCHECK_MAX_PENDING_ITEMS)`,
+          { retryAfter: 10 },
         );
       }
       const { check_id, created_at, replayed } = submitted;

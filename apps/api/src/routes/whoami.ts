@@ -25,7 +25,10 @@ export async function whoamiRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       },
     },
     async (request) => {
-      const projects = deps.auth.projectsOf(request.headers['x-auth-token']);
+      let projects: ReturnType<typeof deps.auth.projectsOf> = '*';
+      await deps.authGuard(request, () => {
+        projects = deps.auth.projectsOf(request.headers['x-auth-token']);
+      });
       return { open_mode: deps.auth.openMode, all_projects: projects === '*', projects: projects === '*' ? [] : [...projects].sort() };
     },
   );
