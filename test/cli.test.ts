@@ -322,6 +322,21 @@ describe('submit input: target lines and URLs', () => {
     });
   });
 
+  it('reads a Kafka truststore file into the job', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conncheck-cli-parse-'));
+    try {
+      writeFileSync(join(dir, 'ca.pem'), 'not really a PEM');
+      const job = parseTarget(`kafka://app:pw@k:9093?security.protocol=SASL_SSL&sasl.mechanism=PLAIN&ssl.truststore.location=${join(dir, 'ca.pem')}`);
+      assert.deepEqual(job.kafka_security_config, {
+        type: 'SASL_SSL', sasl_mechanism: 'PLAIN', trust_store_key: Buffer.from('not really a PEM').toString('base64'), trust_store_key_name: 'ca.pem',
+      });
+      assert.throws(() => parseTarget(`kafka://k:9092?security.protocol=PLAINTEXT&ssl.truststore.location=${join(dir, 'ca.pem')}`), /needs security\.protocol SSL or SASL_SSL/);
+      assert.throws(() => parseTarget(`kafka://k:9093?security.protocol=SSL&ssl.truststore.location=${join(dir, 'nope.pem')}`), /cannot read the truststore .*nope\.pem: ENOENT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses what it cannot map, saying why', () => {
     const refusal = (line: string) => {
       try {

@@ -36,7 +36,8 @@ Input of submit (a file, or - for standard input): a JSON batch body {"jobs":[..
   mysql://user:password@host:3306/db          ?ssl-mode=REQUIRED|VERIFY_CA|VERIFY_IDENTITY&ssl-ca=FILE
   postgres://user:password@host:5432/db       ?sslmode=require|verify-ca|verify-full&sslrootcert=FILE
   mongodb://user:password@h1:27017,h2:27017/authdb   ?authSource=…&tls=true&tlsCAFile=FILE
-  kafka://h1:9092,h2:9092                     PLAINTEXT; kafka://user:password@h:9093?security.protocol=SASL_SSL&sasl.mechanism=SCRAM-SHA-512
+  kafka://h1:9092,h2:9092                     PLAINTEXT; with a user: kafka://user:password@h:9093?security.protocol=SASL_SSL
+                                              &sasl.mechanism=SCRAM-SHA-512&ssl.truststore.location=FILE
   Blank lines and lines starting with # are skipped; credentials are URL-decoded; a job's id is its line without the password.
 
 Exit codes:

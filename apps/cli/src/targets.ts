@@ -150,6 +150,16 @@ export function parseTarget(line: string): BatchJob {
         if (!['PLAINTEXT', 'SASL_PLAINTEXT', 'SSL', 'SASL_SSL'].includes(type)) throw new CliError(`security.protocol=${protocol}: expected PLAINTEXT, SASL_PLAINTEXT, SSL or SASL_SSL`);
         job.kafka_security_config = { type: type as 'PLAINTEXT' };
         if (mechanism !== undefined) job.kafka_security_config.sasl_mechanism = mechanism.toUpperCase();
+        const truststore = param('ssl.truststore.location');
+        if (truststore !== undefined) {
+          if (!type.endsWith('SSL')) throw new CliError(`ssl.truststore.location needs security.protocol SSL or SASL_SSL, not ${type}`);
+          const password = param('ssl.truststore.password');
+          Object.assign(job.kafka_security_config, {
+            trust_store_key: readFile(truststore, 'truststore').toString('base64'),
+            trust_store_key_name: basename(truststore),
+            ...(password === undefined ? {} : { trust_store_password: password }),
+          });
+        }
       } else if (mechanism !== undefined) {
         throw new CliError('sasl.mechanism needs security.protocol');
       }
@@ -170,7 +180,7 @@ const PARAMS: Record<string, string> = {
   mysql: 'ssl-mode or sslmode, ssl-ca or sslrootcert',
   postgresql: 'sslmode, sslrootcert',
   mongodb: 'authSource, tls or ssl, tlsCAFile',
-  kafka: 'security.protocol, sasl.mechanism',
+  kafka: 'security.protocol, sasl.mechanism, ssl.truststore.location (a PEM, PKCS#12 or JKS file), ssl.truststore.password',
 };
 
 /**
@@ -190,14 +200,16 @@ function applyTls(job: BatchJob, mode: string | undefined, caFile: string | unde
   }
   if (caFile !== undefined) {
     if (!job.ssl_link) throw new CliError('a CA file is given, but TLS is not on: add sslmode=verify-full (or tls=true)');
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(caFile);
-    } catch (err) {
-      throw new CliError(`cannot read the CA file ${caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    job.ssl_cert_key = bytes.toString('base64');
+    job.ssl_cert_key = readFile(caFile, 'CA file').toString('base64');
     job.ssl_cert_name = basename(caFile);
+  }
+}
+
+function readFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new CliError(`cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
