@@ -48,7 +48,9 @@ describe('the README\'s "A first check", as written', () => {
 
   after(async () => {
     proc.signal('SIGTERM');
-    const code = await Promise.race([proc.exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([proc.exited, new Promise((r) => (timer = setTimeout(() => r('still running'), 15_000)))]);
+    clearTimeout(timer);
     proc.kill();
     assert.equal(code, 0, 'npm start stops cleanly on SIGTERM');
     if (!proc.output().includes('started a private redis-server')) {
