@@ -394,6 +394,18 @@ describe('API', () => {
       assert.deepEqual(real.json(), { error_code: 'CC.INVALID_PARAMETER', error_msg: 'jobs[0].db_port: must be integer' });
     });
 
+    it('dry_run reports a job\'s other problems too when it has schema problems (a missing id beside an unsupported db_type)', async () => {
+      const { id: _id, ...withoutId } = mysqlJob;
+      const res = await post({ jobs: [{ ...withoutId, db_type: 'oracle' }, { ...withoutId, db_password: undefined, db_port: 'x' }] }, { query: '?dry_run=true' });
+      assert.deepEqual(res.json().problems.map((p: { field: string; error_code: string }) => [p.field, p.error_code]), [
+        ['jobs[0].id', 'CC.MISSING_FIELD'],
+        ['jobs[0].db_type', 'CC.UNSUPPORTED_DB_TYPE'],
+        ['jobs[1].id', 'CC.MISSING_FIELD'],
+        ['jobs[1].db_port', 'CC.INVALID_PARAMETER'],
+        ['jobs[1].db_password', 'CC.MISSING_FIELD'],
+      ]);
+    });
+
     it('a TLS job with its CA is accepted, and the certificate never reaches Redis in clear', async () => {
       const key = fileB64(certs.ca.pem);
       const res = await post({ jobs: [{ ...mysqlJob, ssl_link: true, ssl_cert_key: key, ssl_cert_check_sum: sha256(certs.ca.pem), ssl_cert_name: 'ca.pem' }] });

@@ -9,6 +9,8 @@ interface AjvError {
   keyword: string;
   message?: string;
   params: Record<string, unknown>;
+  /** The value that failed (Ajv's `verbose`). */
+  data?: unknown;
 }
 
 /** `/jobs/0/db_port` → `jobs[0].db_port`. */
@@ -36,7 +38,11 @@ export function validationProblem(error: AjvError, context: string): FieldProble
       return problem(fieldPath(error.instancePath, String(error.params.missingProperty)), ApiErrorCode.MISSING_FIELD, 'is required');
     case 'enum': {
       const allowed = (error.params.allowedValues as unknown[] | undefined)?.map(String).join(', ');
-      return problem(fieldPath(error.instancePath) || 'value', ApiErrorCode.INVALID_PARAMETER, `must be one of ${allowed}`);
+      const field = fieldPath(error.instancePath) || 'value';
+      if (field.endsWith('db_type') && typeof error.data === 'string') {
+        return problem(field, ApiErrorCode.INVALID_PARAMETER, `unknown db_type ${JSON.stringify(error.data)}; expected one of ${allowed}`);
+      }
+      return problem(field, ApiErrorCode.INVALID_PARAMETER, `must be one of ${allowed}`);
     }
     default:
       return problem(fieldPath(error.instancePath) || (context === 'body' ? 'body' : 'value'), ApiErrorCode.INVALID_PARAMETER, error.message ?? 'is invalid');

@@ -19,6 +19,7 @@ export function makeAjv(coerce: boolean, allErrors = false): Ajv {
     useDefaults: true,
     coerceTypes: coerce ? 'array' : false,
     allErrors,
+    verbose: true,
     strict: false,
   });
   addFormats(ajv);
@@ -29,8 +30,9 @@ let compiled: { request: ReturnType<Ajv['compile']>; job: ReturnType<Ajv['compil
 
 /**
  * Every problem of a batch body that fails the schema: each schema violation (not only the first, as a submission
- * reports), plus the cross-field problems (certificates, ports, credentials) of the jobs that pass the schema on
- * their own, each under its own index. For `?dry_run=true`.
+ * reports), plus the cross-field problems (certificates, ports, credentials, an unsupported db_type) of every job —
+ * also of a job with schema violations, checked without the fields that failed (a placeholder stands in for a
+ * required one, and what is found about placeholders is not reported). For `?dry_run=true`.
  */
 export function dryRunProblems(body: unknown): { count: number; problems: FieldProblem[] } {
   compiled ??= (() => {
@@ -41,20 +43,53 @@ export function dryRunProblems(body: unknown): { count: number; problems: FieldP
   compiled.request(copy);
   const seen = new Set<string>();
   const problems: FieldProblem[] = [];
+  // Per job: the top-level fields with a schema violation (missing, wrong type, unknown …).
+  const failed = new Map<number, Set<string>>();
   for (const error of (compiled.request.errors ?? []) as ErrorObject[]) {
     const problem = validationProblem(error, 'body');
+    const at = /^\/jobs\/(\d+)(?:\/([^/]+))?/.exec(error.instancePath);
+    if (at) {
+      const fields = failed.get(Number(at[1])) ?? new Set<string>();
+      fields.add(at[2] ?? String(error.params.missingProperty ?? error.params.additionalProperty ?? ''));
+      failed.set(Number(at[1]), fields);
+    }
     if (seen.has(problem.error_msg)) continue;
     seen.add(problem.error_msg);
     problems.push(problem);
   }
   const jobs = Array.isArray((body as { jobs?: unknown } | null)?.jobs) ? ((body as { jobs: unknown[] }).jobs) : [];
   // A sparse array: buildItems walks it with forEach, which skips the holes and keeps each job's own index.
-  const valid: BatchJob[] = [];
+  const checkable: BatchJob[] = [];
+  const placeholders = new Map<number, Set<string>>();
   jobs.forEach((job, index) => {
-    const one = structuredClone(job);
-    if (compiled!.job(one)) valid[index] = one as BatchJob;
+    if (job === null || typeof job !== 'object' || Array.isArray(job)) return;
+    const one = structuredClone(job) as Record<string, unknown>;
+    const bad = failed.get(index) ?? new Set<string>();
+    for (const field of bad) delete one[field];
+    const stood = new Set<string>();
+    for (const [field, value] of Object.entries(PLACEHOLDERS)) {
+      if (one[field] === undefined) {
+        one[field] = value;
+        stood.add(field);
+      }
+    }
+    // A placeholder tcp job needs a port; a real db_type keeps its own default.
+    if (stood.has('db_type') && one.db_port === undefined) {
+      one.db_port = 1;
+      stood.add('db_port');
+    }
+    if (!compiled!.job(one)) return;
+    checkable[index] = one as BatchJob;
+    placeholders.set(index, new Set([...bad, ...stood]));
   });
-  problems.push(...buildItems(valid).problems);
+  for (const problem of buildItems(checkable).problems) {
+    const at = /^jobs\[(\d+)\]\.([^.[]+)/.exec(problem.field);
+    if (at && placeholders.get(Number(at[1]))?.has(at[2]!)) continue;
+    problems.push(problem);
+  }
   const indexOf = (p: FieldProblem): number => Number(/^jobs\[(\d+)\]/.exec(p.field)?.[1] ?? -1);
   return { count: jobs.length, problems: problems.map((p, order) => ({ p, order })).sort((a, b) => indexOf(a.p) - indexOf(b.p) || a.order - b.order).map(({ p }) => p) };
 }
+
+/** Stand-ins for required fields a job lacks, so that its other fields can still be checked. */
+const PLACEHOLDERS: Record<string, unknown> = { id: 'placeholder', ip: '192.0.2.1', db_type: 'tcp' };

@@ -2,6 +2,7 @@
 // Must not: hold semantic rules that span fields (job-spec.ts) or anything about storage or probing.
 
 import Type from 'typebox';
+import { KNOWN_DB_TYPES } from './db-types.js';
 import { POOL_NAME_PATTERN } from './ids.js';
 
 /** Limits a request must respect; the API reads the configurable ones from config. */
@@ -50,7 +51,7 @@ export const BatchJob = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: RequestLimits.idLength, description: 'Caller\'s task ID; echoed in results. Need not be unique in a batch.' }),
     net_type: Type.Optional(Type.Enum(['vpn', 'vpc', 'eip'], { default: 'eip', description: 'Network type.' })),
-    db_type: Type.String({ minLength: 1, maxLength: 32, description: 'mysql, postgresql, mongodb, kafka or tcp (oracle is recognised but not checked yet).' }),
+    db_type: Type.Enum([...KNOWN_DB_TYPES], { description: 'mysql, postgresql, mongodb, kafka or tcp (our extension); oracle is recognised but not checked yet (400 CC.UNSUPPORTED_DB_TYPE).' }),
     ip: Type.String({
       minLength: 1,
       maxLength: RequestLimits.hostListLength,
@@ -91,7 +92,17 @@ export const BatchJob = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description: [
+      'One connection to check. Rules across fields (each broken one is a 400 naming the field; ?dry_run=true lists them all):',
+      'the port comes from ip (host:port), else db_port, else the type\'s default (3306, 5432, 27017), and a port in ip that disagrees with db_port is refused;',
+      'tcp needs a port; mysql and postgresql need db_user and db_password ("" for none); mongodb takes db_user and db_password together or neither;',
+      'ip is one host for tcp, mysql and postgresql, a comma-separated list for mongodb and kafka;',
+      'ssl_mode needs ssl_link; ssl_cert_check_sum, when given, is the hex SHA-256 of the decoded ssl_cert_key; a .p12 needs ssl_cert_password;',
+      'kafka_security_config is for kafka only (its TLS comes from there, not ssl_link), and its SASL types need sasl_mechanism, db_user and db_password.',
+    ].join(' '),
+  },
 );
 export type BatchJob = Type.Static<typeof BatchJob>;
 
@@ -110,6 +121,14 @@ export const BatchRequest = Type.Object(
   { additionalProperties: false },
 );
 export type BatchRequest = Type.Static<typeof BatchRequest>;
+
+/** The batch request with the deployment's item limit in its schema (CONNCHECK_MAX_ITEMS), as the API validates and documents it. */
+export function batchRequestSchema(maxItems: number): typeof BatchRequest {
+  return Type.Object(
+    { ...BatchRequest.properties, jobs: Type.Array(BatchJob, { minItems: 1, maxItems, description: `The connections to check: at most ${maxItems} (CONNCHECK_MAX_ITEMS; more is a 413).` }) },
+    { additionalProperties: false },
+  ) as typeof BatchRequest;
+}
 
 /** Names of the kafka_security_config fields that are secrets: encrypted at rest, never echoed. */
 export const SECRET_KAFKA_FIELDS = [

@@ -55,7 +55,7 @@ describe('buildItems', () => {
     const { problems, items } = buildItems([
       { ...mysql, db_user: undefined },
       { ...mysql, db_type: 'oracle' },
-      { ...mysql, db_type: 'sybase' },
+      { ...mysql, db_type: 'sybase' as never },
       { ...mysql, db_password: undefined, ip: 'a:1,b:2' },
       { ...mysql, ssl_cert_key: Buffer.from('x').toString('base64'), ssl_cert_check_sum: '0'.repeat(64) },
     ]);

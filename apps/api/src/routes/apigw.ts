@@ -19,7 +19,7 @@ import {
 import { type Channel, ChannelNameTakenError, ChannelStore } from '@conncheck/store';
 import type { ApiDeps } from '../deps.js';
 import { sendError, toApiError } from '../errors.js';
-import { POOL_PATTERN, ProjectId } from '../params.js';
+import { POOL_PATTERN, ProjectId, bodyErrors, projectErrors } from '../params.js';
 import { SyncCheckError, checkHeaders, runSyncCheck } from '../sync-check.js';
 
 const InstanceParams = Type.Object(
@@ -164,7 +164,7 @@ const ListQuery = Type.Object(
 );
 type ListQuery = Type.Static<typeof ListQuery>;
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 500: ErrorBody };
+const errors = projectErrors;
 
 /** `host:port`, with brackets for IPv6, as the original lists failures. */
 function backendName(host: string, port: number): string {
@@ -218,7 +218,7 @@ export async function apigwRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
           'Checks that a backend address, or every member of a VPC channel, can be reached from the worker pool named by instance_id, and answers when all are known. The check is an ordinary task (X-Check-Id and Location name it). 404 APIG.3030 when no live worker serves the pool; 503 with Retry-After and the check_id when it does not end in time.',
         params: InstanceParams,
         body: CheckBody,
-        response: { 201: CheckResult, 429: ErrorBody, 503: ErrorBody, ...errors },
+        response: { 201: CheckResult, ...bodyErrors },
       },
     },
     async (request, reply) => {
@@ -276,7 +276,7 @@ export async function apigwRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
         summary: 'Create a VPC channel (load-balancing channel) whose members a backend check can check',
         params: InstanceParams,
         body: VpcCreate,
-        response: { 201: VpcChannelInfo, ...errors },
+        response: { 201: VpcChannelInfo, ...bodyErrors },
       },
     },
     async (request, reply) => {

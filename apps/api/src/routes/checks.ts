@@ -8,6 +8,7 @@ import {
   ApiErrorCode,
   BatchRequest,
   BatchResults,
+  batchRequestSchema,
   ErrorBody,
   type FieldProblem,
   SubmitResponse,
@@ -22,7 +23,7 @@ import {
 } from '@conncheck/core';
 import { BacklogFullError, CursorError, IdempotencyConflictError, type Submitted } from '@conncheck/store';
 import type { ApiDeps } from '../deps.js';
-import { ProjectId, ProjectParams } from '../params.js';
+import { ProjectId, ProjectParams, bodyErrors, projectErrors } from '../params.js';
 import { submittedItems, submittedTasks } from '../metrics.js';
 import { dryRunProblems } from '../validation.js';
 
@@ -55,7 +56,7 @@ const TaskQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody };
+const errors = projectErrors;
 
 const DryRunResult = Type.Object({
   valid: Type.Boolean(),
@@ -110,8 +111,8 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
         params: ProjectParams,
         querystring: Type.Object({ dry_run: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false }),
         headers: SubmitHeaders,
-        body: BatchRequest,
-        response: { 202: SubmitResponse, 200: DryRunResult, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, ...errors },
+        body: batchRequestSchema(config.maxItemsPerBatch),
+        response: { 202: SubmitResponse, 200: DryRunResult, 409: ErrorBody, ...bodyErrors },
       },
       // Counted before schema validation so that an oversized batch costs no per-item validation work.
       preValidation: async (request: FastifyRequest) => {
@@ -229,7 +230,7 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
           {
             status: Type.Optional(Type.Enum([...TASK_STATUSES])),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-            cursor: Type.Optional(Type.String({ maxLength: 128 })),
+            cursor: Type.Optional(Type.String({ maxLength: 128, pattern: '^[A-Za-z0-9_-]+$', description: 'next_cursor of the previous page, as given (opaque).' })),
           },
           { additionalProperties: false },
         ),

@@ -6,7 +6,7 @@ import Type from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import { ApiError, ApiErrorCode, type BatchJob, type CheckItem, ErrorBody, ItemErrorCode, RequestLimits, TASK_TYPES, buildItems } from '@conncheck/core';
 import type { ApiDeps } from '../deps.js';
-import { POOL_PATTERN, ProjectId } from '../params.js';
+import { POOL_PATTERN, ProjectId, bodyErrors } from '../params.js';
 import { SyncCheckError, checkHeaders, runSyncCheck } from '../sync-check.js';
 
 /** The original's statuses. */
@@ -82,7 +82,7 @@ export async function clusterConnectivityRoutes(app: FastifyInstance, deps: ApiD
           { additionalProperties: false },
         ),
         body: CheckConnectionBody,
-        response: { 200: Type.Object({ result: Type.Array(Result) }), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 412: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        response: { 200: Type.Object({ result: Type.Array(Result) }), 412: ErrorBody, ...bodyErrors },
       },
       preValidation: async (request) => {
         const list = (request.body as { address_and_ports?: unknown } | null)?.address_and_ports;

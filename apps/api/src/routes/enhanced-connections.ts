@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError, ApiErrorCode, BatchJob, ErrorBody, buildItems } from '@conncheck/core';
 import { ConnectionNameTakenError, ConnectionStore, type SavedConnection } from '@conncheck/store';
 import type { ApiDeps } from '../deps.js';
-import { POOL_PATTERN, ProjectId } from '../params.js';
+import { POOL_PATTERN, ProjectId, bodyErrors } from '../params.js';
 
 const { id: _id, pool: _pool, ...destinationFields } = BatchJob.properties;
 const Destination = Type.Object(
@@ -87,7 +87,7 @@ const Done = Type.Object({ is_success: Type.Boolean(), message: Type.String() })
 
 const ConnParams = Type.Object({ project_id: ProjectId, connection_id: Type.String({ maxLength: 64, description: 'Connection ID.' }) }, { additionalProperties: false });
 type ConnParams = Type.Static<typeof ConnParams>;
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
+const errors = bodyErrors;
 
 export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { store, queue, config, registry } = deps;

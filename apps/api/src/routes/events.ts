@@ -7,7 +7,7 @@ import Type from 'typebox';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { ApiError, ApiErrorCode, ErrorBody } from '@conncheck/core';
 import type { ApiDeps } from '../deps.js';
-import { ProjectId } from '../params.js';
+import { ProjectId, projectErrors } from '../params.js';
 
 /**
  * The package is CommonJS: its `module.exports` (what an ESM default import gets) is the plugin wrapped to act on the
@@ -41,7 +41,7 @@ export async function eventRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
           { last_event_id: Type.Optional(Type.String({ maxLength: 32, description: 'As the Last-Event-ID header, for clients that cannot set it.' })) },
           { additionalProperties: false },
         ),
-        response: { 200: Type.String({ description: 'text/event-stream' }), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 406: ErrorBody },
+        response: { 200: Type.String({ description: 'text/event-stream' }), 406: ErrorBody, ...projectErrors },
       },
     },
     async (request, reply) => {

@@ -38,11 +38,11 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   appRegistry.registerMetric(queueDepth);
   appRegistry.registerMetric(poolWorkers);
 
-  app.get('/healthz', { schema: { tags: ['health'], response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { tags: ['health'], security: [], response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({ status: 'ok' }));
 
   app.get(
     '/readyz',
-    { schema: { tags: ['health'], response: { 200: Type.Object({ status: Type.String() }), 503: ErrorBody } } },
+    { schema: { tags: ['health'], security: [], response: { 200: Type.Object({ status: Type.String() }), 503: ErrorBody } } },
     async (_request, reply) => {
       try {
         await withTimeout(deps.store.ping(), 1000);

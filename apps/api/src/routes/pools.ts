@@ -5,7 +5,7 @@ import Type from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import { ErrorBody } from '@conncheck/core';
 import type { ApiDeps } from '../deps.js';
-import { ProjectParams } from '../params.js';
+import { ProjectParams, projectErrors } from '../params.js';
 
 const Worker = Type.Object({
   id: Type.String(),
@@ -38,7 +38,7 @@ export async function poolRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
         summary: 'Worker pools: live workers, queue depth, oldest wait',
         description: 'Pools are shared by every project: any token may see them. A pool is listed while a worker serves it or a task was sent to it in the last week.',
         params: ProjectParams,
-        response: { 200: Type.Object({ pools: Type.Array(Pool) }), 401: ErrorBody, 403: ErrorBody },
+        response: { 200: Type.Object({ pools: Type.Array(Pool) }), ...projectErrors },
       },
     },
     async () => {

@@ -21,6 +21,8 @@ export async function whoamiRoutes(app: FastifyInstance, deps: ApiDeps): Promise
             projects: Type.Array(Type.String(), { description: 'The projects it names (empty when all_projects).' }),
           }),
           401: ErrorBody,
+          429: ErrorBody,
+          500: ErrorBody,
         },
       },
     },
