@@ -61,10 +61,12 @@ describe('cluster connectivity test', () => {
 
   it('refuses port 0 (the original\'s default names no port) and bad input with a clear 400', async () => {
     const cases: [unknown, string][] = [
-      [{ address_and_ports: [{ address: '10.0.0.83' }] }, 'address_and_ports[0].port: give the port to test, 1–65535 (0, the default, names no port)'],
-      [{ address_and_ports: [{ address: '10.0.0.83', port: 0 }] }, 'address_and_ports[0].port: give the port to test, 1–65535 (0, the default, names no port)'],
-      [{ address_and_ports: [{ address: '10.0.0.83', port: 70000 }] }, 'address_and_ports[0].port: must be <= 65535'],
-      [{ address_and_ports: [{ address: '10.0.0.83', port: '70000' }] }, 'address_and_ports[0].port: give the port to test, 1–65535 (0, the default, names no port)'],
+      // The port is required here: the original's default, 0, names no port.
+      [{ address_and_ports: [{ address: '10.0.0.83' }] }, 'address_and_ports[0].port: is required'],
+      [{ address_and_ports: [{ address: '10.0.0.83', port: 0 }] }, 'address_and_ports[0].port: is none of the accepted forms: Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.'],
+      [{ address_and_ports: [{ address: '10.0.0.83', port: 70000 }] }, 'address_and_ports[0].port: is none of the accepted forms: Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.'],
+      [{ address_and_ports: [{ address: '10.0.0.83', port: '70000' }] }, 'address_and_ports[0].port: is none of the accepted forms: Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.'],
+      [{ address_and_ports: [{ address: '10.0.0.83', port: '0' }] }, 'address_and_ports[0].port: is none of the accepted forms: Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.'],
       [{ address_and_ports: [{ address: 'bad host!', port: 1 }] }, 'address_and_ports[0].address: "bad host!" is not an IP address or a valid host name'],
       [{ address_and_ports: [] }, 'address_and_ports: must NOT have fewer than 1 items'],
       [{ address_and_ports: [{ address: 'a', port: 1, extra: 1 }] }, 'address_and_ports[0].extra: unknown field'],

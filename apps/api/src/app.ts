@@ -39,6 +39,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     bodyLimit: config.bodyLimit,
     trustProxy: false,
     return503OnClosing: true,
+    // Longer than any valid id, so that a long one is a 400 naming the parameter; beyond this, 414.
+    routerOptions: { maxParamLength: 1024 },
     ...edgeServerOptions({
       requestTimeoutMs: config.requestTimeoutMs,
       headersTimeoutMs: Math.min(10_000, config.requestTimeoutMs),

@@ -11,6 +11,8 @@ interface AjvError {
   params: Record<string, unknown>;
   /** The value that failed (Ajv's `verbose`). */
   data?: unknown;
+  /** The schema holding the keyword that failed (Ajv's `verbose`). */
+  parentSchema?: unknown;
 }
 
 /** `/jobs/0/db_port` → `jobs[0].db_port`. */
@@ -20,6 +22,17 @@ export function fieldPath(instancePath: string, extra?: string): string {
   let out = '';
   for (const part of parts) out += /^\d+$/.test(part) ? `[${part}]` : out === '' ? part : `.${part}`;
   return out;
+}
+
+/**
+ * The error to report of a failed validation: the first, except where a value matches none of a union's forms (an
+ * integer or a string of digits): then the union itself, whose description names the forms, rather than the first
+ * form's complaint.
+ */
+function firstProblem(errors: AjvError[]): AjvError {
+  const first = errors[0]!;
+  const union = errors.find((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath);
+  return union ?? first;
 }
 
 export function describeValidationError(error: AjvError, context: string): ApiError {
@@ -36,6 +49,10 @@ export function validationProblem(error: AjvError, context: string): FieldProble
       return problem(fieldPath(error.instancePath, String(error.params.additionalProperty)), ApiErrorCode.UNKNOWN_FIELD, 'unknown field');
     case 'required':
       return problem(fieldPath(error.instancePath, String(error.params.missingProperty)), ApiErrorCode.MISSING_FIELD, 'is required');
+    case 'anyOf': {
+      const forms = (error.parentSchema as { description?: string } | undefined)?.description;
+      return problem(fieldPath(error.instancePath) || 'value', ApiErrorCode.INVALID_PARAMETER, forms ? `is none of the accepted forms: ${forms}` : 'is none of the accepted forms');
+    }
     case 'enum': {
       const allowed = (error.params.allowedValues as unknown[] | undefined)?.map(String).join(', ');
       const field = fieldPath(error.instancePath) || 'value';
@@ -54,7 +71,7 @@ type RouteError = FastifyError & { validation?: AjvError[]; validationContext?: 
 /** Any error a route or the framework raises, as the ApiError to answer with (internals logged, never sent). */
 export function toApiError(error: RouteError, request: FastifyRequest): ApiError {
   if (error instanceof ApiError) return error;
-  if (error.validation && error.validation.length > 0) return describeValidationError(error.validation[0]!, error.validationContext ?? 'body');
+  if (error.validation && error.validation.length > 0) return describeValidationError(firstProblem(error.validation), error.validationContext ?? 'body');
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, ApiErrorCode.PAYLOAD_TOO_LARGE, 'request body is larger than CONNCHECK_BODY_LIMIT allows');
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ApiError(415, ApiErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the body as application/json');
   if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (error instanceof SyntaxError && error.statusCode === 400)) {
@@ -86,7 +103,7 @@ export function sendError(reply: FastifyReply, error: ApiError): void {
 export function registerErrorHandling(app: FastifyInstance, allowedMethods: (method: string, path: string) => string[] = () => []): void {
   app.setErrorHandler((error: RouteError, request, reply) => sendError(reply, toApiError(error, request)));
 
-  app.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply): void => {
     const path = request.url.split('?')[0] ?? '';
     const allow = allowedMethods(request.method, path);
     if (allow.length > 0) {
@@ -94,7 +111,13 @@ export function registerErrorHandling(app: FastifyInstance, allowedMethods: (met
       return;
     }
     void reply.status(404).send({ error_code: ApiErrorCode.ROUTE_NOT_FOUND, error_msg: `no route ${request.method} ${path}` });
+  };
+  // Before any body is read: an unknown route answers 404/405 whatever its body or Content-Type (a QUERY or a POST
+  // without one would otherwise get the parser's 400 first).
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.is404) notFound(request, reply);
   });
+  app.setNotFoundHandler(notFound);
 }
 
 function isRedisUnavailable(error: Error): boolean {

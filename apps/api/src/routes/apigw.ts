@@ -98,13 +98,12 @@ const VpcCreate = Type.Object(
     port: Type.Integer({ minimum: 1, maximum: 65535, description: 'Host port of the channel: the members\' port unless a member names its own.' }),
     balance_strategy: Type.Optional(Type.Integer({ minimum: 1, maximum: 4, default: 1, description: '1 WRR, 2 WLC, 3 source hashing, 4 URI hashing (kept; a check tries every member).' })),
     member_type: Type.Enum(['ip', 'ecs'], { description: 'conncheck checks addresses: ip.' }),
-    type: Type.Optional(Type.Integer({ minimum: 2, maximum: 3, description: '2 server (3, microservice, is not supported).' })),
-    vpc_channel_type: Type.Optional(Type.Enum(['builtin', 'microservice', 'reference'])),
+    type: Type.Optional(Type.Literal(2, { description: '2, a server channel (microservice channels, 3, are not supported: conncheck checks addresses).' })),
+    vpc_channel_type: Type.Optional(Type.Literal('builtin', { description: 'builtin (microservice and reference channels are not supported).' })),
     dict_code: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{3,64}$' })),
     member_groups: Type.Optional(Type.Array(MemberGroupCreate)),
-    members: Type.Optional(Type.Array(MemberInfo)),
+    members: Type.Array(MemberInfo, { minItems: 1, description: 'The backends: what a check checks (required here; the original allows a channel without members).' }),
     vpc_health_config: Type.Optional(VpcHealthConfig),
-    microservice_info: Type.Optional(Type.Object({}, { additionalProperties: true })),
   },
   { additionalProperties: false },
 );
@@ -283,14 +282,10 @@ export async function apigwRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       const { project_id: project, instance_id: instance } = request.params as InstanceParams;
       const body = request.body as VpcCreate;
       if (body.member_type === 'ecs') throw invalid('member_type', 'conncheck checks addresses: use member_type ip with each member\'s host (an ECS member is known by its cloud id, which conncheck cannot look up)');
-      if (body.type === 3 || body.microservice_info !== undefined || (body.vpc_channel_type ?? 'builtin') !== 'builtin') {
-        throw invalid('vpc_channel_type', 'microservice and reference channels are not supported: give the members\' addresses');
-      }
       if (body.vpc_health_config && body.vpc_health_config.time_interval <= body.vpc_health_config.timeout) {
         throw invalid('vpc_health_config.time_interval', 'must be greater than timeout');
       }
-      const members = body.members ?? [];
-      if (members.length === 0) throw required('members');
+      const { members } = body;
       if (members.length > config.maxItemsPerBatch) throw invalid('members', `${members.length} members; at most ${config.maxItemsPerBatch} (CONNCHECK_MAX_ITEMS), as a check checks every one`);
       const now = new Date().toISOString();
       const id = randomBytes(16).toString('hex');

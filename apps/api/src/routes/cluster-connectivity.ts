@@ -30,14 +30,17 @@ export function connectivityStatus(item: Pick<CheckItem, 'success' | 'error_code
   }
 }
 
-const Port = Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.String({ pattern: '^[0-9]{1,5}$' })], {
-  description:
-    'Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. 0 — the original\'s default — names no port and is refused.',
-});
+const Port = Type.Union(
+  [Type.Integer({ minimum: 1, maximum: 65535 }), Type.String({ pattern: '^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$' })],
+  {
+    description:
+      'Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.',
+  },
+);
 const AddressAndPort = Type.Object(
   {
     address: Type.String({ minLength: 1, maxLength: RequestLimits.nameLength, description: 'IP address or domain name.' }),
-    port: Type.Optional(Port),
+    port: Port,
   },
   { additionalProperties: false },
 );
@@ -95,10 +98,7 @@ export async function clusterConnectivityRoutes(app: FastifyInstance, deps: ApiD
       const { project_id: project, cluster_id: pool } = request.params as { project_id: string; cluster_id: string };
       const body = request.body as CheckConnectionBody;
       const jobs: BatchJob[] = body.address_and_ports.map((entry, i) => {
-        const port = Number(entry.port ?? 0);
-        if (port < 1 || port > 65535) {
-          throw new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `address_and_ports[${i}].port: give the port to test, 1–65535 (0, the default, names no port)`);
-        }
+        const port = Number(entry.port);
         return { id: `${entry.address}:${port}`, db_type: 'tcp', ip: entry.address, db_port: port, timeout_ms: body.timeout_ms ?? RequestLimits.defaultTimeoutMs };
       });
       const { problems, items } = buildItems(jobs, { allowLoopback: deps.auth.openMode });
@@ -119,7 +119,7 @@ export async function clusterConnectivityRoutes(app: FastifyInstance, deps: ApiD
       }
       const result = body.address_and_ports.map((entry, i) => {
         const item = checkItems[i]!;
-        const row: Type.Static<typeof Result> = { address: entry.address, port: entry.port!, status: connectivityStatus(item) };
+        const row: Type.Static<typeof Result> = { address: entry.address, port: entry.port, status: connectivityStatus(item) };
         if (!item.success) {
           if (item.error_code !== null) row.error_code = item.error_code;
           if (item.error_msg !== null) row.error_msg = item.error_msg;

@@ -38,10 +38,25 @@ export async function eventRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
         ].join(' '),
         params: Type.Object({ project_id: ProjectId, check_id: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
         querystring: Type.Object(
-          { last_event_id: Type.Optional(Type.String({ maxLength: 32, description: 'As the Last-Event-ID header, for clients that cannot set it.' })) },
+          { last_event_id: Type.Optional(Type.String({ pattern: '^(0|[0-9]{1,15}-[0-9]{1,10})$', description: 'As the Last-Event-ID header, for clients that cannot set it: an event id this stream sent, or 0 for all.' })) },
           { additionalProperties: false },
         ),
-        response: { 200: Type.String({ description: 'text/event-stream' }), 406: ErrorBody, ...projectErrors },
+        response: {
+          200: {
+            description: 'The event stream: each event as the schema below, its data a JSON document.',
+            content: {
+              'text/event-stream': {
+                schema: Type.Object({
+                  event: Type.Enum(['item', 'progress', 'end']),
+                  id: Type.Optional(Type.String({ description: 'Resume after this event with Last-Event-ID.' })),
+                  data: Type.String({ description: 'item: the item as in the task view; progress: {status, summary}; end: the task without its items.' }),
+                }),
+              },
+            },
+          },
+          406: ErrorBody,
+          ...projectErrors,
+        },
       },
     },
     async (request, reply) => {
