@@ -6,7 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import { buildApp } from '@conncheck/api';
 import type { FastifyInstance } from 'fastify';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Harness, dumpKeys, harness } from './lib/harness.js';
 import { loadServices } from './lib/services.js';
 
@@ -439,6 +441,53 @@ describe('API', () => {
       const res = await post({ jobs: Array(5).fill(mysqlJob) });
       assert.deepEqual([res.statusCode, res.json().error_code], [429, 'CC.RATE_LIMITED']);
       assert.match(res.json().error_msg, /^project projA has 10 unfinished items; 5 more would pass the limit of 12/);
+    });
+  });
+
+  describe('the dashboard\'s files at /ui/', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conncheck-ui-'));
+    let ui: FastifyInstance;
+    before(async () => {
+      mkdirSync(join(dir, 'assets'));
+      writeFileSync(join(dir, 'index.html'), '<!doctype html><title>conncheck</title>');
+      writeFileSync(join(dir, 'assets', 'index-abc123.js'), 'export {};');
+      ui = await buildApp({ config: h.config, store: h.store, queue: h.queue, dashboardDir: dir });
+    });
+    after(async () => {
+      await ui.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('serves them without a token, /ui redirecting to /ui/, under a strict content security policy', async () => {
+      const redirect = await ui.inject('/ui');
+      assert.deepEqual([redirect.statusCode, redirect.headers.location], [301, '/ui/']);
+      const page = await ui.inject('/ui/');
+      assert.equal(page.statusCode, 200);
+      assert.match(String(page.headers['content-type']), /^text\/html/);
+      assert.equal(page.headers['cache-control'], 'no-cache');
+      assert.match(String(page.headers['content-security-policy']), /default-src 'none'; script-src 'self'/);
+      const asset = await ui.inject('/ui/assets/index-abc123.js');
+      assert.deepEqual([asset.statusCode, asset.headers['cache-control']], [200, 'public, max-age=31536000, immutable']);
+      const missing = await ui.inject('/ui/assets/nothing.js');
+      assert.deepEqual([missing.statusCode, missing.json().error_code], [404, 'CC.ROUTE_NOT_FOUND']);
+      assert.equal(Object.keys((await ui.inject('/openapi.json')).json().paths).filter((path) => path.startsWith('/ui')).length, 0);
+    });
+
+    it('tells the page whether it needs a token, without one', async () => {
+      const res = await ui.inject('/ui/session.json');
+      assert.deepEqual([res.statusCode, res.json()], [200, { open_mode: false }]);
+    });
+
+    it('answers a JSON 503 when the dashboard was not built', async () => {
+      const unbuilt = await buildApp({ config: h.config, store: h.store, queue: h.queue, dashboardDir: join(dir, 'not-built') });
+      for (const url of ['/ui/', '/ui/assets/index-abc123.js']) {
+        const res = await unbuilt.inject(url);
+        assert.equal(res.statusCode, 503, url);
+        assert.equal(res.json().error_code, 'CC.SERVICE_UNAVAILABLE');
+        assert.match(res.json().error_msg, /the dashboard is not built: run `npm run build`/);
+      }
+      assert.equal((await unbuilt.inject('/ui')).headers.location, '/ui/');
+      await unbuilt.close();
     });
   });
 });

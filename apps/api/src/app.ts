@@ -14,6 +14,7 @@ import { httpDuration, httpRequests } from './metrics.js';
 import { apigwRoutes } from './routes/apigw.js';
 import { checkRoutes, webhookSecretRoute } from './routes/checks.js';
 import { clusterConnectivityRoutes } from './routes/cluster-connectivity.js';
+import { DASHBOARD_DIR, dashboardRoutes } from './routes/dashboard.js';
 import { enhancedConnectionRoutes } from './routes/enhanced-connections.js';
 import { eventRoutes } from './routes/events.js';
 import { whoamiRoutes } from './routes/whoami.js';
@@ -29,6 +30,8 @@ export interface BuildAppOptions {
   logger?: FastifyBaseLogger;
   /** When conncheck first wrote to the current Redis data set (ms); server.ts keeps it current. @defaultValue () => 0 */
   dataSince?: () => number;
+  /** The dashboard's built files, served at /ui/. @defaultValue apps/dashboard/dist/ui beside this package */
+  dashboardDir?: string;
 }
 
 
@@ -107,5 +110,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(async (scope) => enhancedConnectionRoutes(scope, deps));
   await app.register(async (scope) => eventRoutes(scope, deps));
   await app.register(async (scope) => whoamiRoutes(scope, deps));
+  await app.register(async (scope) => dashboardRoutes(scope, deps, options.dashboardDir ?? DASHBOARD_DIR));
   return app;
 }
