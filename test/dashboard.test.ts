@@ -123,6 +123,8 @@ describe('the dashboard in Chromium', () => {
       REDIS_URL: redisUrl,
       CONNCHECK_REDIS_PREFIX: prefix,
       CONNCHECK_AUTH_TOKENS: `${TOKEN}=${PROJECT},staging`,
+      // With tokens, loopback is for tenants to reach only where the operator opens it; the test targets live there.
+      CONNCHECK_TARGET_ALLOW: '127.0.0.0/8',
       CONNCHECK_LOG_LEVEL: 'warn',
     });
     await waitUntilReady(base, proc);

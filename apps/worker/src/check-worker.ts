@@ -9,7 +9,7 @@ import { type ProbeLogger, type ProbeTarget, getProbe, runProbe } from '@connche
 import { type CheckJobData, type Claim, type ConnectionJobData, type ItemOutcome, JOB_NAMES, type TaskStore, type WorkerRef } from '@conncheck/store';
 import { itemsCompleted, probeDuration, probesRunning } from './metrics.js';
 import { probeTarget } from './probe-target.js';
-import type { WorkerPolicies } from './server.js';
+import type { WorkerPolicies } from './policies.js';
 
 export interface CheckWorkerOptions {
   config: Config;

@@ -1,4 +1,5 @@
 export { CheckWorker, type CheckWorkerOptions } from './check-worker.js';
-export { startWorker, policiesFromConfig, type RunningWorker, type WorkerPolicies } from './server.js';
+export { startWorker, type RunningWorker } from './server.js';
+export { policiesFromConfig, type WorkerPolicies } from './policies.js';
 export { TaskReaper, type TaskReaperOptions } from './task-reaper.js';
 export { EnqueueRecovery, type EnqueueRecoveryOptions } from './enqueue-recovery.js';

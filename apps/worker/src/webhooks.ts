@@ -11,7 +11,7 @@ import { type Logger, type SecretBox, webhookSecret, webhookSignature } from '@c
 import { normalizeAddress } from '@conncheck/probes';
 import type { TaskStore } from '@conncheck/store';
 import { Periodic } from './periodic.js';
-import type { WorkerPolicies } from './server.js';
+import type { WorkerPolicies } from './policies.js';
 
 export interface WebhookSenderOptions {
   store: TaskStore;
