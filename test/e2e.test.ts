@@ -57,6 +57,8 @@ describe('separate API and worker processes', () => {
       startScript('start:worker', env),
     ];
     await waitUntilReady(base, api);
+    // Both workers take jobs before the batch goes in, or the first to start may take them all.
+    for (const w of workers) await waitFor(async () => (/"msg":"worker started"/.test(w.output()) ? true : undefined), 30_000, 'a worker to start');
   });
 
   after(async () => {

@@ -3,7 +3,11 @@
 // nothing stranded and nothing falsely failed.
 
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { createRedis } from '@conncheck/store';
@@ -204,6 +208,61 @@ describe('a worker whose metrics port is taken', () => {
   });
 });
 
+describe('a worker with another secret key, and a cancel while a probe runs', () => {
+  let s: Setup;
+  after(() => s && teardown(s));
+
+  it('the worker says once per task that it cannot decrypt; metrics count the canceled probe as canceled, not failed', async () => {
+    s = await setup();
+    const { mariadb } = loadServices();
+    const silent = await listener(s, () => undefined);
+    const api = startScript('start:api', s.env);
+    const metricsPort = await freePort();
+    const worker = startScript('start:worker', { ...s.env, CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'), CONNCHECK_WORKER_METRICS_PORT: String(metricsPort) });
+    s.procs.push(api, worker);
+    await waitUntilReady(s.base, api);
+    const password = mariadb.users.main.password;
+    const res = await fetch(`${s.base}/v3/p/jobs/batch-connection`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        jobs: [
+          { id: 'db-1', db_type: 'mysql', ip: mariadb.host, db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: password },
+          { id: 'db-2', db_type: 'mysql', ip: mariadb.host, db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: password },
+          { id: 'slow', db_type: 'tcp', ip: '127.0.0.1', db_port: silent.port, ssl_link: true, timeout_ms: 60_000 },
+        ],
+      }),
+    });
+    const { check_id: checkId } = (await res.json()) as { check_id: string };
+    await waitFor(async () => {
+      const task = await getJson(`${s.base}/v1/p/checks/${checkId}`);
+      return task.summary.failed === 2 && silent.arrivals.length === 1 ? true : undefined;
+    }, 30_000, 'the two mysql items to fail and the tcp probe to start');
+    const task = await getJson(`${s.base}/v1/p/checks/${checkId}`);
+    assert.deepEqual(task.check_items.slice(0, 2).map((i: { error_code: string }) => i.error_code), ['CREDENTIALS_UNAVAILABLE', 'CREDENTIALS_UNAVAILABLE']);
+    const lines = worker
+      .serviceOutput()
+      .split('\n')
+      .filter((l) => l.includes('cannot decrypt'))
+      .map((l) => JSON.parse(l) as { check_id: string; level: number });
+    assert.equal(lines.length, 1, 'one line for the task, not one per item');
+    assert.equal(lines[0]!.check_id, checkId);
+    assert.equal(lines[0]!.level, 50);
+
+    assert.equal((await fetch(`${s.base}/v1/p/checks/${checkId}`, { method: 'DELETE' })).status, 200);
+    const worked = await waitFor(async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return /status="canceled"/.test(text) ? text : undefined;
+    }, 10_000, 'the worker to count the canceled probe');
+    assert.match(worked, /conncheck_items_completed_total\{db_type="tcp",status="canceled",error_code="CANCELED",pool="default"\} 1\n/);
+    assert.match(worked, /conncheck_items_completed_total\{db_type="mysql",status="failed",error_code="CREDENTIALS_UNAVAILABLE",pool="default"\} 2\n/);
+    assert.doesNotMatch(worked, /status="failed",error_code="CANCELED"/);
+    const apiMetrics = await (await fetch(`${s.base}/metrics`)).text();
+    assert.match(apiMetrics, /^conncheck_items_canceled_total 1$/m);
+    for (const proc of [api, worker]) assert.ok(!proc.output().includes(password), 'the password never reaches a log');
+  });
+});
+
 describe('Redis without persistence, and Redis that lost its data', () => {
   let s: Setup;
   after(() => s && teardown(s));
@@ -214,6 +273,7 @@ describe('Redis without persistence, and Redis that lost its data', () => {
     const worker = startScript('start:worker', s.env);
     s.procs.push(api, worker);
     await waitUntilReady(s.base, api);
+    await waitFor(async () => (/"msg":"worker started"/.test(worker.output()) ? true : undefined), 30_000, 'the worker to start');
     // The test Redis runs with `--save "" --appendonly no`.
     for (const p of [api, worker]) assert.match(p.output(), /"msg":"Redis has no persistence \(appendonly no, save \\"\\"\)/);
 
@@ -235,6 +295,79 @@ describe('Redis without persistence, and Redis that lost its data', () => {
     const lost = await fetch(`${s.base}/v1/p/checks/${checkId}`);
     assert.equal(lost.status, 404);
     assert.match(((await lost.json()) as { error_msg: string }).error_msg, /lost with Redis's earlier data/);
+  });
+});
+
+describe('Redis stopped and started again under a running API and worker', () => {
+  let s: Setup;
+  let redisServer: ChildProcess | undefined;
+  after(async () => {
+    if (s) await teardown(s);
+    redisServer?.kill('SIGKILL');
+  });
+
+  it('every line both processes print is one JSON object (no raw driver dumps), repeats are counted, and both serve again', async (t) => {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'conncheck-redis-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const startRedis = async (): Promise<ChildProcess> => {
+      const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+      await waitFor(async () => {
+        const probe = createRedis(`redis://127.0.0.1:${port}`, 'api', 'faults-probe');
+        probe.on('error', () => undefined);
+        try {
+          await probe.connect();
+          return (await probe.ping()) === 'PONG' ? true : undefined;
+        } catch {
+          return undefined;
+        } finally {
+          probe.disconnect();
+        }
+      }, 10_000, 'redis-server');
+      return proc;
+    };
+    redisServer = await startRedis();
+    s = await setup({ REDIS_URL: `redis://127.0.0.1:${port}`, CONNCHECK_TARGET_ALLOW: '127.0.0.1/32' });
+    const api = startScript('start:api', s.env);
+    const worker = startScript('start:worker', s.env);
+    s.procs.push(api, worker);
+    await waitUntilReady(s.base, api);
+    await waitFor(async () => (/"msg":"worker started"/.test(worker.output()) ? true : undefined), 30_000, 'the worker to start');
+
+    redisServer.kill('SIGKILL');
+    // Every connection retries every 2 s: 7 s gives each several failed attempts to log.
+    await new Promise((r) => setTimeout(r, 7000));
+    const down = await fetch(`${s.base}/readyz`);
+    assert.equal(down.status, 503);
+    redisServer = await startRedis();
+
+    const target = await listener(s, (socket) => socket.end());
+    const checkId = await waitFor(async () => {
+      const res = await fetch(`${s.base}/v3/p/jobs/batch-connection`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jobs: [{ id: 'x', db_type: 'tcp', ip: '127.0.0.1', db_port: target.port }] }),
+      });
+      return res.status === 202 ? ((await res.json()) as { check_id: string }).check_id : undefined;
+    }, 15_000, 'the API to accept a check again');
+    const task = await waitFor(async () => {
+      const body = await getJson(`${s.base}/v1/p/checks/${checkId}`);
+      return body.finished_at ? body : undefined;
+    }, 30_000, 'the worker to run it');
+    assert.equal(task.status, 'Succeeded');
+
+    for (const proc of [api, worker]) {
+      const lines = proc.serviceOutput().split('\n').filter((l) => l !== '');
+      for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `not a JSON line: ${line}`);
+    }
+    const errorLines = worker
+      .serviceOutput()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"redis connection error"'))
+      .map((l) => JSON.parse(l) as { redis: string });
+    // Each connection logged the outage, and once only per kind of error within the half-minute.
+    assert.ok(errorLines.length >= 3, `the worker's connections logged the outage: ${errorLines.length}`);
+    assert.ok(errorLines.length <= 12, `repeats are not logged one by one: ${errorLines.length} lines`);
   });
 });
 

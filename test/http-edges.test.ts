@@ -160,4 +160,26 @@ describe('HTTP edges of a running API', () => {
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     assert.equal((await fetch(`${base}/metrics`)).status, 200);
   });
+
+  it('logs every refusal above as one JSON line naming its error_code, and never a token', () => {
+    const lines = api.serviceOutput().split('\n').filter((l) => l !== '');
+    const entries = lines.map((line) => {
+      try {
+        return JSON.parse(line) as { msg?: string; level?: number; status_code?: number; error_code?: string };
+      } catch {
+        throw new Error(`not a JSON line: ${line}`);
+      }
+    });
+    const refused = entries.filter((e) => e.msg === 'request refused');
+    const codes = new Set(refused.map((e) => e.error_code));
+    for (const code of ['CC.REQUEST_TIMEOUT', 'CC.BAD_REQUEST', 'CC.HEADERS_TOO_LARGE', 'CC.METHOD_NOT_ALLOWED', 'CC.URI_TOO_LONG', 'CC.BAD_URL', 'CC.UNAUTHORIZED', 'CC.RATE_LIMITED']) {
+      assert.ok(codes.has(code), `a "request refused" line with ${code}; got ${[...codes].join(', ')}`);
+    }
+    for (const e of refused) {
+      assert.equal(e.level, 30, 'refusals are logged at info');
+      assert.ok(e.status_code! >= 400 && e.status_code! < 500);
+    }
+    assert.ok(!api.output().includes(TOKEN), 'the token never appears in the log');
+    assert.ok(!api.output().includes('wrong-again'), 'nor a wrong one');
+  });
 });

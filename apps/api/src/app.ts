@@ -7,7 +7,7 @@ import type { Config } from '@conncheck/core';
 import { type TaskQueue, type TaskStore, WorkerRegistry } from '@conncheck/store';
 import { TokenAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';
-import { registerErrorHandling } from './errors.js';
+import { logErrorAnswers, registerErrorHandling } from './errors.js';
 import { registerRateLimits } from './rate-limits.js';
 import { edgeServerOptions, frameworkErrors, registerBodyEdges, registerMethodNotAllowed } from './http-edges.js';
 import { httpDuration, httpRequests } from './metrics.js';
@@ -48,6 +48,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       requestTimeoutMs: config.requestTimeoutMs,
       headersTimeoutMs: Math.min(10_000, config.requestTimeoutMs),
       maxConnectionsPerClient: config.maxConnectionsPerClient,
+      ...(options.logger ? { log: options.logger } : {}),
     }),
     frameworkErrors,
   });
@@ -60,6 +61,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.removeContentTypeParser('text/plain');
   registerBodyEdges(app);
   registerErrorHandling(app, allowedMethods);
+  logErrorAnswers(app);
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

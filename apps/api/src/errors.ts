@@ -2,7 +2,7 @@
 // Must not: leak internals — a 5xx body never carries an exception message or a stack.
 
 import { ApiError, ApiErrorCode, type FieldProblem } from '@conncheck/core';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 interface AjvError {
   instancePath: string;
@@ -97,6 +97,31 @@ export function sendError(reply: FastifyReply, error: ApiError): void {
     body.check_id = checkId;
   }
   void reply.status(error.statusCode).send(body);
+}
+
+/**
+ * Every error answer is logged with its code, whoever sent it (a route, the framework, the router): 4xx at info as
+ * "request refused", 5xx at warn as "request failed". The answer's `error_msg` is ours and names fields, never values
+ * of secrets; bodies are never logged.
+ */
+export function logErrorAnswers(app: FastifyInstance): void {
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (reply.statusCode < 400 || typeof payload !== 'string') return payload;
+    let answer: { error_code?: unknown; error_msg?: unknown };
+    try {
+      answer = JSON.parse(payload) as typeof answer;
+    } catch {
+      return payload;
+    }
+    logErrorAnswer(request.log, reply.statusCode, answer.error_code, answer.error_msg);
+    return payload;
+  });
+}
+
+export function logErrorAnswer(log: FastifyBaseLogger, status: number, errorCode: unknown, errorMsg: unknown): void {
+  const fields = { status_code: status, error_code: errorCode, error_msg: errorMsg };
+  if (status >= 500) log.warn(fields, 'request failed');
+  else log.info(fields, 'request refused');
 }
 
 /** `allowedMethods(method, path)`: the methods a known path takes when this method is not one of them (else none). */

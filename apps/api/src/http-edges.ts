@@ -5,7 +5,8 @@
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { ApiError, ApiErrorCode } from '@conncheck/core';
-import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
+import { logErrorAnswer } from './errors.js';
 
 export interface HttpEdgeOptions {
   /** The whole request (headers and body) must arrive within this. @defaultValue 30000 */
@@ -14,6 +15,8 @@ export interface HttpEdgeOptions {
   headersTimeoutMs: number;
   /** Open connections one client address may hold; more are closed at once. @defaultValue 64 */
   maxConnectionsPerClient: number;
+  /** Where a refused malformed request is logged. */
+  log?: FastifyBaseLogger;
 }
 
 /**
@@ -54,6 +57,7 @@ export function edgeServerOptions(options: HttpEdgeOptions): Pick<FastifyServerO
           : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT'
             ? [408, ApiErrorCode.REQUEST_TIMEOUT, 'the request did not arrive in time (headers and body are bounded)']
             : [400, ApiErrorCode.BAD_REQUEST, 'the request is not valid HTTP (malformed line, header or chunked encoding)'];
+      if (options.log) logErrorAnswer(options.log, status, code, message);
       const body = JSON.stringify({ error_code: code, error_msg: message });
       socket.end(
         `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
@@ -64,14 +68,14 @@ export function edgeServerOptions(options: HttpEdgeOptions): Pick<FastifyServerO
 }
 
 /** Errors the router raises before a route runs (a URL it cannot decode, a path parameter longer than it keeps). */
-export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (error, _request, reply) => {
+export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (error, request, reply) => {
   const long = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
-  void (reply as unknown as FastifyReply)
-    .status(long ? 414 : 400)
-    .send({
-      error_code: long ? ApiErrorCode.URI_TOO_LONG : ApiErrorCode.BAD_URL,
-      error_msg: long ? 'a path parameter is longer than any valid one (the URL is too long)' : 'the URL is not valid (a bad %-escape?)',
-    });
+  const [status, code, message] = long
+    ? [414, ApiErrorCode.URI_TOO_LONG, 'a path parameter is longer than any valid one (the URL is too long)']
+    : [400, ApiErrorCode.BAD_URL, 'the URL is not valid (a bad %-escape?)'];
+  // These answers skip the onSend hooks, so they are logged here.
+  logErrorAnswer(request.log, status, code, message);
+  void (reply as unknown as FastifyReply).status(status).send({ error_code: code, error_msg: message });
 };
 
 /**

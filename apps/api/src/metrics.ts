@@ -22,6 +22,11 @@ export const submittedItems = new client.Counter({
   labelNames: ['db_type'] as const,
 });
 
+export const canceledItems = new client.Counter({
+  name: 'conncheck_items_canceled_total',
+  help: 'Check items a cancel ended before they had a result (pending or running at the time).',
+});
+
 export const submittedTasks = new client.Counter({
   name: 'conncheck_submitted_tasks_total',
   help: 'Check tasks accepted.',

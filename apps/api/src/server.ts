@@ -2,7 +2,7 @@
 // Must not: read the environment (main.ts does) or hold route logic (app.ts).
 
 import type { Config, Logger, SecretBox } from '@conncheck/core';
-import { TaskQueue, TaskStore, connectRedis, createRedis, durabilityWarnings } from '@conncheck/store';
+import { TaskQueue, TaskStore, connectRedis, createRedis, durabilityWarnings, logErrors } from '@conncheck/store';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { collectProcessMetrics } from './metrics.js';
@@ -21,8 +21,8 @@ export interface StartApiOptions {
 
 export async function startApi(config: Config, secretBox: SecretBox, logger: Logger, options: StartApiOptions = {}): Promise<RunningApi> {
   const redis = createRedis(config.redisUrl, 'api', 'conncheck-api');
+  logErrors(redis, logger.child({ redis: 'conncheck-api' }), 'redis connection error');
   await connectRedis(redis, config.redisUrl);
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   if (options.checkDurability) for (const warning of await durabilityWarnings(redis)) logger.warn(warning);
   for (const netType of Object.keys(config.netTypePools)) {
     if (!['vpn', 'vpc', 'eip'].includes(netType)) logger.warn({ net_type: netType }, `CONNCHECK_NET_TYPE_POOLS maps net_type ${netType}, which no request can send (net_type is vpn, vpc or eip)`);

@@ -6,7 +6,7 @@ import { WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Config, type ItemSpec, type Logger, ItemErrorCode, newWorkerId } from '@conncheck/core';
 import { type ProbeLogger, type ProbeTarget, getProbe, runProbe } from '@conncheck/probes';
-import { type CheckJobData, type Claim, type ConnectionJobData, type ItemOutcome, JOB_NAMES, type TaskStore, type WorkerRef } from '@conncheck/store';
+import { type CheckJobData, type Claim, type ConnectionJobData, type ItemOutcome, JOB_NAMES, type TaskStore, type WorkerRef, logErrors } from '@conncheck/store';
 import { itemsCompleted, probeDuration, probesRunning } from './metrics.js';
 import { probeTarget } from './probe-target.js';
 import type { WorkerPolicies } from './policies.js';
@@ -55,6 +55,8 @@ export class CheckWorker {
    */
   private readonly running = new Map<string, { controller: AbortController; items: number }>();
   private readonly metricChildren = new Map<string, { completed: { inc(): void }; duration: { observe(value: number): void } }>();
+  /** Tasks whose undecryptable credentials were logged already (bounded). */
+  private readonly undecryptable = new Set<string>();
   /** Set by close(): no job claims another item; each hands the rest of its items back to the queue. */
   private stopping = false;
   /** Set when the shutdown grace has passed: running probes are stopped and their items handed back, not failed. */
@@ -98,7 +100,7 @@ export class CheckWorker {
         void this.failRemaining(job.data as CheckJobData, err).catch((e: Error) => logger.error({ err: e.message }, 'could not fail remaining items'));
       }
     });
-    this.worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
+    logErrors(this.worker, logger, 'worker error');
     logger.info({ worker: this.ref.id, pool: config.workerPool, concurrency: config.workerConcurrency }, 'worker started');
   }
 
@@ -153,6 +155,7 @@ export class CheckWorker {
   private async runItem(checkId: string, claim: RunClaim): Promise<ItemOutcome | typeof ABANDONED> {
     const { spec } = claim;
     if (claim.secretError !== undefined) {
+      this.cannotDecrypt(checkId, spec.index, claim.secretError);
       return this.record(spec, {
         success: false,
         error_code: ItemErrorCode.CREDENTIALS_UNAVAILABLE,
@@ -200,8 +203,23 @@ export class CheckWorker {
     }
   }
 
+  /**
+   * Says in the log that this worker cannot read an item's credentials: once per task (a task's items share one
+   * key), with what to fix. The message is the decryption's own, which never holds the secret.
+   */
+  private cannotDecrypt(checkId: string, index: number, reason: string): void {
+    if (this.undecryptable.has(checkId)) return;
+    if (this.undecryptable.size >= 1000) this.undecryptable.clear();
+    this.undecryptable.add(checkId);
+    this.options.logger.error(
+      { check_id: checkId, index, err: reason },
+      "cannot decrypt an item's credentials: this worker's CONNCHECK_SECRET_KEY (or CONNCHECK_SECRET_KEY_PREVIOUS) is not the key the API encrypted them with; its items fail with CREDENTIALS_UNAVAILABLE",
+    );
+  }
+
   private record(spec: ItemSpec, outcome: ItemOutcome): ItemOutcome {
-    const status = outcome.success ? 'success' : 'failed';
+    // A probe stopped by a cancel is no failure of its target.
+    const status = outcome.success ? 'success' : outcome.error_code === ItemErrorCode.CANCELED ? 'canceled' : 'failed';
     const key = `${spec.db_type}|${status}|${outcome.error_code ?? ''}`;
     // prom-client hashes a label object on every call; the few label combinations are looked up once instead.
     let children = this.metricChildren.get(key);

@@ -2,7 +2,7 @@
 // Must not: read the environment (main.ts does) or serve the API.
 
 import type { Config, Logger, SecretBox } from '@conncheck/core';
-import { ConnectionStore, TaskQueue, TaskStore, WorkerRegistry, connectRedis, createRedis, durabilityWarnings } from '@conncheck/store';
+import { ConnectionStore, TaskQueue, TaskStore, WorkerRegistry, connectRedis, createRedis, durabilityWarnings, logErrors } from '@conncheck/store';
 import { hostname } from 'node:os';
 import { CheckWorker } from './check-worker.js';
 import { ConnectionJobs } from './connection-jobs.js';
@@ -30,12 +30,12 @@ export async function startWorker(config: Config, secretBox: SecretBox, logger: 
   // loop turn go out in one write instead of a system call each. (BullMQ keeps its own connection as it wants it.)
   const storeRedis = createRedis(config.redisUrl, 'worker', 'conncheck-worker-store', { autoPipelining: true });
   for (const redis of [connection, subscriber, storeRedis]) {
+    logErrors(redis, logger.child({ redis: redis.options.connectionName }), 'redis connection error');
     await connectRedis(redis, config.redisUrl);
-    redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   }
   if (options.checkDurability) for (const warning of await durabilityWarnings(storeRedis)) logger.warn(warning);
   const store = new TaskStore({ redis: storeRedis, prefix: config.redisPrefix, retentionSeconds: config.retentionSeconds, secretBox });
-  const queue = new TaskQueue(connection, store.keys);
+  const queue = new TaskQueue(connection, store.keys, (q) => logErrors(q, logger.child({ queue: q.name }), 'queue error'));
   const connections = new ConnectionStore(storeRedis, store.keys, secretBox, config.retentionSeconds);
   const connectionJobs = new ConnectionJobs({ store, connections, queue, logger: logger.child({ component: 'connections' }) });
   const onTaskEnded = (checkId: string) => {

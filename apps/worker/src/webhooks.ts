@@ -9,7 +9,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Logger, type SecretBox, webhookSecret, webhookSignature } from '@conncheck/core';
 import { normalizeAddress } from '@conncheck/probes';
-import type { TaskStore } from '@conncheck/store';
+import { type TaskStore, logErrors } from '@conncheck/store';
 import { Periodic } from './periodic.js';
 import type { WorkerPolicies } from './policies.js';
 
@@ -45,6 +45,7 @@ export class WebhookSender {
   constructor(private readonly options: WebhookSenderOptions) {
     const prefix = options.store.keys.queuePrefix;
     this.queue = new Queue<DeliveryJob>(QUEUE, { connection: options.connection, prefix });
+    logErrors(this.queue, options.logger, 'webhook queue error');
     this.attempts = options.attempts ?? 8;
     this.backoffMs = options.backoffMs ?? 2000;
     this.timeoutMs = options.timeoutMs ?? 10_000;
@@ -62,7 +63,7 @@ export class WebhookSender {
         void store.callbackFailed(job.data.check_id).catch(() => undefined);
       }
     });
-    this.worker.on('error', (err) => logger.warn({ err: err.message }, 'webhook worker error'));
+    logErrors(this.worker, logger, 'webhook worker error');
     this.dispatcher.start();
   }
 

@@ -1,6 +1,7 @@
 // Owns: how conncheck connects to Redis (options per role) and a bounded wait for the first connection.
 // Must not: hide a failure: an unreachable Redis at start is one clear error, not an endless retry loop.
 
+import type { Logger } from '@conncheck/core';
 import { Redis, type RedisOptions } from 'ioredis';
 
 export type RedisRole = 'api' | 'worker';
@@ -19,6 +20,34 @@ export function createRedis(url: string, role: RedisRole, name: string, extra: {
     retryStrategy: (times) => Math.min(200 * times, 2000),
   };
   return new Redis(url, options);
+}
+
+/** Anything that emits a Redis connection's errors: an ioredis client, a BullMQ queue or worker. */
+export interface ErrorEmitter {
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+/**
+ * Logs what `emitter` reports as JSON lines (never ioredis's own "Unhandled error event" dump to stderr): an error
+ * at once, the same error again at most once per `everyMs` with how often it recurred meanwhile. While Redis is away
+ * every connection retries every 2 s; one line per connection and half-minute says so without flooding the log.
+ * Attach it before the first connect, so that an error during the connect is logged too.
+ */
+export function logErrors(emitter: ErrorEmitter, logger: Logger, msg: string, everyMs = 30_000): void {
+  let last = '';
+  let lastAt = 0;
+  let repeats = 0;
+  emitter.on('error', (err: Error) => {
+    const now = Date.now();
+    if (err.message === last && now - lastAt < everyMs) {
+      repeats++;
+      return;
+    }
+    logger.warn(repeats > 0 ? { err: err.message, repeats } : { err: err.message }, msg);
+    last = err.message;
+    lastAt = now;
+    repeats = 0;
+  });
 }
 
 /** Connects, or rejects within `timeoutMs` with a message that names the URL (without its password). */

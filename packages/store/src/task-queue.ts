@@ -87,9 +87,14 @@ export const JOB_NAMES = { check: 'check', connectionCheck: 'connection-check' }
 export class TaskQueue {
   private readonly queues = new Map<string, Queue<CheckJobData | ConnectionJobData>>();
 
+  /**
+   * `errors` hears every queue's errors; BullMQ prints them raw to stderr when nobody listens. Without it they are
+   * dropped: the queues share `connection`, whose owner logs its errors.
+   */
   constructor(
     private readonly connection: Redis,
     private readonly keys: StoreKeys,
+    private readonly errors?: (queue: Queue) => void,
   ) {}
 
   queue(pool: string): Queue<CheckJobData | ConnectionJobData> {
@@ -100,6 +105,8 @@ export class TaskQueue {
         prefix: this.keys.queuePrefix,
         defaultJobOptions: JOB_OPTIONS,
       });
+      if (this.errors) this.errors(queue);
+      else queue.on('error', () => undefined);
       this.queues.set(pool, queue);
     }
     return queue;

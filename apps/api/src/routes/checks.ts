@@ -24,7 +24,7 @@ import {
 import { BacklogFullError, CursorError, IdempotencyConflictError, type Submitted } from '@conncheck/store';
 import type { ApiDeps } from '../deps.js';
 import { ProjectId, ProjectParams, bodyErrors, projectErrors } from '../params.js';
-import { submittedItems, submittedTasks } from '../metrics.js';
+import { canceledItems, submittedItems, submittedTasks } from '../metrics.js';
 import { dryRunProblems } from '../validation.js';
 
 const TaskParams = Type.Object(
@@ -266,6 +266,7 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       if ('ended' in outcome) throw new ApiError(409, ApiErrorCode.ALREADY_FINISHED, `check ${checkId} already ended as ${outcome.ended}`);
       const info = await store.taskInfo(checkId);
       if (info) await queue.removeWaiting(checkId, info.runs).catch(() => undefined);
+      canceledItems.inc(outcome.canceled);
       request.log.info({ check_id: checkId, project, canceled: outcome.canceled }, 'check canceled');
       const task = await store.getTask(checkId, project);
       if (!task) throw notFound(checkId, deps);
