@@ -1,146 +1,139 @@
-// `npm run bench`: conncheck against bare baselines measured in the same run, on the same Redis and servers.
-//  1. throughput: a 2,000-item tcp batch, submit → all terminal, vs bare BullMQ doing the same TCP connects one
-//     job per item at the same concurrency. Target: ratio ≥ 1.0.
-//  2. single-check overhead: one MySQL item, submit → terminal (polled over HTTP), vs a bare mysql2
-//     connect + ping + end. Target: median overhead ≤ 5 ms.
-// Prints the figures and the ratios; exits 0 either way (machines are noisy: targets are read, not asserted).
+// `npm run bench`: conncheck measured as a client sees it — from this process, over HTTP, against the service
+// started by the README's own npm scripts — each figure beside a bare baseline measured in the same run.
+//  1. single check: one MySQL item, submit → `wait_ms` answer, vs bare mysql2 connect + ping + end; with `npm start`
+//     and with `start:api` + `start:worker`. Target: median overhead ≤ 3 ms in both.
+//  2. throughput: 2,000 tcp items (4 submissions of 500) at concurrency 100, vs bare BullMQ one job per item at the
+//     same concurrency, and vs a bare loop of 100 concurrent connect + close. Targets: ≥ 2.0× and ≥ 0.7×.
+//  3. submissions: POST of a 1-item batch under autocannon, vs bare Fastify + one BullMQ add. Target: ≥ 0.8×.
+//  4. 10,000 checks in flight against silent targets in one worker process: RSS < 300 MB, every item ended at its
+//     deadline, GET p99 < 50 ms during the load.
+// Every round trip, Redis command and CPU figure is printed too. Exits 0 either way: machines are noisy, targets are
+// read, not asserted (a timed unit test would be a coin toss).
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { type AddressInfo, connect, createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Queue, Worker } from 'bullmq';
+import autocannon from 'autocannon';
+import { Queue } from 'bullmq';
 import mysql from 'mysql2/promise';
-import { SecretBox, createLogger, loadConfig } from '@conncheck/core';
-import { startApi } from '@conncheck/api';
-import { startWorker } from '@conncheck/worker';
 import { createRedis } from '@conncheck/store';
-import { deleteKeys } from '@conncheck/test/harness';
+import { deleteKeys, waitFor } from '@conncheck/test/harness';
+import { type Proc, freePort, startScript, waitUntilReady } from '@conncheck/test/processes';
 import { loadServices } from '@conncheck/test/services';
+import { startChild } from './lib/child.js';
+import { fmt, groupCpu, median, percentile, processCpu, redisCommands, roundTrips, serviceRss } from './lib/measure.js';
 
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
+const SINGLE_RUNS = Number(process.env.BENCH_SINGLE_RUNS ?? 60);
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 2000);
-const SINGLE_RUNS = Number(process.env.BENCH_SINGLE_RUNS ?? 100);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SUBMIT_SECONDS = Number(process.env.BENCH_SUBMIT_SECONDS ?? 8);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 10_000);
+const IN_FLIGHT_TIMEOUT_MS = 20_000;
 
-// `npm run bench` starts only these two (CONNCHECK_SERVICES): idle servers would only add noise.
+// `npm run bench` starts only Redis and MariaDB (CONNCHECK_SERVICES): idle servers would only add noise.
 const services = loadServices(['redis', 'mariadb']);
-const logger = createLogger('silent', 'bench');
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
-const fmt = (n: number, digits = 1) => n.toFixed(digits);
+const redis = createRedis(services.redis.url, 'api', 'bench');
+await redis.connect();
 
-// A TCP target that accepts and closes, as a reachable port does. It runs in its own process, as a real server
-// would: in this process its accept loop would wait on the event loop, the kernel's accept queue would overflow
-// and dropped SYNs would cost a 1 s retransmit, measuring the bench instead of the system.
-const target = spawn(
-  process.execPath,
-  ['-e', "const s=require('net').createServer(c=>c.end());s.listen({port:0,host:'127.0.0.1',backlog:4096},()=>console.log(s.address().port))"],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
-const targetPort = await new Promise<number>((resolve) => target.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
-
-function tcpConnect(port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve();
-    });
-    socket.once('error', reject);
-  });
+interface Verdict {
+  measure: string;
+  baseline: string;
+  conncheck: string;
+  result: string;
+  target: string;
+  met: boolean;
 }
+const verdicts: Verdict[] = [];
 
-async function bareBullmq(prefix: string): Promise<number> {
-  const connection = createRedis(services.redis.url, 'worker', 'bench-bare');
-  await connection.connect();
-  const queue = new Queue('bare', { connection, prefix });
-  let done = 0;
-  let finish: () => void = () => undefined;
-  const allDone = new Promise<void>((r) => (finish = r));
-  const worker = new Worker('bare', async (job) => tcpConnect(job.data.port as number), { connection, prefix, concurrency: CONCURRENCY });
-  worker.on('completed', () => {
-    if (++done === ITEMS) finish();
-  });
-  await worker.waitUntilReady();
-  const started = performance.now();
-  await queue.addBulk(Array.from({ length: ITEMS }, (_, i) => ({ name: 'tcp', data: { port: targetPort, i }, opts: { removeOnComplete: true } })));
-  await allDone;
-  const elapsed = performance.now() - started;
-  await worker.close();
-  await queue.close();
-  await deleteKeys(connection, `${prefix}:*`);
-  connection.disconnect();
-  return ITEMS / (elapsed / 1000);
-}
+// ---------------------------------------------------------------------------------------------------------------
+// The service, started as the README starts it
 
-interface System {
+interface Service {
+  mode: string;
   base: string;
-  close(): Promise<void>;
   prefix: string;
+  procs: Proc[];
+  worker: Proc | undefined;
+  close(): Promise<void>;
 }
 
-async function startSystem(): Promise<System> {
+async function startService(mode: 'npm start' | 'start:api + start:worker' | 'start:api', env: Record<string, string> = {}): Promise<Service> {
   const prefix = `bench${randomBytes(3).toString('hex')}`;
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-  const config = loadConfig({
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const common = {
     REDIS_URL: services.redis.url,
     PORT: String(port),
     CONNCHECK_REDIS_PREFIX: prefix,
+    CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'),
     CONNCHECK_WORKER_CONCURRENCY: String(CONCURRENCY),
-    CONNCHECK_MAX_ITEMS: String(ITEMS),
-    CONNCHECK_MAX_PENDING_ITEMS: String(ITEMS * 10),
-  });
-  const box = SecretBox.random();
-  const worker = await startWorker(config, box, logger);
-  const api = await startApi(config, box, logger);
+    CONNCHECK_MAX_PENDING_ITEMS: '10000000',
+    CONNCHECK_RATE_LIMIT_PER_MINUTE: '10000000',
+    CONNCHECK_LOG_LEVEL: 'warn',
+    ...env,
+  };
+  const procs: Proc[] = [];
+  let worker: Proc | undefined;
+  if (mode === 'npm start') {
+    procs.push((worker = startScript('start', common)));
+  } else {
+    procs.push(startScript('start:api', common));
+    if (mode === 'start:api + start:worker') procs.push((worker = startScript('start:worker', common)));
+  }
+  await waitUntilReady(base, procs[0]!, 120_000);
+  if (worker && mode !== 'npm start') {
+    // The worker registers itself in the pools view once it takes jobs.
+    await waitFor(async () => {
+      const pools = (await (await fetch(`${base}/v1/bench/pools`)).json()) as { pools: { workers: unknown[] }[] };
+      return pools.pools.some((p) => p.workers.length > 0) ? true : undefined;
+    }, 120_000, 'the worker to join its pool');
+  }
   return {
-    base: api.url,
+    mode,
+    base,
     prefix,
+    procs,
+    worker,
     async close() {
-      await api.close();
-      await worker.close();
-      const redis = createRedis(services.redis.url, 'api', 'bench-cleanup');
-      await redis.connect();
+      for (const p of procs) p.signal('SIGTERM');
+      await Promise.race([Promise.all(procs.map((p) => p.exited)), new Promise((r) => setTimeout(r, 10_000))]);
+      for (const p of procs) p.kill();
       await deleteKeys(redis, `${prefix}:*`);
-      redis.disconnect();
     },
   };
 }
 
-/** Submits, then waits for the end with one long-polling request (`wait_ms`), as a client would. */
-async function submitAndWait(base: string, jobs: unknown[]): Promise<{ ms: number; task: any }> {
-  const started = performance.now();
-  const res = await fetch(`${base}/v3/bench/jobs/batch-connection`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jobs }),
-  });
+const serviceCpu = (service: Service): number => service.procs.reduce((sum, p) => sum + groupCpu(p.child.pid!), 0);
+
+async function post(base: string, jobs: unknown[]): Promise<string> {
+  const res = await fetch(`${base}/v3/bench/jobs/batch-connection`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) });
   if (res.status !== 202) throw new Error(`submit failed: ${res.status} ${await res.text()}`);
-  const { check_id } = (await res.json()) as { check_id: string };
+  return ((await res.json()) as { check_id: string }).check_id;
+}
+
+interface TaskAnswer {
+  status: string;
+  created_at: string;
+  finished_at: string | null;
+  summary: { total: number; succeeded: number; failed: number; running: number };
+  check_items: { status: string; error_code: string | null; started_at: string | null; finished_at: string | null; duration_ms: number | null }[];
+}
+
+/** Long-polls until the task ended, as a client does. */
+async function waitEnd(base: string, checkId: string, items = true): Promise<TaskAnswer> {
   for (;;) {
-    const list = (await (await fetch(`${base}/v1/bench/checks/${check_id}?wait_ms=30000&include_items=false`)).json()) as { finished_at: string | null };
-    if (list.finished_at) return { ms: performance.now() - started, task: list };
+    const task = (await (await fetch(`${base}/v1/bench/checks/${checkId}?wait_ms=30000${items ? '' : '&include_items=false'}`)).json()) as TaskAnswer;
+    if (task.finished_at) return task;
   }
 }
 
-async function conncheckThroughput(system: System): Promise<number> {
-  const jobs = Array.from({ length: ITEMS }, (_, i) => ({ id: `tcp-${i}`, db_type: 'tcp', ip: '127.0.0.1', db_port: targetPort }));
-  const { ms, task } = await submitAndWait(system.base, jobs);
-  if (task.summary.succeeded !== ITEMS) throw new Error(`only ${task.summary.succeeded} of ${ITEMS} items succeeded`);
-  return ITEMS / (ms / 1000);
-}
+// ---------------------------------------------------------------------------------------------------------------
+// 1. A single check
+
+const { mariadb } = services;
+const mysqlJob = { id: 'mysql', db_type: 'mysql', ip: mariadb.host, db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: mariadb.users.main.password };
 
 async function bareMysql(): Promise<number> {
-  const { mariadb } = services;
   const started = performance.now();
   const conn = await mysql.createConnection({ host: mariadb.host, port: mariadb.port, user: mariadb.users.main.user, password: mariadb.users.main.password });
   await conn.ping();
@@ -148,75 +141,306 @@ async function bareMysql(): Promise<number> {
   return performance.now() - started;
 }
 
-async function conncheckMysql(system: System): Promise<number> {
-  const { mariadb } = services;
-  const job = { id: 'mysql', db_type: 'mysql', ip: mariadb.host, db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: mariadb.users.main.password };
-  const { ms, task } = await submitAndWait(system.base, [job]);
-  if (task.summary.succeeded !== 1) throw new Error('the MySQL item failed');
-  return ms;
+interface SingleRun {
+  total: number;
+  submit: number;
+  queued: number;
+  probe: number;
+  recorded: number;
+  answered: number;
 }
 
-console.log(`conncheck bench: ${ITEMS} tcp items at concurrency ${CONCURRENCY}, ${ROUNDS} rounds; ${SINGLE_RUNS} single MySQL checks`);
-console.log(`node ${process.version}, redis ${services.redis.url}, mariadb ${services.mariadb.version}`);
-
-const system = await startSystem();
-// Warm both paths (JIT, connection pools, Lua script cache) before measuring: one round is not enough for either
-// to reach its steady state (seen: the first three bare rounds cost 280, 210 and 150 µs of CPU per item).
-for (let i = 0; i < 3; i++) {
-  await bareBullmq(`warm${i}${randomBytes(2).toString('hex')}`);
-  await conncheckThroughput(system);
+async function conncheckMysql(service: Service): Promise<SingleRun> {
+  const t0 = performance.now();
+  const checkId = await post(service.base, [mysqlJob]);
+  const t1 = performance.now();
+  const task = await waitEnd(service.base, checkId);
+  const t2 = performance.now();
+  const answeredAt = Date.now();
+  const item = task.check_items[0]!;
+  if (item.status !== 'success') throw new Error(`the MySQL item failed: ${JSON.stringify(item)}`);
+  const created = Date.parse(task.created_at);
+  const started = Date.parse(item.started_at!);
+  const finished = Date.parse(item.finished_at!);
+  return {
+    total: t2 - t0,
+    submit: t1 - t0,
+    queued: started - created,
+    probe: item.duration_ms ?? 0,
+    recorded: finished - started - (item.duration_ms ?? 0),
+    answered: answeredAt - Date.parse(task.finished_at!),
+  };
 }
 
-const bare: number[] = [];
-const ours: number[] = [];
-const bareCpu: number[] = [];
-const oursCpu: number[] = [];
-/** Runs a throughput round and records this process's CPU time per item (user + system), a steadier figure than wall time. */
-async function cpuOf(round: () => Promise<number>, into: number[]): Promise<number> {
-  const before = process.cpuUsage();
-  const itemsPerSecond = await round();
-  const used = process.cpuUsage(before);
-  into.push((used.user + used.system) / ITEMS);
-  return itemsPerSecond;
-}
-for (let round = 0; round < ROUNDS; round++) {
-  // Alternate the order so drift in the machine's load hits both sides alike.
-  if (round % 2 === 0) {
-    bare.push(await cpuOf(() => bareBullmq(`bare${round}${randomBytes(2).toString('hex')}`), bareCpu));
-    ours.push(await cpuOf(() => conncheckThroughput(system), oursCpu));
-  } else {
-    ours.push(await cpuOf(() => conncheckThroughput(system), oursCpu));
-    bare.push(await cpuOf(() => bareBullmq(`bare${round}${randomBytes(2).toString('hex')}`), bareCpu));
+async function singleCheck(mode: 'npm start' | 'start:api + start:worker'): Promise<void> {
+  const service = await startService(mode);
+  try {
+    for (let i = 0; i < 10; i++) {
+      await bareMysql();
+      await conncheckMysql(service);
+    }
+    const bare: number[] = [];
+    const ours: SingleRun[] = [];
+    for (let i = 0; i < SINGLE_RUNS; i++) {
+      bare.push(await bareMysql());
+      ours.push(await conncheckMysql(service));
+    }
+    // Redis's share: commands per check from its own counters, round trips from MONITOR, each net of what the idle
+    // service does in as long a time (heartbeats, stall checks).
+    const n = 20;
+    const started = performance.now();
+    await redis.config('RESETSTAT');
+    for (let i = 0; i < n; i++) await conncheckMysql(service);
+    const busy = await redisCommands(redis);
+    const elapsed = performance.now() - started;
+    await redis.config('RESETSTAT');
+    await new Promise((r) => setTimeout(r, elapsed));
+    const idle = await redisCommands(redis);
+    const monitorClient = createRedis(services.redis.url, 'api', 'bench-monitor');
+    await monitorClient.connect();
+    const seen = await roundTrips(monitorClient, async () => {
+      for (let i = 0; i < n; i++) await conncheckMysql(service);
+    });
+    const quiet = await roundTrips(monitorClient, () => new Promise((r) => setTimeout(r, elapsed)));
+    monitorClient.disconnect();
+
+    const col = (k: keyof SingleRun) => fmt(median(ours.map((o) => o[k])), 2);
+    const overhead = median(ours.map((o) => o.total)) - median(bare);
+    console.log(`\n1. single MySQL check, ${mode}: ${SINGLE_RUNS} of each, interleaved`);
+    console.log(`   bare mysql2 connect+ping+end   median ${fmt(median(bare), 2)} ms (p90 ${fmt(percentile(bare, 0.9), 2)})`);
+    console.log(`   conncheck submit → answer      median ${col('total')} ms (p90 ${fmt(percentile(ours.map((o) => o.total), 0.9), 2)})`);
+    console.log(
+      `   where it goes (medians, ms): submit round trip ${col('submit')}, created → started ${col('queued')}, probe ${col('probe')}, ` +
+        `result recorded ${col('recorded')}, end → answer ${col('answered')}`,
+    );
+    const perCheck = (k: 'roundTrips' | 'commands' | 'inScripts') => fmt((seen[k] - quiet[k]) / n, 1);
+    console.log(
+      `   Redis per check (idle service subtracted): ≈ ${perCheck('roundTrips')} round trips (MONITOR bursts) carrying ${perCheck('commands')} commands, ` +
+        `which ran ${perCheck('inScripts')} more inside scripts; ${fmt((busy - idle) / n, 1)} commands in all (INFO commandstats)`,
+    );
+    if (process.env.BENCH_VERBOSE) console.log(`   commands seen: ${JSON.stringify(seen.byCommand)}`);
+    verdicts.push({
+      measure: `single check (${mode})`,
+      baseline: `${fmt(median(bare), 2)} ms`,
+      conncheck: `${col('total')} ms`,
+      result: `+${fmt(overhead, 2)} ms`,
+      target: '≤ +3 ms',
+      met: overhead <= 3,
+    });
+  } finally {
+    await service.close();
   }
-  console.log(
-    `  round ${round + 1}: bare BullMQ ${fmt(bare[round]!, 0)} items/s (${fmt(bareCpu[round]!, 0)} µs CPU/item), ` +
-      `conncheck ${fmt(ours[round]!, 0)} items/s (${fmt(oursCpu[round]!, 0)} µs CPU/item)`,
-  );
 }
 
-const bareSingle: number[] = [];
-const oursSingle: number[] = [];
-for (let i = 0; i < 5; i++) {
-  await bareMysql();
-  await conncheckMysql(system);
-}
-for (let i = 0; i < SINGLE_RUNS; i++) {
-  bareSingle.push(await bareMysql());
-  oursSingle.push(await conncheckMysql(system));
-}
-await system.close();
-target.kill();
+// ---------------------------------------------------------------------------------------------------------------
+// 2. Throughput
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
-const spread = (xs: number[]) => `p10 ${fmt(pct(xs, 0.1), 2)} / p50 ${fmt(pct(xs, 0.5), 2)} / p90 ${fmt(pct(xs, 0.9), 2)} ms`;
-// Rounds are paired (bare and conncheck back to back, order alternating), so the ratio is taken per round and its
-// median reported: the machine's drift between rounds cancels out within a pair.
-const throughputRatio = median(ours.map((o, i) => o / bare[i]!));
-const overhead = median(oursSingle) - median(bareSingle);
-console.log('');
-console.log(`throughput   bare BullMQ median ${fmt(median(bare), 0)} items/s   conncheck median ${fmt(median(ours), 0)} items/s`);
-console.log(`             ratio conncheck/bare (median of the per-round ratios) = ${fmt(throughputRatio, 2)}   (target >= 1.00: ${throughputRatio >= 1 ? 'met' : 'NOT met'})`);
-console.log(`single MySQL bare mysql2 median ${fmt(median(bareSingle), 2)} ms   conncheck submit→terminal median ${fmt(median(oursSingle), 2)} ms`);
-console.log(`             bare ${spread(bareSingle)}; conncheck ${spread(oursSingle)}`);
-console.log(`             overhead = ${fmt(overhead, 2)} ms, ratio = ${fmt(median(oursSingle) / median(bareSingle), 2)}   (target overhead <= 5 ms: ${overhead <= 5 ? 'met' : 'NOT met'})`);
+async function throughput(): Promise<void> {
+  const { child: acceptTarget, ready } = await startChild('target', ['accept']);
+  const targetPort = ready.port as number;
+  const service = await startService('start:api + start:worker');
+  const barePrefix = `benchbare${randomBytes(3).toString('hex')}`;
+  const { child: bareWorker } = await startChild('bare-bullmq', [services.redis.url, barePrefix, String(CONCURRENCY), String(targetPort)]);
+  const bareQueue = new Queue('bare', { connection: redis, prefix: barePrefix });
+  const { child: loop } = await startChild('connect-loop', [String(CONCURRENCY), String(targetPort)]);
+  const submissions = 4;
+  const perSubmission = Math.ceil(ITEMS / submissions);
+
+  const ours = async (): Promise<{ rate: number; cpu: number; commands: number }> => {
+    await redis.config('RESETSTAT');
+    const cpu0 = serviceCpu(service);
+    const t0 = performance.now();
+    const ids = await Promise.all(
+      Array.from({ length: submissions }, (_, s) =>
+        post(service.base, Array.from({ length: perSubmission }, (_, i) => ({ id: `t${s}-${i}`, db_type: 'tcp', ip: '127.0.0.1', db_port: targetPort }))),
+      ),
+    );
+    const tasks = await Promise.all(ids.map((id) => waitEnd(service.base, id, false)));
+    const ms = performance.now() - t0;
+    for (const task of tasks) if (task.summary.succeeded !== perSubmission) throw new Error(`only ${task.summary.succeeded} of ${perSubmission} items succeeded`);
+    const total = perSubmission * submissions;
+    return { rate: total / (ms / 1000), cpu: (serviceCpu(service) - cpu0) / total, commands: (await redisCommands(redis)) / total };
+  };
+  const bare = async (): Promise<{ rate: number; cpu: number; commands: number }> => {
+    await redis.config('RESETSTAT');
+    const cpu0 = processCpu(bareWorker.proc.pid!);
+    bareWorker.send({ run: ITEMS });
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: submissions }, (_, s) =>
+        bareQueue.addBulk(Array.from({ length: perSubmission }, (_, i) => ({ name: 'tcp', data: { i: s * perSubmission + i }, opts: { removeOnComplete: true } }))),
+      ),
+    );
+    await bareWorker.next();
+    const ms = performance.now() - t0;
+    return { rate: ITEMS / (ms / 1000), cpu: (processCpu(bareWorker.proc.pid!) - cpu0) / ITEMS, commands: (await redisCommands(redis)) / ITEMS };
+  };
+  const connectLoop = async (): Promise<number> => {
+    loop.send({ run: ITEMS });
+    const { ms } = await loop.next<{ ms: number }>();
+    return ITEMS / (ms / 1000);
+  };
+
+  try {
+    for (let i = 0; i < 2; i++) {
+      await bare();
+      await ours();
+      await connectLoop();
+    }
+    const rows: { bare: Awaited<ReturnType<typeof bare>>; ours: Awaited<ReturnType<typeof ours>>; loop: number }[] = [];
+    console.log(`\n2. throughput: ${ITEMS} tcp items (${submissions} submissions of ${perSubmission}), concurrency ${CONCURRENCY}, start:api + start:worker; ${ROUNDS} rounds`);
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternate the order so drift in the machine's load hits every side alike.
+      const row = round % 2 === 0 ? { bare: await bare(), ours: await ours(), loop: await connectLoop() } : { loop: await connectLoop(), ours: await ours(), bare: await bare() };
+      rows.push(row);
+      console.log(
+        `   round ${round + 1}: connect loop ${fmt(row.loop, 0)}/s; bare BullMQ ${fmt(row.bare.rate, 0)} items/s (${fmt(row.bare.cpu, 0)} µs CPU, ${fmt(row.bare.commands, 1)} Redis commands per item); ` +
+          `conncheck ${fmt(row.ours.rate, 0)} items/s (${fmt(row.ours.cpu, 0)} µs CPU, ${fmt(row.ours.commands, 1)} Redis commands per item)`,
+      );
+    }
+    // Rounds are paired, so the ratio is taken per round and its median reported: drift between rounds cancels out.
+    const vsBare = median(rows.map((r) => r.ours.rate / r.bare.rate));
+    const vsLoop = median(rows.map((r) => r.ours.rate / r.loop));
+    verdicts.push({
+      measure: 'throughput vs bare BullMQ',
+      baseline: `${fmt(median(rows.map((r) => r.bare.rate)), 0)} items/s`,
+      conncheck: `${fmt(median(rows.map((r) => r.ours.rate)), 0)} items/s`,
+      result: `${fmt(vsBare, 2)}×`,
+      target: '≥ 2.0×',
+      met: vsBare >= 2,
+    });
+    verdicts.push({
+      measure: 'throughput vs bare connect loop',
+      baseline: `${fmt(median(rows.map((r) => r.loop)), 0)} /s`,
+      conncheck: `${fmt(median(rows.map((r) => r.ours.rate)), 0)} items/s`,
+      result: `${fmt(vsLoop, 2)}×`,
+      target: '≥ 0.7×',
+      met: vsLoop >= 0.7,
+    });
+  } finally {
+    await service.close();
+    bareWorker.stop();
+    loop.stop();
+    acceptTarget.stop();
+    await bareQueue.close();
+    await deleteKeys(redis, `${barePrefix}:*`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 3. Submissions
+
+async function submissions(): Promise<void> {
+  const service = await startService('start:api');
+  const barePrefix = `benchsub${randomBytes(3).toString('hex')}`;
+  const { child: bareApi, ready } = await startChild('bare-submit', [services.redis.url, barePrefix]);
+  const body = JSON.stringify({ jobs: [{ id: 'one', db_type: 'tcp', ip: '127.0.0.1', db_port: 9 }] });
+  const load = async (url: string, seconds: number): Promise<{ rate: number; p99: number; non2xx: number }> => {
+    const result = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 10, duration: seconds });
+    return { rate: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx };
+  };
+  const oursUrl = `${service.base}/v3/bench/jobs/batch-connection`;
+  const bareUrl = `http://127.0.0.1:${ready.port as number}/submit`;
+  try {
+    await load(bareUrl, 2);
+    await load(oursUrl, 2);
+    const rows: { ours: Awaited<ReturnType<typeof load>>; bare: Awaited<ReturnType<typeof load>> }[] = [];
+    console.log(`\n3. submissions: POST of a 1-item batch, autocannon with 10 connections, ${SUBMIT_SECONDS} s per side, start:api alone; 2 rounds`);
+    for (let round = 0; round < 2; round++) {
+      const row = round === 0 ? { bare: await load(bareUrl, SUBMIT_SECONDS), ours: await load(oursUrl, SUBMIT_SECONDS) } : { ours: await load(oursUrl, SUBMIT_SECONDS), bare: await load(bareUrl, SUBMIT_SECONDS) };
+      if (row.ours.non2xx > 0 || row.bare.non2xx > 0) throw new Error(`non-2xx answers under load: conncheck ${row.ours.non2xx}, bare ${row.bare.non2xx}`);
+      rows.push(row);
+      console.log(`   round ${round + 1}: bare Fastify + BullMQ add ${fmt(row.bare.rate, 0)} req/s (p99 ${row.bare.p99} ms); conncheck ${fmt(row.ours.rate, 0)} req/s (p99 ${row.ours.p99} ms)`);
+    }
+    const ratio = median(rows.map((r) => r.ours.rate / r.bare.rate));
+    verdicts.push({
+      measure: 'submissions (1-item POST)',
+      baseline: `${fmt(median(rows.map((r) => r.bare.rate)), 0)} req/s`,
+      conncheck: `${fmt(median(rows.map((r) => r.ours.rate)), 0)} req/s`,
+      result: `${fmt(ratio, 2)}×`,
+      target: '≥ 0.8×',
+      met: ratio >= 0.8,
+    });
+  } finally {
+    await service.close();
+    bareApi.stop();
+    await deleteKeys(redis, `${barePrefix}:*`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 4. 10,000 checks in flight
+
+async function inFlight(): Promise<void> {
+  const { child: silent, ready } = await startChild('target', ['silent']);
+  const port = ready.port as number;
+  const service = await startService('start:api + start:worker', { CONNCHECK_WORKER_CONCURRENCY: String(IN_FLIGHT), CONNCHECK_MAX_PENDING_ITEMS: String(IN_FLIGHT * 2) });
+  const batches = Math.ceil(IN_FLIGHT / 1000);
+  try {
+    const rssBefore = serviceRss(service.worker!.child.pid!);
+    const ids: string[] = [];
+    for (let b = 0; b < batches; b++) {
+      ids.push(await post(service.base, Array.from({ length: Math.min(1000, IN_FLIGHT - b * 1000) }, (_, i) => ({ id: `s${b}-${i}`, db_type: 'tcp', ip: '127.0.0.1', db_port: port, ssl_link: true, timeout_ms: IN_FLIGHT_TIMEOUT_MS }))));
+    }
+    let maxRss = rssBefore;
+    let maxRunning = 0;
+    const latencies: number[] = [];
+    let done = false;
+    const sampler = (async () => {
+      for (let i = 0; !done; i++) {
+        maxRss = Math.max(maxRss, serviceRss(service.worker!.child.pid!));
+        const t0 = performance.now();
+        const task = (await (await fetch(`${service.base}/v1/bench/checks/${ids[i % ids.length]}?include_items=false`)).json()) as TaskAnswer;
+        latencies.push(performance.now() - t0);
+        if (i % ids.length === 0) {
+          let running = 0;
+          for (const id of ids) running += ((await (await fetch(`${service.base}/v1/bench/checks/${id}?include_items=false`)).json()) as TaskAnswer).summary.running;
+          maxRunning = Math.max(maxRunning, running);
+        }
+        void task;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const tasks = [];
+    for (const id of ids) tasks.push(await waitEnd(service.base, id));
+    done = true;
+    await sampler;
+    const items = tasks.flatMap((t) => t.check_items);
+    const late = items.filter((i) => i.error_code !== 'TIMEOUT' || Date.parse(i.finished_at!) - Date.parse(i.started_at!) > IN_FLIGHT_TIMEOUT_MS + 1000);
+    const spans = items.map((i) => Date.parse(i.finished_at!) - Date.parse(i.started_at!));
+    const firstStart = Math.min(...items.map((i) => Date.parse(i.started_at!)));
+    const lastStart = Math.max(...items.map((i) => Date.parse(i.started_at!)));
+    const p99 = percentile(latencies, 0.99);
+    console.log(`\n4. ${IN_FLIGHT} tcp+TLS checks against a silent server, timeout ${IN_FLIGHT_TIMEOUT_MS / 1000} s, one worker process (concurrency ${IN_FLIGHT})`);
+    console.log(`   most running at once ${maxRunning}; all started within ${fmt((lastStart - firstStart) / 1000, 1)} s; started → finished ${fmt(Math.min(...spans) / 1000, 2)}–${fmt(Math.max(...spans) / 1000, 2)} s`);
+    console.log(`   items not ended as TIMEOUT at their deadline (+1 s): ${late.length}`);
+    console.log(`   worker RSS ${fmt(rssBefore / 2 ** 20, 0)} MB idle, ${fmt(maxRss / 2 ** 20, 0)} MB at most; GET of a task (summary) during the load: p50 ${fmt(percentile(latencies, 0.5), 1)} ms, p99 ${fmt(p99, 1)} ms over ${latencies.length}`);
+    verdicts.push({ measure: `${IN_FLIGHT} in flight: worker RSS`, baseline: `${fmt(rssBefore / 2 ** 20, 0)} MB idle`, conncheck: `${fmt(maxRss / 2 ** 20, 0)} MB`, result: `${fmt(maxRss / 2 ** 20, 0)} MB`, target: '< 300 MB', met: maxRss < 300 * 2 ** 20 });
+    verdicts.push({ measure: `${IN_FLIGHT} in flight: ended at deadline`, baseline: '–', conncheck: `${items.length - late.length} of ${items.length}`, result: `${late.length} late`, target: 'all', met: late.length === 0 && maxRunning >= IN_FLIGHT * 0.9 });
+    verdicts.push({ measure: `${IN_FLIGHT} in flight: GET p99`, baseline: '–', conncheck: `${fmt(p99, 1)} ms`, result: `${fmt(p99, 1)} ms`, target: '< 50 ms', met: p99 < 50 });
+  } finally {
+    await service.close();
+    silent.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const only = process.env.BENCH_ONLY?.split(',');
+const want = (name: string) => !only || only.includes(name);
+console.log(`conncheck bench — node ${process.version}, redis ${services.redis.url}, ${mariadb.version}; services at CONNCHECK_LOG_LEVEL=warn`);
+if (want('single')) {
+  await singleCheck('npm start');
+  await singleCheck('start:api + start:worker');
+}
+if (want('throughput')) await throughput();
+if (want('submit')) await submissions();
+if (want('inflight')) await inFlight();
+redis.disconnect();
+
+console.log('\nresults (each against its baseline from this run)');
+const widths = [34, 18, 18, 12, 10];
+const row = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+console.log(row(['measure', 'baseline', 'conncheck', 'result', 'target', 'met']));
+for (const v of verdicts) console.log(row([v.measure, v.baseline, v.conncheck, v.result, v.target, v.met ? 'met' : 'NOT met']));
 process.exit(0);
