@@ -1,6 +1,7 @@
 export * from './keys.js';
 export * from './item-state.js';
 export * from './task-queue.js';
+export * from './task-getters.js';
 export * from './task-store.js';
 export * from './redis.js';
 export * from './task-events.js';

@@ -1,7 +1,7 @@
 // Owns: the name of every Redis key conncheck writes (BullMQ's own keys live under `queuePrefix`).
 // Must not: be bypassed — no other module builds a key by hand.
 
-import type { TaskStatus } from '@conncheck/core';
+import { TASK_STATUSES, type TaskStatus } from '@conncheck/core';
 
 export interface TaskKeys {
   task: string;
@@ -24,6 +24,23 @@ export class StoreKeys {
       secrets: `${p}:secrets:${checkId}`,
       events: `${p}:events:${checkId}`,
     };
+  }
+
+  /** The fourteen KEYS of every task script, in the order of lua/includes/taskKeys.lua. */
+  taskScriptKeys(checkId: string, project: string): string[] {
+    const k = this.task(checkId);
+    return [
+      k.task,
+      k.items,
+      k.specs,
+      k.secrets,
+      ...TASK_STATUSES.map((status) => this.projectIndex(project, status)),
+      this.unfinished(project),
+      this.openTasks(),
+      this.endedTimes(project),
+      k.events,
+      this.callbacksDue(),
+    ];
   }
 
   /**
