@@ -73,6 +73,35 @@ export interface Submitted {
   replayed: boolean;
 }
 
+/** One step of a worker through its job: finish an item, claim the next, or both (TaskStore.advance). */
+export interface AdvanceOptions {
+  checkId: string;
+  project: string;
+  /** The worker that claims, and that ran the item it finishes. */
+  worker: WorkerRef;
+  /**
+   * The item that ended and how. Without `claimed` (an item failed on behalf of a job that will not run it), the item
+   * keeps the attempts, start time and worker it has.
+   */
+  finish?: { index: number; claimed?: { attempts: number; started_at: number }; outcome: ItemOutcome };
+  /** The item to claim next. */
+  claimIndex?: number;
+  /** @defaultValue Date.now() */
+  now?: number;
+}
+
+/** What an advance did. */
+export interface Advanced {
+  /** 1 the result was written, 0 the item had ended already (the result is dropped), -1 the task is gone; null when nothing was finished. */
+  written: number | null;
+  /** The task's status after the step; null when the task is gone. */
+  taskStatus: string | null;
+  /** The claim, when one was asked for. */
+  claim: Claim | undefined;
+  /** This step ended the task. */
+  ended: boolean;
+}
+
 export class TaskStore extends TaskGetters {
   private readonly advanceKeyCache = new Map<string, string[]>();
   private readonly workerJsonCache = new WeakMap<WorkerRef, string>();
@@ -167,16 +196,8 @@ export class TaskStore extends TaskGetters {
    * Finishes `finish` (if given) and claims `claimIndex` (if given) in one round trip. Returns the claim, with the
    * item's spec and its secrets opened.
    */
-  async advance(
-    checkId: string,
-    project: string,
-    worker: WorkerRef,
-    finish: { index: number; claimed?: { attempts: number; started_at: number }; outcome: ItemOutcome } | undefined,
-    claimIndex: number | undefined,
-    now: number = Date.now(),
-  ): Promise<{ written: number | null; taskStatus: string | null; claim: Claim | undefined; ended: boolean }> {
-    // Without `claimed` (an item failed on behalf of a job that will not run it), the item keeps its attempts, start
-    // time and worker as stored.
+  async advance(options: AdvanceOptions): Promise<Advanced> {
+    const { checkId, project, worker, finish, claimIndex, now = Date.now() } = options;
     const state: ItemState | undefined = finish && terminalState(finish.claimed && { ...finish.claimed, worker }, finish.outcome, now);
     const [written, taskStatus, claim, ended] = await this.redis.advanceItem(
       ...this.advanceKeys(checkId, project),
