@@ -130,7 +130,9 @@ describe('TaskStore', () => {
     const claimed = { attempts: 1, started_at: 0 };
     await h.store.advance({ checkId: check_id, project: 'p1', worker, claimIndex: 0 });
     await h.store.advance({ checkId: check_id, project: 'p1', worker, finish: { index: 0, claimed, outcome: ok }, claimIndex: 1 });
-    assert.deepEqual(await h.store.cancel(check_id, 'p1'), { canceled: 2 });
+    const outcome = await h.store.cancel(check_id, 'p1');
+    assert.ok(outcome && 'canceled' in outcome);
+    assert.equal(outcome.canceled, 2);
     const late = await h.store.advance({ checkId: check_id, project: 'p1', worker, finish: { index: 1, claimed, outcome: ok }, claimIndex: 2 });
     assert.equal(late.written, 0);
     assert.deepEqual(late.claim, { kind: 'skip', index: 2, reason: 'canceled' });
@@ -142,6 +144,9 @@ describe('TaskStore', () => {
       ['canceled', 'CANCELED'],
       ['canceled', 'CANCELED'],
     ]);
+    // The cancel answers the task as a read after it shows it, and where its jobs are.
+    assert.deepEqual(outcome.task, task);
+    assert.deepEqual(outcome.runs, [['default', 3]]);
     assert.deepEqual(await h.store.cancel(check_id, 'p1'), { ended: 'Canceled' });
     assert.equal(await h.store.cancel(check_id, 'p2'), undefined);
     assert.equal(await h.store.unfinishedItems('p1'), 0);

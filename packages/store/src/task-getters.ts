@@ -227,7 +227,7 @@ export class TaskGetters {
     };
   }
 
-  /** Task size, pools and status, for a worker, the reaper or cancellation; undefined when gone. */
+  /** Task size, pools and status, for a worker, the reaper or a replayed submission; undefined when gone. */
   async taskInfo(checkId: string): Promise<TaskInfo | undefined> {
     const [project, total, pools, status, createdAt, connection] = await this.redis.hmget(
       this.keys.task(checkId).task,

@@ -2,11 +2,11 @@
 // task-getters.ts's, which this class extends. Must not: run probes or know HTTP; multi-key changes go through MULTI or
 // a Lua script, never several round trips.
 
-import { type ItemSecrets, type ItemSpec, type TaskStatus, SecretBoxError, TASK_TYPE, newCheckId } from '@conncheck/core';
-import { type ItemOutcome, type ItemState, type WorkerRef, INITIAL_ITEM_STATE, terminalState } from './item-state.js';
-import type { ClaimReply } from './scripts.js';
+import { type ItemSecrets, type ItemSpec, type Task, type TaskStatus, SecretBoxError, TASK_TYPE, newCheckId } from '@conncheck/core';
+import { type ItemOutcome, type ItemState, type WorkerRef, INITIAL_ITEM_STATE, runsOf, taskView, terminalState } from './item-state.js';
+import type { ClaimReply, FlatHash } from './scripts.js';
 import { TaskGetters } from './task-getters.js';
-import { type TaskQueue, poolRuns } from './task-queue.js';
+import { type PoolRuns, type TaskQueue, poolRuns } from './task-queue.js';
 
 /** A claimed item, ready to probe. `secrets` is undefined when the item had none. */
 export type Claim =
@@ -100,6 +100,16 @@ export interface Advanced {
   claim: Claim | undefined;
   /** This step ended the task. */
   ended: boolean;
+}
+
+/** A task that a cancel ended. */
+export interface Canceled {
+  /** Its items that had not ended (now canceled). */
+  canceled: number;
+  /** The task as the cancel left it. */
+  task: Task;
+  /** Its items by pool: where its jobs wait (TaskQueue.removeWaiting). */
+  runs: PoolRuns;
 }
 
 export class TaskStore extends TaskGetters {
@@ -267,12 +277,16 @@ export class TaskStore extends TaskGetters {
     }
   }
 
-  /** Cancels a task. `undefined` = no such task in this project; `{ended}` = it had already ended. */
-  async cancel(checkId: string, project: string, now: number = Date.now()): Promise<{ canceled: number } | { ended: TaskStatus } | undefined> {
-    if (!(await this.belongsTo(checkId, project))) return undefined;
+  /**
+   * Cancels a task, in one round trip: the script checks the project and answers the task as the cancel left it.
+   * `undefined` = no such task in this project; `{ended}` = it had already ended.
+   */
+  async cancel(checkId: string, project: string, now: number = Date.now()): Promise<Canceled | { ended: TaskStatus } | undefined> {
+    if (!TaskStore.isCheckId(checkId)) return undefined;
     const reply = await this.redis.cancelTask(
       ...this.keys.taskScriptKeys(checkId, project),
       checkId,
+      project,
       now,
       this.retentionSeconds,
       'canceled before it finished',
@@ -280,13 +294,10 @@ export class TaskStore extends TaskGetters {
       this.keys.endedChannel(),
     );
     if (reply === -1) return undefined;
-    if (Array.isArray(reply)) return { ended: reply[1] as TaskStatus };
-    return { canceled: reply };
-  }
-
-  private async belongsTo(checkId: string, project: string): Promise<boolean> {
-    if (!TaskStore.isCheckId(checkId)) return false;
-    return (await this.redis.hget(this.keys.task(checkId).task, 'project')) === project;
+    if (reply[0] === 'ended') return { ended: reply[1] as TaskStatus };
+    const [, canceled, hash, specs, states] = reply;
+    const task = record(hash);
+    return { canceled, task: taskView(checkId, task, record(specs), record(states)), runs: runsOf(task.pools, task.total) };
   }
 
   async clearDueCallback(checkId: string): Promise<void> {
@@ -334,6 +345,13 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
   );
+}
+
+/** field, value, field, value … as an object. */
+function record(flat: FlatHash): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
 }
 
 function aad(checkId: string, index: number): string {

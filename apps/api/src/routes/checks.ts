@@ -264,13 +264,10 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       const outcome = await store.cancel(checkId, project);
       if (!outcome) throw notFound(checkId, deps);
       if ('ended' in outcome) throw new ApiError(409, ApiErrorCode.ALREADY_FINISHED, `check ${checkId} already ended as ${outcome.ended}`);
-      const info = await store.taskInfo(checkId);
-      if (info) await queue.removeWaiting(checkId, info.runs).catch(() => undefined);
+      await queue.removeWaiting(checkId, outcome.runs).catch(() => undefined);
       canceledItems.inc(outcome.canceled);
       request.log.info({ check_id: checkId, project, canceled: outcome.canceled }, 'check canceled');
-      const task = await store.getTask(checkId, project);
-      if (!task) throw notFound(checkId, deps);
-      return reply.status(200).send(task);
+      return reply.status(200).send(outcome.task);
     },
   );
 }
