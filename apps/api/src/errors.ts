@@ -66,7 +66,8 @@ export function validationProblem(error: AjvError, context: string): FieldProble
   }
 }
 
-type RouteError = FastifyError & { validation?: AjvError[]; validationContext?: string };
+/** What a route or the framework throws: any error, a validation error with Ajv's details. */
+export type RouteError = FastifyError & { validation?: AjvError[]; validationContext?: string };
 
 /** Any error a route or the framework raises, as the ApiError to answer with (internals logged, never sent). */
 export function toApiError(error: RouteError, request: FastifyRequest): ApiError {

@@ -91,5 +91,14 @@ export function dryRunProblems(body: unknown): { count: number; problems: FieldP
   return { count: jobs.length, problems: problems.map((p, order) => ({ p, order })).sort((a, b) => indexOf(a.p) - indexOf(b.p) || a.order - b.order).map(({ p }) => p) };
 }
 
+/**
+ * The length of an array field of a body not yet validated (a preValidation hook's view), 0 when it is not an array:
+ * an oversized batch is refused before the schema spends per-item work on it.
+ */
+export function unvalidatedLength(body: unknown, field: string): number {
+  const value = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[field] : undefined;
+  return Array.isArray(value) ? value.length : 0;
+}
+
 /** Stand-ins for required fields a job lacks, so that its other fields can still be checked. */
 const PLACEHOLDERS: Record<string, unknown> = { id: 'placeholder', ip: '192.0.2.1', db_type: 'tcp' };

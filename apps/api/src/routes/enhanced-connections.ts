@@ -4,10 +4,9 @@
 
 import { isIP } from 'node:net';
 import Type from 'typebox';
-import type { FastifyInstance } from 'fastify';
 import { ApiError, ApiErrorCode, BatchJob, ErrorBody, buildItems } from '@conncheck/core';
 import { ConnectionNameTakenError, ConnectionStore, type SavedConnection } from '@conncheck/store';
-import type { ApiDeps } from '../deps.js';
+import type { ApiDeps, ApiInstance } from '../deps.js';
 import { POOL_PATTERN, ProjectId, bodyErrors } from '../params.js';
 
 const { id: _id, pool: _pool, ...destinationFields } = BatchJob.properties;
@@ -39,7 +38,6 @@ const CreateBody = Type.Object(
   },
   { additionalProperties: false },
 );
-type CreateBody = Type.Static<typeof CreateBody>;
 const QueuesBody = Type.Object(
   { queues: Type.Optional(Pools), elastic_resource_pools: Type.Optional(Pools) },
   { additionalProperties: false },
@@ -86,10 +84,9 @@ const ListItem = Type.Object({ ...ConnectionView.properties, is_success: Type.Op
 const Done = Type.Object({ is_success: Type.Boolean(), message: Type.String() });
 
 const ConnParams = Type.Object({ project_id: ProjectId, connection_id: Type.String({ maxLength: 64, description: 'Connection ID.' }) }, { additionalProperties: false });
-type ConnParams = Type.Static<typeof ConnParams>;
 const errors = bodyErrors;
 
-export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps): Promise<void> {
   const { store, queue, config, registry } = deps;
   const connections = new ConnectionStore(store.connection, store.keys, store.secretBox, config.retentionSeconds);
   const base = '/v2.0/:project_id/datasource/enhanced-connections';
@@ -123,8 +120,8 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
       },
     },
     async (request, reply) => {
-      const { project_id: project } = request.params as { project_id: string };
-      const body = request.body as CreateBody;
+      const { project_id: project } = request.params;
+      const { body } = request;
       const { problems, items } = buildItems([{ ...body.destination, id: body.destination.id ?? body.name }], { allowLoopback: deps.auth.openMode });
       if (problems.length > 0) {
         const first = problems[0]!;
@@ -163,7 +160,7 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
     `${base}/:connection_id`,
     { schema: { tags: ['enhanced connections'], summary: 'Query an enhanced datasource connection', params: ConnParams, response: { 200: ConnectionView, ...errors } } },
     async (request) => {
-      const { project_id: project, connection_id: id } = request.params as ConnParams;
+      const { project_id: project, connection_id: id } = request.params;
       return { is_success: true, message: '', ...(await present(await load(project, id), registry)) };
     },
   );
@@ -188,8 +185,8 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
       },
     },
     async (request) => {
-      const { project_id: project } = request.params as { project_id: string };
-      const q = request.query as { limit?: number; offset?: number; status?: string; name?: string };
+      const { project_id: project } = request.params;
+      const q = request.query;
       const { connections: page, count } = await connections.list(project, { status: q.status, name: q.name, offset: q.offset ?? 0, limit: q.limit ?? 100 });
       return { is_success: true, message: '', connections: await Promise.all(page.map((c) => present(c, registry))), count };
     },
@@ -199,7 +196,7 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
     `${base}/:connection_id`,
     { schema: { tags: ['enhanced connections'], summary: 'Delete an enhanced datasource connection (its schedules and credentials go)', params: ConnParams, response: { 200: Done, ...errors } } },
     async (request) => {
-      const { project_id: project, connection_id: id } = request.params as ConnParams;
+      const { project_id: project, connection_id: id } = request.params;
       const pools = await connections.delete(project, id);
       if (!pools) throw notFound(id);
       await stop(id, pools);
@@ -212,8 +209,8 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
     `${base}/:connection_id/associate-queue`,
     { schema: { tags: ['enhanced connections'], summary: 'Bind pools to an enhanced connection', params: ConnParams, body: QueuesBody, response: { 200: Done, ...errors } } },
     async (request) => {
-      const { project_id: project, connection_id: id } = request.params as ConnParams;
-      const pools = requirePools(request.body as QueuesBody);
+      const { project_id: project, connection_id: id } = request.params;
+      const pools = requirePools(request.body);
       const connection = await load(project, id);
       if (connection.status !== 'ACTIVE') throw notFound(id);
       await start(project, connection, await connections.associate(id, pools));
@@ -225,8 +222,8 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
     `${base}/:connection_id/disassociate-queue`,
     { schema: { tags: ['enhanced connections'], summary: 'Unbind pools from an enhanced connection', params: ConnParams, body: QueuesBody, response: { 200: Done, ...errors } } },
     async (request) => {
-      const { project_id: project, connection_id: id } = request.params as ConnParams;
-      const pools = requirePools(request.body as QueuesBody);
+      const { project_id: project, connection_id: id } = request.params;
+      const pools = requirePools(request.body);
       const connection = await load(project, id);
       if (connection.status !== 'ACTIVE') throw notFound(id);
       const bound = new Set(connection.queues.map((q) => q.name));
@@ -249,7 +246,7 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
       },
     },
     async (request, reply) => {
-      const { project_id: project, connection_id: id } = request.params as ConnParams;
+      const { project_id: project, connection_id: id } = request.params;
       const connection = await load(project, id);
       if (connection.status !== 'ACTIVE') throw notFound(id);
       const checks: { queue: string; check_id: string }[] = [];
