@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { type BatchJob, buildItems } from '@conncheck/core';
-import { type ItemOutcome, TaskQueue } from '@conncheck/store';
+import { type ItemOutcome, TaskQueue, createRedis, isUnavailableError } from '@conncheck/store';
 import { type Harness, dumpKeys, harness } from './lib/harness.js';
+import { freePort } from './lib/processes.js';
 
 const worker = { id: 'w1', pool: 'default' };
 const ok: ItemOutcome = { success: true, duration_ms: 3.2, stages: [{ name: 'tcp', status: 'ok', duration_ms: 1 }] };
@@ -261,5 +262,27 @@ describe('TaskReaper', () => {
     // The ended task left the open set; the waiting ones are all still in it.
     assert.equal(await h.redis.zcard(h.store.keys.openTasks()), 250);
     await reaper.close();
+  });
+});
+
+describe('isUnavailableError', () => {
+  it('tells a Redis that cannot be reached from one that answered with an error, and from a bug', async () => {
+    const h = await harness();
+    try {
+      const answered = await h.redis.call('NO-SUCH-COMMAND').then(() => undefined, (err: unknown) => err);
+      assert.equal(isUnavailableError(answered, h.redis), false, 'a ReplyError: Redis is there');
+      // The API's connection (no offline queue) to a port nothing listens on: ioredis rejects with a bare Error.
+      const away = createRedis(`redis://127.0.0.1:${await freePort()}`, 'api', 'unavailable-test');
+      away.on('error', () => undefined);
+      const refused = await away.get('k').then(() => undefined, (err: unknown) => err);
+      away.disconnect();
+      assert.ok(refused instanceof Error);
+      assert.equal(isUnavailableError(refused, away), true, String(refused));
+      assert.equal(isUnavailableError(Object.assign(new Error('read'), { code: 'ECONNRESET' }), h.redis), true, 'a socket error code');
+      assert.equal(isUnavailableError(new TypeError('x is undefined'), away), false, 'a bug is not an outage');
+      assert.equal(isUnavailableError(new Error('something else'), h.redis), false);
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -61,7 +61,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // Every route takes JSON; a text/plain body is a client mistake (415), not a string to validate.
   app.removeContentTypeParser('text/plain');
   registerBodyEdges(app);
-  registerErrorHandling(app, allowedMethods);
+  registerErrorHandling(app, store.connection, allowedMethods);
   logErrorAnswers(app);
 
   app.addHook('onResponse', async (request, reply) => {

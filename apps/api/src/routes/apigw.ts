@@ -202,7 +202,7 @@ export function toApigError(error: ApiError): ApiError {
 export async function apigwRoutes(app: ApiInstance, deps: ApiDeps): Promise<void> {
   const { config, store } = deps;
   const channels = new ChannelStore(store.connection, store.keys);
-  app.setErrorHandler((error: RouteError, request, reply) => sendError(reply, toApigError(toApiError(error, request))));
+  app.setErrorHandler((error: RouteError, request, reply) => sendError(reply, toApigError(toApiError(error, request, store.connection))));
   app.post(
     '/v2/:project_id/apigw/instances/:instance_id/backend/connectivity/check',
     {
