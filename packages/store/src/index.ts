@@ -8,3 +8,4 @@ export * from './task-events.js';
 export * from './worker-registry.js';
 export * from './channel-store.js';
 export * from './connection-store.js';
+export * from './name-taken-error.js';

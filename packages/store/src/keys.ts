@@ -125,6 +125,11 @@ export class StoreKeys {
     return `${this.prefix}:channel-names:${project}:${instance}`;
   }
 
+  /** The two KEYS of saveChannel and deleteChannel. */
+  channelScriptKeys(project: string, instance: string): [channels: string, names: string] {
+    return [this.channels(project, instance), this.channelNames(project, instance)];
+  }
+
   /** A saved connection (hash: project, name, status, spec, sealed secrets, …). */
   connection(id: string): string {
     return `${this.prefix}:conn:${id}`;
@@ -143,6 +148,11 @@ export class StoreKeys {
   /** Hash of a project's live saved connections by name → id (names are unique per project). */
   connectionNames(project: string): string {
     return `${this.prefix}:conn-names:${project}`;
+  }
+
+  /** The four KEYS of createConnection and deleteConnection. */
+  connectionScriptKeys(id: string, project: string): [connection: string, pools: string, index: string, names: string] {
+    return [this.connection(id), this.connectionQueues(id), this.projectConnections(project), this.connectionNames(project)];
   }
 
   /** The BullMQ job scheduler (in the pool's queue) that re-checks a saved connection from that pool. */

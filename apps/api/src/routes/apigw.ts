@@ -15,7 +15,7 @@ import {
   buildItems,
   parseEndpoints,
 } from '@conncheck/core';
-import { type Channel, ChannelNameTakenError, ChannelStore } from '@conncheck/store';
+import { type Channel, ChannelStore, NameTakenError } from '@conncheck/store';
 import type { ApiDeps, ApiInstance } from '../deps.js';
 import { type RouteError, sendError, toApiError } from '../errors.js';
 import { POOL_PATTERN, ProjectId, bodyErrors, projectErrors } from '../params.js';
@@ -328,7 +328,7 @@ export async function apigwRoutes(app: ApiInstance, deps: ApiDeps): Promise<void
       try {
         await channels.create(project, instance, channel);
       } catch (err) {
-        if (err instanceof ChannelNameTakenError) throw new ApiError(400, ApigErrorCode.CHANNEL_NAME_TAKEN, `The VPC channel name already exists,name:${body.name}`);
+        if (err instanceof NameTakenError) throw new ApiError(400, ApigErrorCode.CHANNEL_NAME_TAKEN, `The VPC channel name already exists,name:${body.name}`);
         throw err;
       }
       request.log.info({ project, instance, vpc_channel_id: id, members: channel.members.length }, 'vpc channel created');

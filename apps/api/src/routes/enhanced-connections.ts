@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import Type from 'typebox';
 import { ApiError, ApiErrorCode, BatchJob, ErrorBody, buildItems } from '@conncheck/core';
-import { ConnectionNameTakenError, ConnectionStore, type SavedConnection } from '@conncheck/store';
+import { ConnectionStore, NameTakenError, type SavedConnection } from '@conncheck/store';
 import type { ApiDeps, ApiInstance } from '../deps.js';
 import { POOL_PATTERN, ProjectId, bodyErrors } from '../params.js';
 
@@ -147,7 +147,7 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
           extra: pick(body, ['dest_vpc_id', 'dest_network_id', 'routetable_id', 'tags']),
         });
       } catch (err) {
-        if (err instanceof ConnectionNameTakenError) throw new ApiError(409, ApiErrorCode.NAME_TAKEN, `name: an enhanced connection named "${body.name}" exists in this project (${err.id})`);
+        if (err instanceof NameTakenError) throw new ApiError(409, ApiErrorCode.NAME_TAKEN, `name: an enhanced connection named "${body.name}" exists in this project (${err.id})`);
         throw err;
       }
       await start(project, { id, check_interval_seconds: interval }, pools);
