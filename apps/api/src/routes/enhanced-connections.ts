@@ -84,6 +84,7 @@ const ListItem = Type.Object({ ...ConnectionView.properties, is_success: Type.Op
 const Done = Type.Object({ is_success: Type.Boolean(), message: Type.String() });
 
 const ConnParams = Type.Object({ project_id: ProjectId, connection_id: Type.String({ maxLength: 64, description: 'Connection ID.' }) }, { additionalProperties: false });
+type ConnParams = Type.Static<typeof ConnParams>;
 const errors = bodyErrors;
 
 export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps): Promise<void> {
@@ -95,6 +96,17 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
     const connection = await connections.get(project, id);
     if (!connection) throw notFound(id);
     return connection;
+  };
+  /** A connection not deleted: the only kind whose pools can be bound, unbound or checked. */
+  const loadActive = async (project: string, id: string): Promise<SavedConnection> => {
+    const connection = await load(project, id);
+    if (connection.status !== 'ACTIVE') throw notFound(id);
+    return connection;
+  };
+  /** What binding or unbinding pools acts on: the pools the body names (400 without any) of a connection not deleted. */
+  const poolsRequest = async (params: ConnParams, body: QueuesBody) => {
+    const pools = requirePools(body);
+    return { project: params.project_id, connection: await loadActive(params.project_id, params.connection_id), pools };
   };
 
   /** Binds pools: each gets its schedule and a first check at once (its status leaves CREATING with it). */
@@ -209,11 +221,8 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
     `${base}/:connection_id/associate-queue`,
     { schema: { tags: ['enhanced connections'], summary: 'Bind pools to an enhanced connection', params: ConnParams, body: QueuesBody, response: { 200: Done, ...errors } } },
     async (request) => {
-      const { project_id: project, connection_id: id } = request.params;
-      const pools = requirePools(request.body);
-      const connection = await load(project, id);
-      if (connection.status !== 'ACTIVE') throw notFound(id);
-      await start(project, connection, await connections.associate(id, pools));
+      const { project, connection, pools } = await poolsRequest(request.params, request.body);
+      await start(project, connection, await connections.associate(connection.id, pools));
       return { is_success: true, message: `associated peer connection for queues: {${pools.join(',')}}.` };
     },
   );
@@ -222,14 +231,11 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
     `${base}/:connection_id/disassociate-queue`,
     { schema: { tags: ['enhanced connections'], summary: 'Unbind pools from an enhanced connection', params: ConnParams, body: QueuesBody, response: { 200: Done, ...errors } } },
     async (request) => {
-      const { project_id: project, connection_id: id } = request.params;
-      const pools = requirePools(request.body);
-      const connection = await load(project, id);
-      if (connection.status !== 'ACTIVE') throw notFound(id);
+      const { connection, pools } = await poolsRequest(request.params, request.body);
       const bound = new Set(connection.queues.map((q) => q.name));
       const unknown = pools.filter((pool) => !bound.has(pool));
       if (unknown.length > 0) throw new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `queues: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not bound to this connection`);
-      await stop(id, await connections.disassociate(id, pools));
+      await stop(connection.id, await connections.disassociate(connection.id, pools));
       return { is_success: true, message: `Disassociated peer connection for queues:{${pools.join(',')}}.` };
     },
   );
@@ -247,8 +253,7 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
     },
     async (request, reply) => {
       const { project_id: project, connection_id: id } = request.params;
-      const connection = await load(project, id);
-      if (connection.status !== 'ACTIVE') throw notFound(id);
+      const connection = await loadActive(project, id);
       const checks: { queue: string; check_id: string }[] = [];
       for (const { name } of connection.queues) {
         const checkId = await connections.startCheck(project, id, name, store, queue);
