@@ -10,6 +10,7 @@ import {
   ApigErrorCode,
   type BatchJob,
   ErrorBody,
+  POOL_NAME_PATTERN,
   RequestLimits,
   TASK_TYPES,
   buildItems,
@@ -18,11 +19,11 @@ import {
 import { type Channel, ChannelStore, NameTakenError } from '@conncheck/store';
 import type { ApiDeps, ApiInstance } from '../deps.js';
 import { type RouteError, sendError, toApiError } from '../errors.js';
-import { POOL_PATTERN, ProjectId, bodyErrors, projectErrors } from '../params.js';
+import { ProjectId, bodyErrors, projectErrors } from '../params.js';
 import { SyncCheckError, checkHeaders, runSyncCheck } from '../sync-check.js';
 
 const InstanceParams = Type.Object(
-  { project_id: ProjectId, instance_id: Type.String({ pattern: POOL_PATTERN, description: 'Gateway ID: here, the worker pool (network zone) checks run from.' }) },
+  { project_id: ProjectId, instance_id: Type.String({ pattern: POOL_NAME_PATTERN, description: 'Gateway ID: here, the worker pool (network zone) checks run from.' }) },
   { additionalProperties: false },
 );
 const ChannelParams = Type.Object(

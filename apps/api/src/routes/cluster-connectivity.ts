@@ -3,9 +3,9 @@
 // Must not: probe anything itself or read message text: the status comes from each item's error_code.
 
 import Type from 'typebox';
-import { ApiError, ApiErrorCode, type BatchJob, type CheckItem, ErrorBody, ItemErrorCode, RequestLimits, TASK_TYPES, buildItems } from '@conncheck/core';
+import { ApiError, ApiErrorCode, type BatchJob, type CheckItem, ErrorBody, ItemErrorCode, POOL_NAME_PATTERN, RequestLimits, TASK_TYPES, buildItems } from '@conncheck/core';
 import type { ApiDeps, ApiInstance } from '../deps.js';
-import { POOL_PATTERN, ProjectId, bodyErrors } from '../params.js';
+import { ProjectId, bodyErrors } from '../params.js';
 import { SyncCheckError, checkHeaders, runSyncCheck } from '../sync-check.js';
 import { unvalidatedLength } from '../validation.js';
 
@@ -79,7 +79,7 @@ export async function clusterConnectivityRoutes(app: ApiInstance, deps: ApiDeps)
         params: Type.Object(
           {
             project_id: ProjectId,
-            cluster_id: Type.String({ pattern: POOL_PATTERN, description: 'The worker pool (network zone) the test runs from.' }),
+            cluster_id: Type.String({ pattern: POOL_NAME_PATTERN, description: 'The worker pool (network zone) the test runs from.' }),
           },
           { additionalProperties: false },
         ),

@@ -4,17 +4,17 @@
 
 import { isIP } from 'node:net';
 import Type from 'typebox';
-import { ApiError, ApiErrorCode, BatchJob, ErrorBody, buildItems } from '@conncheck/core';
+import { ApiError, ApiErrorCode, BatchJob, ErrorBody, POOL_NAME_PATTERN, buildItems } from '@conncheck/core';
 import { ConnectionStore, NameTakenError, type SavedConnection } from '@conncheck/store';
 import type { ApiDeps, ApiInstance } from '../deps.js';
-import { POOL_PATTERN, ProjectId, bodyErrors } from '../params.js';
+import { ProjectId, ProjectParams, bodyErrors } from '../params.js';
 
 const { id: _id, pool: _pool, ...destinationFields } = BatchJob.properties;
 const Destination = Type.Object(
   { ...destinationFields, id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Shown as the check item\'s id (default: the connection name).' })) },
   { additionalProperties: false, description: 'What to check: one job of the batch request, validated exactly like one (any db_type, credentials and TLS fields).' },
 );
-const Pools = Type.Array(Type.String({ pattern: POOL_PATTERN }), { maxItems: 32, uniqueItems: true });
+const Pools = Type.Array(Type.String({ pattern: POOL_NAME_PATTERN }), { maxItems: 32, uniqueItems: true });
 const HostEntry = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,127}$', description: 'A host name the destination (or the brokers and members it names) uses.' }),
@@ -126,7 +126,7 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
       schema: {
         tags: ['enhanced connections'],
         summary: 'Create an enhanced datasource connection: a saved destination checked from every bound pool',
-        params: Type.Object({ project_id: ProjectId }, { additionalProperties: false }),
+        params: ProjectParams,
         body: CreateBody,
         response: { 201: Type.Object({ is_success: Type.Boolean(), message: Type.String(), connection_id: Type.String() }), 409: ErrorBody, ...errors },
       },
@@ -183,7 +183,7 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
       schema: {
         tags: ['enhanced connections'],
         summary: 'List enhanced datasource connections, newest first',
-        params: Type.Object({ project_id: ProjectId }, { additionalProperties: false }),
+        params: ProjectParams,
         querystring: Type.Object(
           {
             limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 100, description: '0 = all.' })),
