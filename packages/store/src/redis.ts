@@ -1,5 +1,6 @@
-// Owns: how conncheck connects to Redis (options per role) and a bounded wait for the first connection.
-// Must not: hide a failure: an unreachable Redis at start is one clear error, not an endless retry loop.
+// Owns: how conncheck connects to Redis (options per role), a bounded wait for the first connection, and telling an
+// unreachable Redis from an error it answered. Must not: hide a failure: an unreachable Redis at start is one clear
+// error, not an endless retry loop.
 
 import type { Logger } from '@conncheck/core';
 import { Redis, type RedisOptions, ReplyError } from 'ioredis';
