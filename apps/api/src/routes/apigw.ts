@@ -9,7 +9,6 @@ import {
   ApiErrorCode,
   ApigErrorCode,
   type BatchJob,
-  ErrorBody,
   POOL_NAME_PATTERN,
   RequestLimits,
   TASK_TYPES,

@@ -2,7 +2,6 @@
 // oldest waiting job: what an operator scaling workers looks at. Must not: change anything.
 
 import Type from 'typebox';
-import { ErrorBody } from '@conncheck/core';
 import type { ApiDeps, ApiInstance } from '../deps.js';
 import { ProjectParams, projectErrors } from '../params.js';
 
