@@ -1,6 +1,5 @@
-// Owns: the JSON Schema validators of the API (Ajv set-up), the dry run's full validation of a body that fails the
-// schema, and what may be read of a body before it is validated. Must not: decide HTTP answers (routes do) or format
-// errors for a 4xx body (errors.ts does).
+// Owns: the API's JSON Schema validators (Ajv), the dry run's full validation, and reading a body before validation.
+// Must not: decide HTTP answers (routes do) or format errors for a 4xx body (errors.ts does).
 
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';

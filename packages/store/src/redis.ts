@@ -1,6 +1,5 @@
-// Owns: how conncheck connects to Redis (options per role), a bounded wait for the first connection, and telling an
-// unreachable Redis from an error it answered. Must not: hide a failure: an unreachable Redis at start is one clear
-// error, not an endless retry loop.
+// Owns: connecting to Redis (options per role, a bounded first connect) and telling an unreachable Redis from its errors.
+// Must not: hide a failure: an unreachable Redis at start is one clear error, not an endless retry loop.
 
 import type { Logger } from '@conncheck/core';
 import { Redis, type RedisOptions, ReplyError } from 'ioredis';

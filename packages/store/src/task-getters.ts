@@ -1,6 +1,5 @@
-// Owns: the read side of tasks, as BullMQ keeps its queue-getters apart — task views, events, a project's list, and
-// the queries of the maintenance loops (task info, open tasks, stale intents, due callbacks, unfinished items).
-// Must not: change a task; the only writes here prune index entries whose task is gone. task-store.ts writes.
+// Owns: reading tasks — task views, events, a project's list, the maintenance loops' queries — apart from the writes.
+// Must not: change a task (it only prunes index entries of tasks that are gone); task-store.ts writes.
 
 import {
   type CheckItem,

@@ -1,6 +1,5 @@
-// Owns: every state transition of tasks and items in Redis (create, claim, finish, cancel, expire); the reads are
-// task-getters.ts's, which this class extends. Must not: run probes or know HTTP; multi-key changes go through MULTI or
-// a Lua script, never several round trips.
+// Owns: every state transition of tasks and items in Redis (create, claim, finish, cancel, expire); reads: task-getters.
+// Must not: run probes or know HTTP; multi-key changes go through MULTI or a Lua script, never several round trips.
 
 import { type ItemSecrets, type ItemSpec, type Task, type TaskStatus, SecretBoxError, TASK_TYPE, newCheckId } from '@conncheck/core';
 import { type ItemOutcome, type ItemState, type WorkerRef, INITIAL_ITEM_STATE, runsOf, taskView, terminalState } from './item-state.js';

@@ -1,5 +1,5 @@
-// Owns: how an API error, a load under way or an empty state reads on a page. Must not: retry or decide what to do
-// about it.
+// Owns: how an API error, a load under way or an empty state reads on a page.
+// Must not: retry or decide what to do about it.
 
 import type { ComponentChildren } from 'preact';
 import { ApiFailure } from '../api';
