@@ -444,6 +444,61 @@ describe('API', () => {
     });
   });
 
+  describe('long polling (wait_ms) and the light view (include_items=false)', () => {
+    const project = 'projWait';
+    let checkId: string;
+    const read = (query: string, id = checkId) => get(`/v1/${project}/checks/${id}${query}`, TOKEN_ALL);
+    const cancel = (id: string) => app.inject({ method: 'DELETE', url: `/v1/${project}/checks/${id}`, headers: { 'x-auth-token': TOKEN_ALL } });
+
+    before(async () => {
+      const res = await post({ jobs: [mysqlJob, { ...mysqlJob, id: 'second' }] }, { project, token: TOKEN_ALL });
+      assert.equal(res.statusCode, 202);
+      checkId = res.json().check_id;
+    });
+    after(async () => {
+      await cancel(checkId);
+    });
+
+    it('include_items=false shows the header and summary only', async () => {
+      const { check_items: items, ...header } = (await read('')).json();
+      assert.equal(items.length, 2);
+      const res = await read('?include_items=false');
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(res.json(), { ...header, check_items: [] });
+      const bad = await read('?include_items=maybe');
+      assert.deepEqual([bad.statusCode, bad.json().error_code], [400, 'CC.INVALID_PARAMETER']);
+    });
+
+    it('wait_ms holds the answer until the task ends, or as long as asked', async () => {
+      const started = Date.now();
+      const open = await read('?wait_ms=300');
+      assert.ok(Date.now() - started >= 290, `answered after ${Date.now() - started} ms`);
+      assert.deepEqual([open.statusCode, open.json().status], [200, 'Pending']);
+
+      // A task that ends while a client waits: the answer comes with its end, long before wait_ms.
+      const id = (await post({ jobs: [mysqlJob] }, { project, token: TOKEN_ALL })).json().check_id as string;
+      const waitStarted = Date.now();
+      const waiting = read('?wait_ms=10000&include_items=false', id);
+      const v3Waiting = get(`/v3/${project}/jobs/batch-connection/${id}?wait_ms=10000`, TOKEN_ALL);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal((await cancel(id)).statusCode, 200);
+      const [ended, v3Ended] = await Promise.all([waiting, v3Waiting]);
+      assert.ok(Date.now() - waitStarted < 5000, `answered after ${Date.now() - waitStarted} ms`);
+      assert.deepEqual([ended.statusCode, ended.json().status, ended.json().check_items], [200, 'Canceled', []]);
+      assert.deepEqual(v3Ended.json().results, [{ id: mysqlJob.id, status: 'canceled', success: false, error_code: 'CANCELED', error_msg: 'canceled before it finished' }]);
+
+      // An ended task, and a task of another project, answer at once.
+      const quick = Date.now();
+      assert.equal((await read('?wait_ms=10000', id)).json().status, 'Canceled');
+      assert.equal((await get(`/v1/projA/checks/${checkId}?wait_ms=10000`)).statusCode, 404);
+      assert.ok(Date.now() - quick < 2000, `answered after ${Date.now() - quick} ms`);
+
+      const tooLong = await read('?wait_ms=30001');
+      assert.deepEqual([tooLong.statusCode, tooLong.json().error_code], [400, 'CC.INVALID_PARAMETER']);
+      assert.match(tooLong.json().error_msg, /wait_ms/);
+    });
+  });
+
   describe('the dashboard\'s files at /ui/', () => {
     const dir = mkdtempSync(join(tmpdir(), 'conncheck-ui-'));
     let ui: FastifyInstance;

@@ -8,7 +8,6 @@ import { type AddressInfo, type Server, type Socket, createServer } from 'node:n
 import { after, before, describe, it } from 'node:test';
 import { createRedis } from '@conncheck/store';
 import { deleteKeys } from './lib/harness.js';
-import { closedPort } from './lib/pipeline.js';
 import { type Proc, freePort, startScript, waitUntilReady } from './lib/processes.js';
 import { loadServices } from './lib/services.js';
 
@@ -84,7 +83,7 @@ describe('task events over several API processes', () => {
   });
 
   it('streams each item as it ends, progress, and the end; a reconnect with Last-Event-ID on the other process resumes', async () => {
-    const refused = await closedPort();
+    const refused = await freePort();
     const jobs = [
       ...Array.from({ length: 3 }, (_, i) => ({ id: `quick-${i}`, db_type: 'tcp', ip: '127.0.0.1', db_port: refused })),
       { id: 'slow', db_type: 'postgresql', ip: '127.0.0.1', db_port: (silent.address() as AddressInfo).port, db_user: 'u', db_password: 'p', timeout_ms: 2000 },

@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { type BatchJob, buildItems } from '@conncheck/core';
-import { type ItemOutcome, TaskQueue } from '@conncheck/store';
+import { type ItemOutcome, TaskQueue, createRedis, isUnavailableError } from '@conncheck/store';
 import { type Harness, dumpKeys, harness } from './lib/harness.js';
+import { freePort } from './lib/processes.js';
 
 const worker = { id: 'w1', pool: 'default' };
 const ok: ItemOutcome = { success: true, duration_ms: 3.2, stages: [{ name: 'tcp', status: 'ok', duration_ms: 1 }] };
@@ -47,17 +48,17 @@ describe('TaskStore', () => {
 
   it('moves Pending → Running → Failed, first terminal result wins, counters never double count', async () => {
     const { check_id } = await submit(2);
-    const first = await h.store.advance(check_id, 'p1', worker, undefined, 0);
+    const first = await h.store.advance({ checkId: check_id, project: 'p1', worker, claimIndex: 0 });
     assert.equal(first.claim?.kind, 'run');
     assert.equal(first.taskStatus, 'Running');
     const claimed = { attempts: 1, started_at: Date.now() };
-    const done = await h.store.advance(check_id, 'p1', worker, { index: 0, claimed, outcome: ok }, 1);
+    const done = await h.store.advance({ checkId: check_id, project: 'p1', worker, finish: { index: 0, claimed, outcome: ok }, claimIndex: 1 });
     assert.equal(done.written, 1);
     // A re-delivered job finishes the same item again, with another result: dropped.
-    const again = await h.store.advance(check_id, 'p1', worker, { index: 0, claimed, outcome: refused }, undefined);
+    const again = await h.store.advance({ checkId: check_id, project: 'p1', worker, finish: { index: 0, claimed, outcome: refused } });
     assert.equal(again.written, 0);
     // …and claiming a terminal item is a skip.
-    const reclaim = await h.store.advance(check_id, 'p1', worker, undefined, 0);
+    const reclaim = await h.store.advance({ checkId: check_id, project: 'p1', worker, claimIndex: 0 });
     assert.deepEqual(reclaim.claim, { kind: 'skip', index: 0, reason: 'success' });
     let task = await h.store.getTask(check_id, 'p1');
     assert.deepEqual(task?.summary, { total: 2, succeeded: 1, failed: 0, canceled: 0, running: 1, pending: 0 });
@@ -65,8 +66,8 @@ describe('TaskStore', () => {
     assert.equal(task?.check_items[0]?.status, 'success');
     assert.equal(task?.check_items[1]?.status, 'running');
 
-    await h.store.advance(check_id, 'p1', worker, { index: 1, claimed, outcome: refused }, undefined);
-    await h.store.advance(check_id, 'p1', worker, { index: 1, claimed, outcome: ok }, undefined);
+    await h.store.advance({ checkId: check_id, project: 'p1', worker, finish: { index: 1, claimed, outcome: refused } });
+    await h.store.advance({ checkId: check_id, project: 'p1', worker, finish: { index: 1, claimed, outcome: ok } });
     task = await h.store.getTask(check_id, 'p1');
     assert.equal(task?.status, 'Failed');
     assert.equal(task?.message, '1 of 2 items failed');
@@ -80,13 +81,13 @@ describe('TaskStore', () => {
 
   it('a stalled item claimed twice counts two attempts but one running item', async () => {
     const { check_id } = await submit(1);
-    await h.store.advance(check_id, 'p1', worker, undefined, 0);
-    const second = await h.store.advance(check_id, 'p1', { id: 'w2', pool: 'default' }, undefined, 0);
+    await h.store.advance({ checkId: check_id, project: 'p1', worker, claimIndex: 0 });
+    const second = await h.store.advance({ checkId: check_id, project: 'p1', worker: { id: 'w2', pool: 'default' }, claimIndex: 0 });
     assert.equal(second.claim?.kind === 'run' && second.claim.attempts, 2);
     const task = await h.store.getTask(check_id, 'p1');
     assert.equal(task?.summary.running, 1);
     assert.equal(task?.check_items[0]?.worker?.id, 'w2');
-    await h.store.advance(check_id, 'p1', worker, { index: 0, claimed: { attempts: 2, started_at: Date.now() }, outcome: ok }, undefined);
+    await h.store.advance({ checkId: check_id, project: 'p1', worker, finish: { index: 0, claimed: { attempts: 2, started_at: Date.now() }, outcome: ok } });
     assert.equal((await h.store.getTask(check_id, 'p1'))?.status, 'Succeeded');
   });
 
@@ -97,9 +98,9 @@ describe('TaskStore', () => {
     const dump = await dumpKeys(h.redis, `${h.prefix}:*`);
     assert.ok(dump.includes(check_id));
     assert.ok(!dump.includes(password), 'password found in clear in Redis');
-    const { claim } = await h.store.advance(check_id, 'p1', worker, undefined, 0);
+    const { claim } = await h.store.advance({ checkId: check_id, project: 'p1', worker, claimIndex: 0 });
     assert.equal(claim?.kind === 'run' && claim.secrets?.db_password, password);
-    await h.store.advance(check_id, 'p1', worker, { index: 0, claimed: { attempts: 1, started_at: 0 }, outcome: ok }, undefined);
+    await h.store.advance({ checkId: check_id, project: 'p1', worker, finish: { index: 0, claimed: { attempts: 1, started_at: 0 }, outcome: ok } });
     assert.equal(await h.redis.exists(h.store.keys.task(check_id).secrets), 0);
   });
 
@@ -109,7 +110,7 @@ describe('TaskStore', () => {
     const { SecretBox } = await import('@conncheck/core');
     const { TaskStore } = await import('@conncheck/store');
     const other = new TaskStore({ redis: h.redis, prefix: h.prefix, secretBox: SecretBox.random() });
-    const { claim } = await other.advance(check_id, 'p1', worker, undefined, 0);
+    const { claim } = await other.advance({ checkId: check_id, project: 'p1', worker, claimIndex: 0 });
     assert.equal(claim?.kind, 'run');
     assert.match(claim?.kind === 'run' ? (claim.secretError ?? '') : '', /sealed with key/);
   });
@@ -118,7 +119,7 @@ describe('TaskStore', () => {
     await h.close();
     h = await harness({ CONNCHECK_RETENTION_SECONDS: '120' });
     const { check_id } = await submit(1);
-    await h.store.advance(check_id, 'p1', worker, { index: 0, claimed: { attempts: 1, started_at: 0 }, outcome: ok }, undefined);
+    await h.store.advance({ checkId: check_id, project: 'p1', worker, finish: { index: 0, claimed: { attempts: 1, started_at: 0 }, outcome: ok } });
     for (const key of [h.store.keys.task(check_id).task, h.store.keys.task(check_id).items, h.store.keys.task(check_id).specs]) {
       const ttl = await h.redis.ttl(key);
       assert.ok(ttl > 100 && ttl <= 120, `${key} ttl ${ttl}`);
@@ -128,10 +129,12 @@ describe('TaskStore', () => {
   it('cancels: unfinished items end canceled, later results are dropped, a second cancel says ended', async () => {
     const { check_id } = await submit(3);
     const claimed = { attempts: 1, started_at: 0 };
-    await h.store.advance(check_id, 'p1', worker, undefined, 0);
-    await h.store.advance(check_id, 'p1', worker, { index: 0, claimed, outcome: ok }, 1);
-    assert.deepEqual(await h.store.cancel(check_id, 'p1'), { canceled: 2 });
-    const late = await h.store.advance(check_id, 'p1', worker, { index: 1, claimed, outcome: ok }, 2);
+    await h.store.advance({ checkId: check_id, project: 'p1', worker, claimIndex: 0 });
+    await h.store.advance({ checkId: check_id, project: 'p1', worker, finish: { index: 0, claimed, outcome: ok }, claimIndex: 1 });
+    const outcome = await h.store.cancel(check_id, 'p1');
+    assert.ok(outcome && 'canceled' in outcome);
+    assert.equal(outcome.canceled, 2);
+    const late = await h.store.advance({ checkId: check_id, project: 'p1', worker, finish: { index: 1, claimed, outcome: ok }, claimIndex: 2 });
     assert.equal(late.written, 0);
     assert.deepEqual(late.claim, { kind: 'skip', index: 2, reason: 'canceled' });
     const task = await h.store.getTask(check_id, 'p1');
@@ -142,6 +145,9 @@ describe('TaskStore', () => {
       ['canceled', 'CANCELED'],
       ['canceled', 'CANCELED'],
     ]);
+    // The cancel answers the task as a read after it shows it, and where its jobs are.
+    assert.deepEqual(outcome.task, task);
+    assert.deepEqual(outcome.runs, [['default', 3]]);
     assert.deepEqual(await h.store.cancel(check_id, 'p1'), { ended: 'Canceled' });
     assert.equal(await h.store.cancel(check_id, 'p2'), undefined);
     assert.equal(await h.store.unfinishedItems('p1'), 0);
@@ -154,7 +160,7 @@ describe('TaskStore', () => {
       await new Promise((r) => setTimeout(r, 2));
     }
     await submit(1, {}, 'p2');
-    await h.store.advance(ids[1]!, 'p1', worker, { index: 0, claimed: { attempts: 1, started_at: 0 }, outcome: ok }, undefined);
+    await h.store.advance({ checkId: ids[1]!, project: 'p1', worker, finish: { index: 0, claimed: { attempts: 1, started_at: 0 }, outcome: ok } });
     const page1 = await h.store.listTasks('p1', { limit: 2 });
     assert.deepEqual(page1.checks.map((c) => c.check_id), [ids[4], ids[3]]);
     assert.ok(page1.next_cursor);
@@ -207,7 +213,7 @@ describe('TaskReaper', () => {
     const lost = await h.store.submit('p1', items, h.queue, 'default');
     const waiting = await h.store.submit('p1', buildItems(jobs(2)).items, h.queue, 'default');
     // The first task's item 0 already finished; then its jobs vanish from Redis (eviction, a flushed queue).
-    await h.store.advance(lost.check_id, 'p1', worker, { index: 0, claimed: { attempts: 1, started_at: 0 }, outcome: ok }, undefined);
+    await h.store.advance({ checkId: lost.check_id, project: 'p1', worker, finish: { index: 0, claimed: { attempts: 1, started_at: 0 }, outcome: ok } });
     for (const from of [0, 1, 2]) await h.queue.queue('default').remove(`${lost.check_id}.${from}`);
 
     // Too young: nothing happens yet.
@@ -237,7 +243,7 @@ describe('TaskReaper', () => {
     // …then one whose jobs were lost after its item had started.
     const { items } = buildItems(jobs(1));
     const orphan = await h.store.submit('p1', items, h.queue, 'default', { now: t0 + 300 });
-    const claim = await h.store.advance(orphan.check_id, 'p1', worker, undefined, 0, t0 + 400);
+    const claim = await h.store.advance({ checkId: orphan.check_id, project: 'p1', worker, claimIndex: 0, now: t0 + 400 });
     assert.equal(claim.claim?.kind, 'run');
     await h.queue.queue('default').remove(`${orphan.check_id}.0`);
 
@@ -256,5 +262,27 @@ describe('TaskReaper', () => {
     // The ended task left the open set; the waiting ones are all still in it.
     assert.equal(await h.redis.zcard(h.store.keys.openTasks()), 250);
     await reaper.close();
+  });
+});
+
+describe('isUnavailableError', () => {
+  it('tells a Redis that cannot be reached from one that answered with an error, and from a bug', async () => {
+    const h = await harness();
+    try {
+      const answered = await h.redis.call('NO-SUCH-COMMAND').then(() => undefined, (err: unknown) => err);
+      assert.equal(isUnavailableError(answered, h.redis), false, 'a ReplyError: Redis is there');
+      // The API's connection (no offline queue) to a port nothing listens on: ioredis rejects with a bare Error.
+      const away = createRedis(`redis://127.0.0.1:${await freePort()}`, 'api', 'unavailable-test');
+      away.on('error', () => undefined);
+      const refused = await away.get('k').then(() => undefined, (err: unknown) => err);
+      away.disconnect();
+      assert.ok(refused instanceof Error);
+      assert.equal(isUnavailableError(refused, away), true, String(refused));
+      assert.equal(isUnavailableError(Object.assign(new Error('read'), { code: 'ECONNRESET' }), h.redis), true, 'a socket error code');
+      assert.equal(isUnavailableError(new TypeError('x is undefined'), away), false, 'a bug is not an outage');
+      assert.equal(isUnavailableError(new Error('something else'), h.redis), false);
+    } finally {
+      await h.close();
+    }
   });
 });

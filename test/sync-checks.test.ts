@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from './lib/harness.js';
-import { type Pipeline, blackhole, closedPort, startPipeline } from './lib/pipeline.js';
+import { type Pipeline, blackhole, startPipeline } from './lib/pipeline.js';
+import { freePort } from './lib/processes.js';
 
 describe('cluster connectivity test', () => {
   let p: Pipeline;
@@ -14,7 +15,7 @@ describe('cluster connectivity test', () => {
   before(async () => {
     p = await startPipeline({ CONNCHECK_TARGET_DENY: '127.0.0.99/32', CONNCHECK_SYNC_WAIT_MARGIN_MS: '2000' });
     open = (await p.listen((s) => s.end())).port;
-    refused = await closedPort();
+    refused = await freePort();
     hole = await blackhole();
   });
   after(async () => {
@@ -108,7 +109,7 @@ describe('gateway backend connectivity check and VPC channels', () => {
   before(async () => {
     p = await startPipeline({ CONNCHECK_AUTH_TOKENS: `${TOKEN_A}=projA;${TOKEN_B}=projB`, CONNCHECK_TARGET_ALLOW: '127.0.0.0/8,::1', CONNCHECK_TARGET_DENY: '127.0.0.99/32' });
     open = (await p.listen((s) => s.end())).port;
-    refused = await closedPort();
+    refused = await freePort();
     hole = await blackhole();
   });
   after(async () => {

@@ -7,7 +7,8 @@ import { type IncomingMessage, type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from './lib/harness.js';
-import { type Pipeline, closedPort, startPipeline } from './lib/pipeline.js';
+import { type Pipeline, startPipeline } from './lib/pipeline.js';
+import { freePort } from './lib/processes.js';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -78,7 +79,7 @@ describe('callback_url', () => {
 
   it('retries with backoff, recording every attempt, until the receiver takes it', async () => {
     answers = [500, 503, 200];
-    const checkId = await submit(`${base}/flaky`, [{ id: 'r', db_type: 'tcp', ip: '127.0.0.1', db_port: await closedPort() }]);
+    const checkId = await submit(`${base}/flaky`, [{ id: 'r', db_type: 'tcp', ip: '127.0.0.1', db_port: await freePort() }]);
     const task = await waitFor(async () => {
       const t = await callbackOf(checkId);
       return t.callback?.status === 'delivered' ? t : undefined;
@@ -89,7 +90,7 @@ describe('callback_url', () => {
 
   it('gives up after its attempts, and never calls an address the network policy forbids', async () => {
     answers = [500];
-    const failing = await submit(`${base}/down`, [{ id: 'f', db_type: 'tcp', ip: '127.0.0.1', db_port: await closedPort() }]);
+    const failing = await submit(`${base}/down`, [{ id: 'f', db_type: 'tcp', ip: '127.0.0.1', db_port: await freePort() }]);
     const given = await waitFor(async () => {
       const t = await callbackOf(failing);
       return t.callback?.status === 'failed' ? t : undefined;
@@ -97,7 +98,7 @@ describe('callback_url', () => {
     assert.deepEqual(given.callback.attempts.map((a: any) => a.status_code), [500, 500, 500]);
 
     const before = received.length;
-    const forbidden = await submit('http://127.0.0.99:9/hook', [{ id: 'g', db_type: 'tcp', ip: '127.0.0.1', db_port: await closedPort() }]);
+    const forbidden = await submit('http://127.0.0.99:9/hook', [{ id: 'g', db_type: 'tcp', ip: '127.0.0.1', db_port: await freePort() }]);
     const refused = await waitFor(async () => {
       const t = await callbackOf(forbidden);
       return t.callback?.status === 'failed' ? t : undefined;

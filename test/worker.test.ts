@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { CheckItem } from '@conncheck/core';
 import { waitFor } from './lib/harness.js';
-import { type Pipeline, closedPort, startPipeline } from './lib/pipeline.js';
+import { type Pipeline, startPipeline } from './lib/pipeline.js';
+import { freePort } from './lib/processes.js';
 import { type TestServices, loadServices } from './lib/services.js';
 
 describe('pipeline', () => {
@@ -22,7 +23,7 @@ describe('pipeline', () => {
 
   it('checks seed 002\'s MySQL and PostgreSQL examples against the real servers, with the right code per item', async () => {
     const { mariadb, postgresql } = services;
-    const refused = await closedPort();
+    const refused = await freePort();
     const base = { net_type: 'eip', end_point_type: 'so', ssl_link: false };
     const jobs = [
       { ...base, id: 'mysql-ok', db_type: 'mysql', ip: mariadb.host, db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: mariadb.users.main.password },

@@ -87,15 +87,6 @@ export async function startPipeline(env: Record<string, string> = {}): Promise<P
   };
 }
 
-/** A free loopback port with nothing listening on it (for CONNECTION_REFUSED). */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** `dns:skipped tcp:ok auth:failed …`: an item's stages in one comparable string. */
 export function stages(item: CheckItem | undefined): string {
   return (item?.stages ?? []).map((s) => `${s.name}:${s.status}`).join(' ');

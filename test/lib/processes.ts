@@ -66,6 +66,7 @@ export function startScript(script: StartScript, env: Record<string, string>): P
   };
 }
 
+/** A loopback port nothing listens on: for a process to take, or to be refused at (CONNECTION_REFUSED). */
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -2,6 +2,7 @@
 // Must not: listen on a port, read the environment or run probes; server.ts and main.ts do the first two.
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import swagger from '@fastify/swagger';
 import type { Config } from '@conncheck/core';
 import { type TaskQueue, type TaskStore, WorkerRegistry } from '@conncheck/store';
@@ -51,7 +52,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       ...(options.logger ? { log: options.logger } : {}),
     }),
     frameworkErrors,
-  });
+  }).withTypeProvider<TypeBoxTypeProvider>();
   const allowedMethods = registerMethodNotAllowed(app);
   const bodyAjv = makeAjv(false);
   const textAjv = makeAjv(true);
@@ -60,7 +61,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // Every route takes JSON; a text/plain body is a client mistake (415), not a string to validate.
   app.removeContentTypeParser('text/plain');
   registerBodyEdges(app);
-  registerErrorHandling(app, allowedMethods);
+  registerErrorHandling(app, store.connection, allowedMethods);
   logErrorAnswers(app);
 
   app.addHook('onResponse', async (request, reply) => {

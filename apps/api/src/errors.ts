@@ -2,6 +2,7 @@
 // Must not: leak internals — a 5xx body never carries an exception message or a stack.
 
 import { ApiError, ApiErrorCode, type FieldProblem } from '@conncheck/core';
+import { type ConnectionState, isUnavailableError } from '@conncheck/store';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 interface AjvError {
@@ -66,10 +67,14 @@ export function validationProblem(error: AjvError, context: string): FieldProble
   }
 }
 
-type RouteError = FastifyError & { validation?: AjvError[]; validationContext?: string };
+/** What a route or the framework throws: any error, a validation error with Ajv's details. */
+export type RouteError = FastifyError & { validation?: AjvError[]; validationContext?: string };
 
-/** Any error a route or the framework raises, as the ApiError to answer with (internals logged, never sent). */
-export function toApiError(error: RouteError, request: FastifyRequest): ApiError {
+/**
+ * Any error a route or the framework raises, as the ApiError to answer with (internals logged, never sent). `redis` is
+ * the connection the routes use: whether an error means it is unavailable depends on its state.
+ */
+export function toApiError(error: RouteError, request: FastifyRequest, redis: ConnectionState): ApiError {
   if (error instanceof ApiError) return error;
   if (error.validation && error.validation.length > 0) return describeValidationError(firstProblem(error.validation), error.validationContext ?? 'body');
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, ApiErrorCode.PAYLOAD_TOO_LARGE, 'request body is larger than CONNCHECK_BODY_LIMIT allows');
@@ -78,7 +83,7 @@ export function toApiError(error: RouteError, request: FastifyRequest): ApiError
     return new ApiError(400, ApiErrorCode.INVALID_JSON, 'the body is not valid JSON');
   }
   if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return new ApiError(error.statusCode, ApiErrorCode.INVALID_PARAMETER, error.message);
-  if (isRedisUnavailable(error)) {
+  if (isUnavailableError(error, redis)) {
     request.log.warn({ err: error }, 'redis unavailable');
     return new ApiError(503, ApiErrorCode.SERVICE_UNAVAILABLE, 'the task store is unavailable; retry shortly', { retryAfter: 5 });
   }
@@ -124,9 +129,16 @@ export function logErrorAnswer(log: FastifyBaseLogger, status: number, errorCode
   else log.info(fields, 'request refused');
 }
 
-/** `allowedMethods(method, path)`: the methods a known path takes when this method is not one of them (else none). */
-export function registerErrorHandling(app: FastifyInstance, allowedMethods: (method: string, path: string) => string[] = () => []): void {
-  app.setErrorHandler((error: RouteError, request, reply) => sendError(reply, toApiError(error, request)));
+/**
+ * `redis`: the routes' connection (see toApiError). `allowedMethods(method, path)`: the methods a known path takes when
+ * this method is not one of them (else none).
+ */
+export function registerErrorHandling(
+  app: FastifyInstance,
+  redis: ConnectionState,
+  allowedMethods: (method: string, path: string) => string[] = () => [],
+): void {
+  app.setErrorHandler((error: RouteError, request, reply) => sendError(reply, toApiError(error, request, redis)));
 
   const notFound = (request: FastifyRequest, reply: FastifyReply): void => {
     const path = request.url.split('?')[0] ?? '';
@@ -143,9 +155,4 @@ export function registerErrorHandling(app: FastifyInstance, allowedMethods: (met
     if (request.is404) notFound(request, reply);
   });
   app.setNotFoundHandler(notFound);
-}
-
-function isRedisUnavailable(error: Error): boolean {
-  const text = `${error.name} ${(error as { code?: string }).code ?? ''} ${error.message}`;
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|MaxRetriesPerRequest|Stream isn't writeable|enableOfflineQueue/i.test(text);
 }

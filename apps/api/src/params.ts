@@ -2,9 +2,7 @@
 // Must not: hold route logic.
 
 import Type from 'typebox';
-import { ErrorBody, POOL_NAME_PATTERN, PROJECT_ID_PATTERN } from '@conncheck/core';
-
-export const POOL_PATTERN = POOL_NAME_PATTERN;
+import { ErrorBody, PROJECT_ID_PATTERN } from '@conncheck/core';
 
 export const ProjectId = Type.String({ pattern: PROJECT_ID_PATTERN, description: 'Project ID.' });
 

@@ -1,5 +1,5 @@
-// Owns: the JSON Schema validators of the API (Ajv set-up) and the dry run's full validation of a body that fails the
-// schema. Must not: decide HTTP answers (routes do) or format errors for a 4xx body (errors.ts does).
+// Owns: the API's JSON Schema validators (Ajv), the dry run's full validation, and reading a body before validation.
+// Must not: decide HTTP answers (routes do) or format errors for a 4xx body (errors.ts does).
 
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -89,6 +89,15 @@ export function dryRunProblems(body: unknown): { count: number; problems: FieldP
   }
   const indexOf = (p: FieldProblem): number => Number(/^jobs\[(\d+)\]/.exec(p.field)?.[1] ?? -1);
   return { count: jobs.length, problems: problems.map((p, order) => ({ p, order })).sort((a, b) => indexOf(a.p) - indexOf(b.p) || a.order - b.order).map(({ p }) => p) };
+}
+
+/**
+ * The length of an array field of a body not yet validated (a preValidation hook's view), 0 when it is not an array:
+ * an oversized batch is refused before the schema spends per-item work on it.
+ */
+export function unvalidatedLength(body: unknown, field: string): number {
+  const value = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[field] : undefined;
+  return Array.isArray(value) ? value.length : 0;
 }
 
 /** Stand-ins for required fields a job lacks, so that its other fields can still be checked. */

@@ -127,7 +127,7 @@ export class CheckWorker {
         handBack = true;
         break;
       }
-      const { claim, taskStatus, ended } = await store.advance(checkId, project, this.ref, finish, index);
+      const { claim, taskStatus, ended } = await store.advance({ checkId, project, worker: this.ref, finish, claimIndex: index });
       this.ended(checkId, ended);
       finish = undefined;
       if (!claim || claim.kind !== 'run') {
@@ -143,7 +143,7 @@ export class CheckWorker {
       }
       finish = { index, claimed: { attempts: claim.attempts, started_at: claim.startedAt }, outcome };
     }
-    if (finish) this.ended(checkId, (await store.advance(checkId, project, this.ref, finish, undefined)).ended);
+    if (finish) this.ended(checkId, (await store.advance({ checkId, project, worker: this.ref, finish })).ended);
     if (handBack) {
       // Back to the queue for another worker (or this one's successor): the items this job already ended are
       // skipped there, the others run. Not a failure, and not an attempt.
@@ -238,11 +238,11 @@ export class CheckWorker {
   private async failRemaining(data: CheckJobData, err: Error): Promise<void> {
     this.options.logger.error({ check_id: data.check_id, err: err.message }, 'giving up on a job; its unfinished items fail');
     for (let index = data.from; index <= data.to; index++) {
-      const { ended } = await this.options.store.advance(
-        data.check_id,
-        data.project,
-        this.ref,
-        {
+      const { ended } = await this.options.store.advance({
+        checkId: data.check_id,
+        project: data.project,
+        worker: this.ref,
+        finish: {
           index,
           outcome: {
             success: false,
@@ -252,8 +252,7 @@ export class CheckWorker {
             stages: [],
           },
         },
-        undefined,
-      );
+      });
       this.ended(data.check_id, ended);
     }
   }

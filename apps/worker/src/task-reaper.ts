@@ -62,11 +62,11 @@ export class TaskReaper {
       const dead = jobs.filter(({ from }) => !live.has(from));
       const orphans = unfinished.filter((index) => dead.some(({ from, to }) => index >= from && index <= to));
       for (const index of orphans) {
-        const { written, ended: taskEnded } = await store.advance(
-          task.checkId,
-          task.project,
-          ref,
-          {
+        const { written, ended: taskEnded } = await store.advance({
+          checkId: task.checkId,
+          project: task.project,
+          worker: ref,
+          finish: {
             index,
             outcome: {
               success: false,
@@ -76,9 +76,8 @@ export class TaskReaper {
               stages: [],
             },
           },
-          undefined,
           now,
-        );
+        });
         if (written === 1) ended++;
         if (taskEnded) this.options.onTaskEnded?.(task.checkId);
       }

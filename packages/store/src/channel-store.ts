@@ -4,6 +4,7 @@
 
 import type { Redis } from 'ioredis';
 import type { StoreKeys } from './keys.js';
+import { NameTakenError } from './name-taken-error.js';
 import { type StoreCommands, defineScripts } from './scripts.js';
 
 export interface ChannelMember {
@@ -44,14 +45,6 @@ export interface Channel {
   vpc_health_config?: Record<string, unknown>;
 }
 
-/** The name is taken on this instance by the channel `id`. */
-export class ChannelNameTakenError extends Error {
-  constructor(readonly id: string) {
-    super(`the name is taken by channel ${id}`);
-    this.name = 'ChannelNameTakenError';
-  }
-}
-
 export class ChannelStore {
   private readonly redis: Redis & StoreCommands;
 
@@ -62,15 +55,10 @@ export class ChannelStore {
     this.redis = defineScripts(redis);
   }
 
+  /** Saves a channel; throws NameTakenError when its name is taken on the instance. */
   async create(project: string, instance: string, channel: Channel): Promise<void> {
-    const reply = await this.redis.saveChannel(
-      this.keys.channels(project, instance),
-      this.keys.channelNames(project, instance),
-      channel.id,
-      channel.name,
-      JSON.stringify(channel),
-    );
-    if (Array.isArray(reply)) throw new ChannelNameTakenError(reply[1]);
+    const reply = await this.redis.saveChannel(...this.keys.channelScriptKeys(project, instance), channel.id, channel.name, JSON.stringify(channel));
+    if (Array.isArray(reply)) throw new NameTakenError(reply[1]);
   }
 
   async get(project: string, instance: string, id: string): Promise<Channel | undefined> {
@@ -86,6 +74,6 @@ export class ChannelStore {
 
   /** False when there was no such channel. */
   async delete(project: string, instance: string, id: string): Promise<boolean> {
-    return (await this.redis.deleteChannel(this.keys.channels(project, instance), this.keys.channelNames(project, instance), id)) === 1;
+    return (await this.redis.deleteChannel(...this.keys.channelScriptKeys(project, instance), id)) === 1;
   }
 }

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { type HostMapping, type ItemSecrets, type ItemSpec, type SecretBox, TASK_TYPES } from '@conncheck/core';
 import type { Redis } from 'ioredis';
 import type { StoreKeys } from './keys.js';
+import { NameTakenError } from './name-taken-error.js';
 import { type StoreCommands, defineScripts } from './scripts.js';
 import type { TaskQueue } from './task-queue.js';
 import type { TaskStore } from './task-store.js';
@@ -61,13 +62,6 @@ export interface NewConnection {
   extra: Record<string, unknown>;
 }
 
-export class ConnectionNameTakenError extends Error {
-  constructor(readonly id: string) {
-    super(`the name is taken by connection ${id}`);
-    this.name = 'ConnectionNameTakenError';
-  }
-}
-
 export class ConnectionStore {
   private readonly redis: Redis & StoreCommands;
 
@@ -81,7 +75,7 @@ export class ConnectionStore {
     this.redis = defineScripts(redis);
   }
 
-  /** Saves a connection; its pools start CREATING. Throws ConnectionNameTakenError. */
+  /** Saves a connection; its pools start CREATING. Throws NameTakenError when its name is taken in the project. */
   async create(project: string, connection: NewConnection, now: number = Date.now()): Promise<string> {
     const id = randomUUID();
     const fields = {
@@ -96,17 +90,14 @@ export class ConnectionStore {
       ...(Object.keys(connection.secrets).length > 0 ? { secrets: this.box.seal(connection.secrets, aad(id)) } : {}),
     };
     const reply = await this.redis.createConnection(
-      this.keys.connection(id),
-      this.keys.connectionQueues(id),
-      this.keys.projectConnections(project),
-      this.keys.connectionNames(project),
+      ...this.keys.connectionScriptKeys(id, project),
       id,
       connection.name,
       now,
       JSON.stringify(fields),
       ...connection.queues.flatMap((pool) => [pool, JSON.stringify(newQueue(pool, now))]),
     );
-    if (Array.isArray(reply)) throw new ConnectionNameTakenError(reply[1]);
+    if (Array.isArray(reply)) throw new NameTakenError(reply[1]);
     return id;
   }
 
@@ -145,16 +136,7 @@ export class ConnectionStore {
 
   /** Deletes it: credentials at once, the rest after the retention. Returns the pools it was bound to, or undefined. */
   async delete(project: string, id: string, now: number = Date.now()): Promise<string[] | undefined> {
-    const pools = await this.redis.deleteConnection(
-      this.keys.connection(id),
-      this.keys.connectionQueues(id),
-      this.keys.projectConnections(project),
-      this.keys.connectionNames(project),
-      id,
-      project,
-      now,
-      this.retentionSeconds,
-    );
+    const pools = await this.redis.deleteConnection(...this.keys.connectionScriptKeys(id, project), id, project, now, this.retentionSeconds);
     return pools ?? undefined;
   }
 

@@ -10,6 +10,7 @@ import {
   type TaskStatus,
   TASK_TYPE,
 } from '@conncheck/core';
+import type { PoolRuns } from './task-queue.js';
 
 export interface WorkerRef {
   id: string;
@@ -149,10 +150,14 @@ function openTaskMessage(status: TaskStatus, total: number, ended: number, runni
   return `running: ${ended} of ${total} items finished, ${running} running`;
 }
 
+/** A task's items by pool, from its hash's `pools` and `total` (a task stored before pools existed ran all in 'default'). */
+export function runsOf(pools: string | null | undefined, total: string | null | undefined): PoolRuns {
+  return pools ? (JSON.parse(pools) as PoolRuns) : [['default', Number(total ?? 0)]];
+}
+
 /** The pools a task's items run in, from its stored runs. */
 function poolsOf(hash: TaskHash): string[] {
-  if (!hash.pools) return ['default'];
-  return [...new Set((JSON.parse(hash.pools) as [string, number][]).map(([pool]) => pool))];
+  return [...new Set(runsOf(hash.pools, hash.total).map(([pool]) => pool))];
 }
 
 export function taskView(checkId: string, hash: TaskHash, specs: Record<string, string>, states: Record<string, string>): Task {

@@ -1,7 +1,7 @@
 // Owns: the name of every Redis key conncheck writes (BullMQ's own keys live under `queuePrefix`).
 // Must not: be bypassed — no other module builds a key by hand.
 
-import type { TaskStatus } from '@conncheck/core';
+import { TASK_STATUSES, type TaskStatus } from '@conncheck/core';
 
 export interface TaskKeys {
   task: string;
@@ -24,6 +24,23 @@ export class StoreKeys {
       secrets: `${p}:secrets:${checkId}`,
       events: `${p}:events:${checkId}`,
     };
+  }
+
+  /** The fourteen KEYS of every task script, in the order of lua/includes/taskKeys.lua. */
+  taskScriptKeys(checkId: string, project: string): string[] {
+    const k = this.task(checkId);
+    return [
+      k.task,
+      k.items,
+      k.specs,
+      k.secrets,
+      ...TASK_STATUSES.map((status) => this.projectIndex(project, status)),
+      this.unfinished(project),
+      this.openTasks(),
+      this.endedTimes(project),
+      k.events,
+      this.callbacksDue(),
+    ];
   }
 
   /**
@@ -108,6 +125,11 @@ export class StoreKeys {
     return `${this.prefix}:channel-names:${project}:${instance}`;
   }
 
+  /** The two KEYS of saveChannel and deleteChannel. */
+  channelScriptKeys(project: string, instance: string): [channels: string, names: string] {
+    return [this.channels(project, instance), this.channelNames(project, instance)];
+  }
+
   /** A saved connection (hash: project, name, status, spec, sealed secrets, …). */
   connection(id: string): string {
     return `${this.prefix}:conn:${id}`;
@@ -126,6 +148,11 @@ export class StoreKeys {
   /** Hash of a project's live saved connections by name → id (names are unique per project). */
   connectionNames(project: string): string {
     return `${this.prefix}:conn-names:${project}`;
+  }
+
+  /** The four KEYS of createConnection and deleteConnection. */
+  connectionScriptKeys(id: string, project: string): [connection: string, pools: string, index: string, names: string] {
+    return [this.connection(id), this.connectionQueues(id), this.projectConnections(project), this.connectionNames(project)];
   }
 
   /** The BullMQ job scheduler (in the pool's queue) that re-checks a saved connection from that pool. */

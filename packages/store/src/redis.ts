@@ -1,8 +1,8 @@
-// Owns: how conncheck connects to Redis (options per role) and a bounded wait for the first connection.
+// Owns: connecting to Redis (options per role, a bounded first connect) and telling an unreachable Redis from its errors.
 // Must not: hide a failure: an unreachable Redis at start is one clear error, not an endless retry loop.
 
 import type { Logger } from '@conncheck/core';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions, ReplyError } from 'ioredis';
 
 export type RedisRole = 'api' | 'worker';
 
@@ -20,6 +20,28 @@ export function createRedis(url: string, role: RedisRole, name: string, extra: {
     retryStrategy: (times) => Math.min(200 * times, 2000),
   };
   return new Redis(url, options);
+}
+
+/** Socket errors (Node's `code`) of a connection that failed under a command. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
+
+/** The parts of a connection that say whether it can take a command now (as ioredis itself decides). */
+export type ConnectionState = Pick<Redis, 'status' | 'stream'>;
+
+/**
+ * Whether `error` means that Redis could not be reached over `redis`, rather than that it answered with an error
+ * (a ReplyError) or that the code failed: a socket error code, ioredis's MaxRetriesPerRequestError (a command given
+ * up while reconnecting), or a bare Error while the connection cannot take commands. ioredis rejects a command with a
+ * plain `Error` and no code when the connection is closed or not writable without an offline queue (a class for it
+ * was proposed, redis/ioredis#1767, and not merged), so the connection's state tells those apart, not their text.
+ */
+export function isUnavailableError(error: unknown, redis: ConnectionState): boolean {
+  if (!(error instanceof Error) || error instanceof ReplyError) return false;
+  const { code } = error as NodeJS.ErrnoException;
+  if (code !== undefined && UNREACHABLE_CODES.has(code)) return true;
+  if (error.name === 'MaxRetriesPerRequestError') return true;
+  const writable = redis.status === 'ready' && (redis.stream as { writable?: boolean } | undefined)?.writable === true;
+  return Object.getPrototypeOf(error) === Error.prototype && !writable;
 }
 
 /** Anything that emits a Redis connection's errors: an ioredis client, a BullMQ queue or worker. */

@@ -20,11 +20,14 @@ const SCRIPTS = [
 export type AdvanceReply = [written: number | null, taskStatus: string | null, claim: ClaimReply | null, ended: 0 | 1];
 export type ClaimReply = ['run', number, string | null, string | null] | ['skip', string] | ['gone'];
 export type SubmitReply = ['created'] | ['backlog', number] | ['same', string, string] | ['conflict', string];
+/** A hash as HGETALL inside a script returns it: field, value, field, value … */
+export type FlatHash = string[];
+export type CancelReply = -1 | ['ended', string] | ['canceled', number, FlatHash, FlatHash, FlatHash];
 
 export interface StoreCommands {
   submitTask(...args: (string | number)[]): Promise<SubmitReply>;
   advanceItem(...args: (string | number)[]): Promise<AdvanceReply>;
-  cancelTask(...args: (string | number)[]): Promise<number | ['ended', string]>;
+  cancelTask(...args: (string | number)[]): Promise<CancelReply>;
   releaseItems(...args: (string | number)[]): Promise<number>;
   saveChannel(...args: (string | number)[]): Promise<1 | ['taken', string]>;
   deleteChannel(...args: (string | number)[]): Promise<0 | 1>;

@@ -44,18 +44,11 @@ export class TaskEvents {
    */
   async waitForEnd(checkId: string, timeoutMs: number, hasEnded: () => Promise<boolean>): Promise<void> {
     await this.subscribe();
-    let wake: () => void = () => undefined;
-    const woken = new Promise<void>((resolve) => (wake = resolve));
     let set = this.waiters.get(checkId);
     if (!set) this.waiters.set(checkId, (set = new Set()));
-    set.add(wake);
-    const timer = setTimeout(wake, timeoutMs);
     try {
-      if (await hasEnded()) return;
-      await woken;
+      await sleepIn(set, timeoutMs, hasEnded);
     } finally {
-      clearTimeout(timer);
-      set.delete(wake);
       if (set.size === 0) this.waiters.delete(checkId);
     }
   }
@@ -66,21 +59,14 @@ export class TaskEvents {
    */
   async waitForEvent(channel: string, timeoutMs: number, hasNew: () => Promise<boolean>): Promise<void> {
     await this.subscribe();
-    let wake: () => void = () => undefined;
-    const woken = new Promise<void>((resolve) => (wake = resolve));
     let set = this.channelWaiters.get(channel);
     if (!set) {
       this.channelWaiters.set(channel, (set = new Set()));
       await this.subscriber?.subscribe(channel);
     }
-    set.add(wake);
-    const timer = setTimeout(wake, timeoutMs);
     try {
-      if (await hasNew()) return;
-      await woken;
+      await sleepIn(set, timeoutMs, hasNew);
     } finally {
-      clearTimeout(timer);
-      set.delete(wake);
       if (set.size === 0 && this.channelWaiters.get(channel) === set) {
         this.channelWaiters.delete(channel);
         await this.subscriber?.unsubscribe(channel).catch(() => undefined);
@@ -94,5 +80,23 @@ export class TaskEvents {
     this.subscriber?.disconnect();
     this.subscriber = undefined;
     this.subscribing = undefined;
+  }
+}
+
+/**
+ * Waits in `set` (whoever wakes the set's members wakes this one) until woken or `timeoutMs` has passed — or not at
+ * all when `ready` says so once this waiter is in place — and leaves the set.
+ */
+async function sleepIn(set: Set<() => void>, timeoutMs: number, ready: () => Promise<boolean>): Promise<void> {
+  let wake: () => void = () => undefined;
+  const woken = new Promise<void>((resolve) => (wake = resolve));
+  set.add(wake);
+  const timer = setTimeout(wake, timeoutMs);
+  try {
+    if (await ready()) return;
+    await woken;
+  } finally {
+    clearTimeout(timer);
+    set.delete(wake);
   }
 }

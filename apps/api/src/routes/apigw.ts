@@ -4,34 +4,31 @@
 
 import { randomBytes } from 'node:crypto';
 import Type from 'typebox';
-import type { FastifyInstance } from 'fastify';
 import {
   ApiError,
   ApiErrorCode,
   ApigErrorCode,
   type BatchJob,
-  ErrorBody,
+  POOL_NAME_PATTERN,
   RequestLimits,
   TASK_TYPES,
   buildItems,
   parseEndpoints,
 } from '@conncheck/core';
-import { type Channel, ChannelNameTakenError, ChannelStore } from '@conncheck/store';
-import type { ApiDeps } from '../deps.js';
-import { sendError, toApiError } from '../errors.js';
-import { POOL_PATTERN, ProjectId, bodyErrors, projectErrors } from '../params.js';
+import { type Channel, ChannelStore, NameTakenError } from '@conncheck/store';
+import type { ApiDeps, ApiInstance } from '../deps.js';
+import { type RouteError, sendError, toApiError } from '../errors.js';
+import { ProjectId, bodyErrors, projectErrors } from '../params.js';
 import { SyncCheckError, checkHeaders, runSyncCheck } from '../sync-check.js';
 
 const InstanceParams = Type.Object(
-  { project_id: ProjectId, instance_id: Type.String({ pattern: POOL_PATTERN, description: 'Gateway ID: here, the worker pool (network zone) checks run from.' }) },
+  { project_id: ProjectId, instance_id: Type.String({ pattern: POOL_NAME_PATTERN, description: 'Gateway ID: here, the worker pool (network zone) checks run from.' }) },
   { additionalProperties: false },
 );
 const ChannelParams = Type.Object(
   { ...InstanceParams.properties, vpc_channel_id: Type.String({ pattern: '^[0-9a-f]{32}$', description: 'VPC channel ID.' }) },
   { additionalProperties: false },
 );
-type InstanceParams = Type.Static<typeof InstanceParams>;
-type ChannelParams = Type.Static<typeof ChannelParams>;
 
 const CheckBody = Type.Object(
   {
@@ -45,7 +42,6 @@ const CheckBody = Type.Object(
   },
   { additionalProperties: false },
 );
-type CheckBody = Type.Static<typeof CheckBody>;
 const CheckResult = Type.Object({
   check_result: Type.Enum(['SUCCESS', 'FAILED']),
   failures: Type.Array(Type.String(), { description: 'The backends (host:port) that could not be reached.' }),
@@ -107,7 +103,6 @@ const VpcCreate = Type.Object(
   },
   { additionalProperties: false },
 );
-type VpcCreate = Type.Static<typeof VpcCreate>;
 
 const MemberGroupInfo = Type.Object({
   member_group_id: Type.String(),
@@ -161,9 +156,10 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-type ListQuery = Type.Static<typeof ListQuery>;
 
 const errors = projectErrors;
+/** No body: JSON Schema's null for the document, nothing to send for the handler's type. */
+const NoContent = Type.Unsafe<void>(Type.Null());
 
 /** `host:port`, with brackets for IPv6, as the original lists failures. */
 function backendName(host: string, port: number): string {
@@ -203,10 +199,10 @@ export function toApigError(error: ApiError): ApiError {
   }
 }
 
-export async function apigwRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export async function apigwRoutes(app: ApiInstance, deps: ApiDeps): Promise<void> {
   const { config, store } = deps;
   const channels = new ChannelStore(store.connection, store.keys);
-  app.setErrorHandler((error, request, reply) => sendError(reply, toApigError(toApiError(error as Parameters<typeof toApiError>[0], request))));
+  app.setErrorHandler((error: RouteError, request, reply) => sendError(reply, toApigError(toApiError(error, request, store.connection))));
   app.post(
     '/v2/:project_id/apigw/instances/:instance_id/backend/connectivity/check',
     {
@@ -221,8 +217,8 @@ export async function apigwRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       },
     },
     async (request, reply) => {
-      const { project_id: project, instance_id: pool } = request.params as InstanceParams;
-      const body = request.body as CheckBody;
+      const { project_id: project, instance_id: pool } = request.params;
+      const { body } = request;
       const timeout = body.timeout_ms ?? RequestLimits.defaultTimeoutMs;
       let jobs: BatchJob[];
       if (body.backend_type === 'backend_address') {
@@ -279,8 +275,8 @@ export async function apigwRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       },
     },
     async (request, reply) => {
-      const { project_id: project, instance_id: instance } = request.params as InstanceParams;
-      const body = request.body as VpcCreate;
+      const { project_id: project, instance_id: instance } = request.params;
+      const { body } = request;
       if (body.member_type === 'ecs') throw invalid('member_type', 'conncheck checks addresses: use member_type ip with each member\'s host (an ECS member is known by its cloud id, which conncheck cannot look up)');
       if (body.vpc_health_config && body.vpc_health_config.time_interval <= body.vpc_health_config.timeout) {
         throw invalid('vpc_health_config.time_interval', 'must be greater than timeout');
@@ -332,7 +328,7 @@ export async function apigwRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       try {
         await channels.create(project, instance, channel);
       } catch (err) {
-        if (err instanceof ChannelNameTakenError) throw new ApiError(400, ApigErrorCode.CHANNEL_NAME_TAKEN, `The VPC channel name already exists,name:${body.name}`);
+        if (err instanceof NameTakenError) throw new ApiError(400, ApigErrorCode.CHANNEL_NAME_TAKEN, `The VPC channel name already exists,name:${body.name}`);
         throw err;
       }
       request.log.info({ project, instance, vpc_channel_id: id, members: channel.members.length }, 'vpc channel created');
@@ -352,8 +348,8 @@ export async function apigwRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       },
     },
     async (request) => {
-      const { project_id: project, instance_id: instance } = request.params as InstanceParams;
-      const q = request.query as ListQuery;
+      const { project_id: project, instance_id: instance } = request.params;
+      const q = request.query;
       const precise = new Set((q.precise_search ?? '').split(',').map((s) => s.trim()));
       const matches = (value: string | undefined, wanted: string | undefined, field: string) =>
         wanted === undefined || (value !== undefined && (precise.has(field) ? value === wanted : value.toLowerCase().includes(wanted.toLowerCase())));
@@ -376,7 +372,7 @@ export async function apigwRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       schema: { tags: ['VPC channels'], summary: 'Show a VPC channel with its members', params: ChannelParams, response: { 200: VpcChannelDetails, ...errors } },
     },
     async (request) => {
-      const { project_id: project, instance_id: instance, vpc_channel_id: id } = request.params as ChannelParams;
+      const { project_id: project, instance_id: instance, vpc_channel_id: id } = request.params;
       const channel = await channels.get(project, instance, id);
       if (!channel) throw channelNotFound(id);
       return {
@@ -396,9 +392,9 @@ export async function apigwRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
 
   app.delete(
     '/v2/:project_id/apigw/instances/:instance_id/vpc-channels/:vpc_channel_id',
-    { schema: { tags: ['VPC channels'], summary: 'Delete a VPC channel', params: ChannelParams, response: { 204: Type.Null(), ...errors } } },
+    { schema: { tags: ['VPC channels'], summary: 'Delete a VPC channel', params: ChannelParams, response: { 204: NoContent, ...errors } } },
     async (request, reply) => {
-      const { project_id: project, instance_id: instance, vpc_channel_id: id } = request.params as ChannelParams;
+      const { project_id: project, instance_id: instance, vpc_channel_id: id } = request.params;
       if (!(await channels.delete(project, instance, id))) throw channelNotFound(id);
       request.log.info({ project, instance, vpc_channel_id: id }, 'vpc channel deleted');
       return reply.status(204).send();

@@ -2,11 +2,9 @@
 // Must not: run a probe or build a Redis key; it validates, authorizes and calls the store.
 
 import Type from 'typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   ApiError,
   ApiErrorCode,
-  BatchRequest,
   BatchResults,
   batchRequestSchema,
   ErrorBody,
@@ -22,10 +20,10 @@ import {
   webhookSecret,
 } from '@conncheck/core';
 import { BacklogFullError, CursorError, IdempotencyConflictError, type Submitted } from '@conncheck/store';
-import type { ApiDeps } from '../deps.js';
+import type { ApiDeps, ApiInstance } from '../deps.js';
 import { ProjectId, ProjectParams, bodyErrors, projectErrors } from '../params.js';
 import { canceledItems, submittedItems, submittedTasks } from '../metrics.js';
-import { dryRunProblems } from '../validation.js';
+import { dryRunProblems, unvalidatedLength } from '../validation.js';
 
 const TaskParams = Type.Object(
   {
@@ -76,8 +74,6 @@ const SubmitHeaders = Type.Object({
   ),
 });
 
-type ProjectRequest = FastifyRequest<{ Params: { project_id: string } }>;
-
 /**
  * 404 for a check that is not in this project. The message says what the id's creation time allows — never whether
  * the task exists in another project — instead of guessing at expiry.
@@ -94,7 +90,7 @@ function notFound(checkId: string, deps: ApiDeps): ApiError {
   return new ApiError(404, ApiErrorCode.NOT_FOUND, `no check ${checkId} in this project: ${why}`);
 }
 
-export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export async function checkRoutes(app: ApiInstance, deps: ApiDeps): Promise<void> {
   const { store, queue, config } = deps;
 
   app.post(
@@ -115,24 +111,25 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
         response: { 202: SubmitResponse, 200: DryRunResult, 409: ErrorBody, ...bodyErrors },
       },
       // Counted before schema validation so that an oversized batch costs no per-item validation work.
-      preValidation: async (request: FastifyRequest) => {
-        const jobs = (request.body as { jobs?: unknown } | null)?.jobs;
-        if (Array.isArray(jobs) && jobs.length > config.maxItemsPerBatch) {
-          throw new ApiError(413, ApiErrorCode.TOO_MANY_ITEMS, `jobs: ${jobs.length} items; at most ${config.maxItemsPerBatch} per batch (CONNCHECK_MAX_ITEMS)`);
+      preValidation: async (request) => {
+        const count = unvalidatedLength(request.body, 'jobs');
+        if (count > config.maxItemsPerBatch) {
+          throw new ApiError(413, ApiErrorCode.TOO_MANY_ITEMS, `jobs: ${count} items; at most ${config.maxItemsPerBatch} per batch (CONNCHECK_MAX_ITEMS)`);
         }
       },
     },
     async (request, reply) => {
-      const { project_id: project } = request.params as { project_id: string };
+      const { project_id: project } = request.params;
       // Fastify validates the body before the query string: after a body error the query is still text.
-      const dryRun = [true, 'true'].includes((request.query as { dry_run?: unknown }).dry_run as boolean | string);
+      const dryRunParam: unknown = request.query.dry_run;
+      const dryRun = dryRunParam === true || dryRunParam === 'true';
       if (request.validationError) {
         // A submission stops at the first schema error; a dry run lists every problem of every job.
-        if (!dryRun || (request.validationError as { validationContext?: string }).validationContext !== 'body') throw request.validationError;
+        if (!dryRun || request.validationError.validationContext !== 'body') throw request.validationError;
         const { count, problems } = dryRunProblems(request.body);
         return reply.status(200).send({ valid: false, count, problems });
       }
-      const body = request.body as BatchRequest;
+      const { body } = request;
       const { problems, items } = buildItems(body.jobs, {
         poolFor: (job) => job.pool ?? config.netTypePools[job.net_type ?? 'eip'] ?? config.workerPool,
         allowLoopback: deps.auth.openMode,
@@ -141,7 +138,7 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       if (callbackProblem) problems.unshift({ field: 'callback_url', error_code: ApiErrorCode.INVALID_PARAMETER, error_msg: `callback_url: ${callbackProblem}` });
       if (dryRun) return reply.status(200).send({ valid: problems.length === 0, count: body.jobs.length, problems });
       if (problems.length > 0) throw problemError(problems);
-      const idempotencyKey = (request.headers as { 'idempotency-key'?: string })['idempotency-key'];
+      const idempotencyKey = request.headers['idempotency-key'];
       let submitted: Submitted;
       try {
         submitted = await store.submit(project, items, queue, undefined, {
@@ -186,9 +183,9 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       schema: { tags: ['checks'], summary: 'Get a check task with its items', params: TaskParams, querystring: TaskQuery, response: { 200: Task, ...errors } },
     },
     async (request) => {
-      const { project_id: project, check_id: checkId } = request.params as { project_id: string; check_id: string };
-      const query = request.query as { wait_ms?: number; include_items?: boolean };
-      const task = await store.getTaskWhenEnded(checkId, project, query.wait_ms ?? 0, { items: query.include_items !== false });
+      const { project_id: project, check_id: checkId } = request.params;
+      const { wait_ms: waitMs = 0, include_items: includeItems } = request.query;
+      const task = await store.getTaskWhenEnded(checkId, project, waitMs, { items: includeItems !== false });
       if (!task) throw notFound(checkId, deps);
       return explainWaiting(task, deps);
     },
@@ -206,8 +203,8 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       },
     },
     async (request) => {
-      const { project_id: project, check_id: checkId } = request.params as { project_id: string; check_id: string };
-      const task = await store.getTaskWhenEnded(checkId, project, (request.query as { wait_ms?: number }).wait_ms ?? 0);
+      const { project_id: project, check_id: checkId } = request.params;
+      const task = await store.getTaskWhenEnded(checkId, project, request.query.wait_ms ?? 0);
       if (!task) throw notFound(checkId, deps);
       const results = task.check_items.map((item) => {
         const row: BatchResults['results'][number] = { id: item.id, status: item.status, success: item.success };
@@ -237,11 +234,11 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
         response: { 200: TaskList, ...errors },
       },
     },
-    async (request: ProjectRequest) => {
+    async (request) => {
       const { project_id: project } = request.params;
-      const query = request.query as { status?: TaskStatus; limit?: number; cursor?: string };
+      const { status, limit = 20, cursor } = request.query;
       try {
-        return await store.listTasks(project, { status: query.status, limit: query.limit ?? 20, cursor: query.cursor });
+        return await store.listTasks(project, { status, limit, cursor });
       } catch (err) {
         if (err instanceof CursorError) throw new ApiError(400, ApiErrorCode.INVALID_CURSOR, `cursor: ${err.message}`);
         throw err;
@@ -259,18 +256,15 @@ export async function checkRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
         response: { 200: Task, 409: ErrorBody, ...errors },
       },
     },
-    async (request, reply: FastifyReply) => {
-      const { project_id: project, check_id: checkId } = request.params as { project_id: string; check_id: string };
+    async (request, reply) => {
+      const { project_id: project, check_id: checkId } = request.params;
       const outcome = await store.cancel(checkId, project);
       if (!outcome) throw notFound(checkId, deps);
       if ('ended' in outcome) throw new ApiError(409, ApiErrorCode.ALREADY_FINISHED, `check ${checkId} already ended as ${outcome.ended}`);
-      const info = await store.taskInfo(checkId);
-      if (info) await queue.removeWaiting(checkId, info.runs).catch(() => undefined);
+      await queue.removeWaiting(checkId, outcome.runs).catch(() => undefined);
       canceledItems.inc(outcome.canceled);
       request.log.info({ check_id: checkId, project, canceled: outcome.canceled }, 'check canceled');
-      const task = await store.getTask(checkId, project);
-      if (!task) throw notFound(checkId, deps);
-      return reply.status(200).send(task);
+      return reply.status(200).send(outcome.task);
     },
   );
 }
@@ -289,7 +283,7 @@ async function explainWaiting(task: Task, deps: ApiDeps): Promise<Task> {
   return { ...task, message: `${task.message}; ${unserved.map(why).join('; ')}` };
 }
 
-export async function webhookSecretRoute(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export async function webhookSecretRoute(app: ApiInstance, deps: ApiDeps): Promise<void> {
   app.get(
     '/v1/:project_id/webhook-secret',
     {
@@ -303,7 +297,7 @@ export async function webhookSecretRoute(app: FastifyInstance, deps: ApiDeps): P
       },
     },
     async (request) => {
-      const { project_id: project } = request.params as { project_id: string };
+      const { project_id: project } = request.params;
       return { secret: webhookSecret(deps.store.secretBox, project), header: 'X-Conncheck-Signature', algorithm: 'v1=hex(HMAC-SHA256(secret, timestamp + "." + body))' };
     },
   );

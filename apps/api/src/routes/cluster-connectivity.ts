@@ -3,11 +3,11 @@
 // Must not: probe anything itself or read message text: the status comes from each item's error_code.
 
 import Type from 'typebox';
-import type { FastifyInstance } from 'fastify';
-import { ApiError, ApiErrorCode, type BatchJob, type CheckItem, ErrorBody, ItemErrorCode, RequestLimits, TASK_TYPES, buildItems } from '@conncheck/core';
-import type { ApiDeps } from '../deps.js';
-import { POOL_PATTERN, ProjectId, bodyErrors } from '../params.js';
+import { ApiError, ApiErrorCode, type BatchJob, type CheckItem, ErrorBody, ItemErrorCode, POOL_NAME_PATTERN, RequestLimits, TASK_TYPES, buildItems } from '@conncheck/core';
+import type { ApiDeps, ApiInstance } from '../deps.js';
+import { ProjectId, bodyErrors } from '../params.js';
 import { SyncCheckError, checkHeaders, runSyncCheck } from '../sync-check.js';
+import { unvalidatedLength } from '../validation.js';
 
 /** The original's statuses. */
 export const ConnectivityStatus = { ADDRESS_UNREACHABLE: 0, CONNECTED: 1, PORT_UNREACHABLE: 2, NAME_NOT_RESOLVED: 3 } as const;
@@ -57,7 +57,6 @@ const CheckConnectionBody = Type.Object(
   },
   { additionalProperties: false },
 );
-type CheckConnectionBody = Type.Static<typeof CheckConnectionBody>;
 
 const Result = Type.Object({
   address: Type.String(),
@@ -67,7 +66,7 @@ const Result = Type.Object({
   error_msg: Type.Optional(Type.String({ description: 'Extension: the failure in words.' })),
 });
 
-export async function clusterConnectivityRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export async function clusterConnectivityRoutes(app: ApiInstance, deps: ApiDeps): Promise<void> {
   const { config } = deps;
   app.post(
     '/v1.0/:project_id/clusters/:cluster_id/checkconnection',
@@ -80,7 +79,7 @@ export async function clusterConnectivityRoutes(app: FastifyInstance, deps: ApiD
         params: Type.Object(
           {
             project_id: ProjectId,
-            cluster_id: Type.String({ pattern: POOL_PATTERN, description: 'The worker pool (network zone) the test runs from.' }),
+            cluster_id: Type.String({ pattern: POOL_NAME_PATTERN, description: 'The worker pool (network zone) the test runs from.' }),
           },
           { additionalProperties: false },
         ),
@@ -88,15 +87,15 @@ export async function clusterConnectivityRoutes(app: FastifyInstance, deps: ApiD
         response: { 200: Type.Object({ result: Type.Array(Result) }), 412: ErrorBody, ...bodyErrors },
       },
       preValidation: async (request) => {
-        const list = (request.body as { address_and_ports?: unknown } | null)?.address_and_ports;
-        if (Array.isArray(list) && list.length > config.maxItemsPerBatch) {
-          throw new ApiError(413, ApiErrorCode.TOO_MANY_ITEMS, `address_and_ports: ${list.length} entries; at most ${config.maxItemsPerBatch} (CONNCHECK_MAX_ITEMS)`);
+        const count = unvalidatedLength(request.body, 'address_and_ports');
+        if (count > config.maxItemsPerBatch) {
+          throw new ApiError(413, ApiErrorCode.TOO_MANY_ITEMS, `address_and_ports: ${count} entries; at most ${config.maxItemsPerBatch} (CONNCHECK_MAX_ITEMS)`);
         }
       },
     },
     async (request, reply) => {
-      const { project_id: project, cluster_id: pool } = request.params as { project_id: string; cluster_id: string };
-      const body = request.body as CheckConnectionBody;
+      const { project_id: project, cluster_id: pool } = request.params;
+      const { body } = request;
       const jobs: BatchJob[] = body.address_and_ports.map((entry, i) => {
         const port = Number(entry.port);
         return { id: `${entry.address}:${port}`, db_type: 'tcp', ip: entry.address, db_port: port, timeout_ms: body.timeout_ms ?? RequestLimits.defaultTimeoutMs };

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import Type from 'typebox';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { ApiErrorCode } from '@conncheck/core';
-import type { ApiDeps } from '../deps.js';
+import type { ApiDeps, ApiInstance } from '../deps.js';
 
 /** The dashboard's build output, from this file's place in the api package (apps/api/dist/src/routes/). */
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../../../dashboard/dist/ui/', import.meta.url));
@@ -26,7 +26,7 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
-export async function dashboardRoutes(app: FastifyInstance, deps: ApiDeps, dir: string = DASHBOARD_DIR): Promise<void> {
+export async function dashboardRoutes(app: ApiInstance, deps: ApiDeps, dir: string = DASHBOARD_DIR): Promise<void> {
   app.addHook('onSend', async (_request, reply) => {
     reply.headers(SECURITY_HEADERS);
   });

@@ -4,18 +4,17 @@
 
 import { isIP } from 'node:net';
 import Type from 'typebox';
-import type { FastifyInstance } from 'fastify';
-import { ApiError, ApiErrorCode, BatchJob, ErrorBody, buildItems } from '@conncheck/core';
-import { ConnectionNameTakenError, ConnectionStore, type SavedConnection } from '@conncheck/store';
-import type { ApiDeps } from '../deps.js';
-import { POOL_PATTERN, ProjectId, bodyErrors } from '../params.js';
+import { ApiError, ApiErrorCode, BatchJob, ErrorBody, POOL_NAME_PATTERN, buildItems } from '@conncheck/core';
+import { ConnectionStore, NameTakenError, type SavedConnection } from '@conncheck/store';
+import type { ApiDeps, ApiInstance } from '../deps.js';
+import { ProjectId, ProjectParams, bodyErrors } from '../params.js';
 
 const { id: _id, pool: _pool, ...destinationFields } = BatchJob.properties;
 const Destination = Type.Object(
   { ...destinationFields, id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Shown as the check item\'s id (default: the connection name).' })) },
   { additionalProperties: false, description: 'What to check: one job of the batch request, validated exactly like one (any db_type, credentials and TLS fields).' },
 );
-const Pools = Type.Array(Type.String({ pattern: POOL_PATTERN }), { maxItems: 32, uniqueItems: true });
+const Pools = Type.Array(Type.String({ pattern: POOL_NAME_PATTERN }), { maxItems: 32, uniqueItems: true });
 const HostEntry = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,127}$', description: 'A host name the destination (or the brokers and members it names) uses.' }),
@@ -39,7 +38,6 @@ const CreateBody = Type.Object(
   },
   { additionalProperties: false },
 );
-type CreateBody = Type.Static<typeof CreateBody>;
 const QueuesBody = Type.Object(
   { queues: Type.Optional(Pools), elastic_resource_pools: Type.Optional(Pools) },
   { additionalProperties: false },
@@ -89,7 +87,7 @@ const ConnParams = Type.Object({ project_id: ProjectId, connection_id: Type.Stri
 type ConnParams = Type.Static<typeof ConnParams>;
 const errors = bodyErrors;
 
-export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps): Promise<void> {
   const { store, queue, config, registry } = deps;
   const connections = new ConnectionStore(store.connection, store.keys, store.secretBox, config.retentionSeconds);
   const base = '/v2.0/:project_id/datasource/enhanced-connections';
@@ -98,6 +96,17 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
     const connection = await connections.get(project, id);
     if (!connection) throw notFound(id);
     return connection;
+  };
+  /** A connection not deleted: the only kind whose pools can be bound, unbound or checked. */
+  const loadActive = async (project: string, id: string): Promise<SavedConnection> => {
+    const connection = await load(project, id);
+    if (connection.status !== 'ACTIVE') throw notFound(id);
+    return connection;
+  };
+  /** What binding or unbinding pools acts on: the pools the body names (400 without any) of a connection not deleted. */
+  const poolsRequest = async (params: ConnParams, body: QueuesBody) => {
+    const pools = requirePools(body);
+    return { project: params.project_id, connection: await loadActive(params.project_id, params.connection_id), pools };
   };
 
   /** Binds pools: each gets its schedule and a first check at once (its status leaves CREATING with it). */
@@ -117,14 +126,14 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
       schema: {
         tags: ['enhanced connections'],
         summary: 'Create an enhanced datasource connection: a saved destination checked from every bound pool',
-        params: Type.Object({ project_id: ProjectId }, { additionalProperties: false }),
+        params: ProjectParams,
         body: CreateBody,
         response: { 201: Type.Object({ is_success: Type.Boolean(), message: Type.String(), connection_id: Type.String() }), 409: ErrorBody, ...errors },
       },
     },
     async (request, reply) => {
-      const { project_id: project } = request.params as { project_id: string };
-      const body = request.body as CreateBody;
+      const { project_id: project } = request.params;
+      const { body } = request;
       const { problems, items } = buildItems([{ ...body.destination, id: body.destination.id ?? body.name }], { allowLoopback: deps.auth.openMode });
       if (problems.length > 0) {
         const first = problems[0]!;
@@ -150,7 +159,7 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
           extra: pick(body, ['dest_vpc_id', 'dest_network_id', 'routetable_id', 'tags']),
         });
       } catch (err) {
-        if (err instanceof ConnectionNameTakenError) throw new ApiError(409, ApiErrorCode.NAME_TAKEN, `name: an enhanced connection named "${body.name}" exists in this project (${err.id})`);
+        if (err instanceof NameTakenError) throw new ApiError(409, ApiErrorCode.NAME_TAKEN, `name: an enhanced connection named "${body.name}" exists in this project (${err.id})`);
         throw err;
       }
       await start(project, { id, check_interval_seconds: interval }, pools);
@@ -163,7 +172,7 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
     `${base}/:connection_id`,
     { schema: { tags: ['enhanced connections'], summary: 'Query an enhanced datasource connection', params: ConnParams, response: { 200: ConnectionView, ...errors } } },
     async (request) => {
-      const { project_id: project, connection_id: id } = request.params as ConnParams;
+      const { project_id: project, connection_id: id } = request.params;
       return { is_success: true, message: '', ...(await present(await load(project, id), registry)) };
     },
   );
@@ -174,7 +183,7 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
       schema: {
         tags: ['enhanced connections'],
         summary: 'List enhanced datasource connections, newest first',
-        params: Type.Object({ project_id: ProjectId }, { additionalProperties: false }),
+        params: ProjectParams,
         querystring: Type.Object(
           {
             limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 100, description: '0 = all.' })),
@@ -188,8 +197,8 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
       },
     },
     async (request) => {
-      const { project_id: project } = request.params as { project_id: string };
-      const q = request.query as { limit?: number; offset?: number; status?: string; name?: string };
+      const { project_id: project } = request.params;
+      const q = request.query;
       const { connections: page, count } = await connections.list(project, { status: q.status, name: q.name, offset: q.offset ?? 0, limit: q.limit ?? 100 });
       return { is_success: true, message: '', connections: await Promise.all(page.map((c) => present(c, registry))), count };
     },
@@ -199,7 +208,7 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
     `${base}/:connection_id`,
     { schema: { tags: ['enhanced connections'], summary: 'Delete an enhanced datasource connection (its schedules and credentials go)', params: ConnParams, response: { 200: Done, ...errors } } },
     async (request) => {
-      const { project_id: project, connection_id: id } = request.params as ConnParams;
+      const { project_id: project, connection_id: id } = request.params;
       const pools = await connections.delete(project, id);
       if (!pools) throw notFound(id);
       await stop(id, pools);
@@ -212,11 +221,8 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
     `${base}/:connection_id/associate-queue`,
     { schema: { tags: ['enhanced connections'], summary: 'Bind pools to an enhanced connection', params: ConnParams, body: QueuesBody, response: { 200: Done, ...errors } } },
     async (request) => {
-      const { project_id: project, connection_id: id } = request.params as ConnParams;
-      const pools = requirePools(request.body as QueuesBody);
-      const connection = await load(project, id);
-      if (connection.status !== 'ACTIVE') throw notFound(id);
-      await start(project, connection, await connections.associate(id, pools));
+      const { project, connection, pools } = await poolsRequest(request.params, request.body);
+      await start(project, connection, await connections.associate(connection.id, pools));
       return { is_success: true, message: `associated peer connection for queues: {${pools.join(',')}}.` };
     },
   );
@@ -225,14 +231,11 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
     `${base}/:connection_id/disassociate-queue`,
     { schema: { tags: ['enhanced connections'], summary: 'Unbind pools from an enhanced connection', params: ConnParams, body: QueuesBody, response: { 200: Done, ...errors } } },
     async (request) => {
-      const { project_id: project, connection_id: id } = request.params as ConnParams;
-      const pools = requirePools(request.body as QueuesBody);
-      const connection = await load(project, id);
-      if (connection.status !== 'ACTIVE') throw notFound(id);
+      const { connection, pools } = await poolsRequest(request.params, request.body);
       const bound = new Set(connection.queues.map((q) => q.name));
       const unknown = pools.filter((pool) => !bound.has(pool));
       if (unknown.length > 0) throw new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `queues: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not bound to this connection`);
-      await stop(id, await connections.disassociate(id, pools));
+      await stop(connection.id, await connections.disassociate(connection.id, pools));
       return { is_success: true, message: `Disassociated peer connection for queues:{${pools.join(',')}}.` };
     },
   );
@@ -249,9 +252,8 @@ export async function enhancedConnectionRoutes(app: FastifyInstance, deps: ApiDe
       },
     },
     async (request, reply) => {
-      const { project_id: project, connection_id: id } = request.params as ConnParams;
-      const connection = await load(project, id);
-      if (connection.status !== 'ACTIVE') throw notFound(id);
+      const { project_id: project, connection_id: id } = request.params;
+      const connection = await loadActive(project, id);
       const checks: { queue: string; check_id: string }[] = [];
       for (const { name } of connection.queues) {
         const checkId = await connections.startCheck(project, id, name, store, queue);

@@ -4,9 +4,9 @@
 
 import fastifySseModule, { type SSEPluginOptions } from '@fastify/sse';
 import Type from 'typebox';
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { ApiError, ApiErrorCode, ErrorBody } from '@conncheck/core';
-import type { ApiDeps } from '../deps.js';
+import type { ApiDeps, ApiInstance } from '../deps.js';
 import { ProjectId, projectErrors } from '../params.js';
 
 /**
@@ -19,7 +19,7 @@ const fastifySse = fastifySseModule as unknown as FastifyPluginAsync<SSEPluginOp
 const HEARTBEAT_MS = 15_000;
 const STREAM_ID = /^\d{1,15}-\d{1,10}$/;
 
-export async function eventRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export async function eventRoutes(app: ApiInstance, deps: ApiDeps): Promise<void> {
   const { store } = deps;
   await app.register(fastifySse, { heartbeatInterval: HEARTBEAT_MS });
 
@@ -60,8 +60,8 @@ export async function eventRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       },
     },
     async (request, reply) => {
-      const { project_id: project, check_id: checkId } = request.params as { project_id: string; check_id: string };
-      const resumeFrom = reply.sse.lastEventId ?? (request.query as { last_event_id?: string }).last_event_id ?? '0';
+      const { project_id: project, check_id: checkId } = request.params;
+      const resumeFrom = reply.sse.lastEventId ?? request.query.last_event_id ?? '0';
       if (resumeFrom !== '0' && !STREAM_ID.test(resumeFrom)) throw new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `Last-Event-ID: "${resumeFrom}" is not an id this stream sent`);
       const first = await store.getTask(checkId, project, { items: false });
       if (!first) throw new ApiError(404, ApiErrorCode.NOT_FOUND, `no check ${checkId} in this project`);

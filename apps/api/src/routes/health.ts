@@ -3,11 +3,10 @@
 
 import Type from 'typebox';
 import client from 'prom-client';
-import type { FastifyInstance } from 'fastify';
 import { ApiErrorCode, ErrorBody } from '@conncheck/core';
-import type { ApiDeps } from '../deps.js';
+import type { ApiDeps, ApiInstance } from '../deps.js';
 
-export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export async function healthRoutes(app: ApiInstance, deps: ApiDeps): Promise<void> {
   const pools = async () => [...new Set([deps.config.workerPool, ...(await deps.registry.knownPools())])];
   const queueDepth = new client.Gauge({
     name: 'conncheck_queue_jobs',

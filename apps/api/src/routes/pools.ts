@@ -2,9 +2,7 @@
 // oldest waiting job: what an operator scaling workers looks at. Must not: change anything.
 
 import Type from 'typebox';
-import type { FastifyInstance } from 'fastify';
-import { ErrorBody } from '@conncheck/core';
-import type { ApiDeps } from '../deps.js';
+import type { ApiDeps, ApiInstance } from '../deps.js';
 import { ProjectParams, projectErrors } from '../params.js';
 
 const Worker = Type.Object({
@@ -28,7 +26,7 @@ const Pool = Type.Object({
   oldest_wait_ms: Type.Union([Type.Integer(), Type.Null()], { description: 'How long the oldest waiting job has waited; null when none waits.' }),
 });
 
-export async function poolRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export async function poolRoutes(app: ApiInstance, deps: ApiDeps): Promise<void> {
   const { registry, queue, config } = deps;
   app.get(
     '/v1/:project_id/pools',

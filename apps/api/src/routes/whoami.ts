@@ -2,11 +2,10 @@
 // Must not: reveal anything about other tokens or projects' contents.
 
 import Type from 'typebox';
-import type { FastifyInstance } from 'fastify';
 import { ErrorBody } from '@conncheck/core';
-import type { ApiDeps } from '../deps.js';
+import type { ApiDeps, ApiInstance } from '../deps.js';
 
-export async function whoamiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export async function whoamiRoutes(app: ApiInstance, deps: ApiDeps): Promise<void> {
   app.get(
     '/v1/projects',
     {

@@ -5,7 +5,7 @@
 import { itemErrorHints, type ItemErrorCode } from '@conncheck/core/error-codes';
 import { useState } from 'preact/hooks';
 import { type EnhancedConnection, type Pool, type VpcChannel, type VpcChannelMember, api } from '../api';
-import { Empty, ErrorNotice, Loading } from '../components/notice';
+import { Empty, ErrorNotice, Loading, PolledState } from '../components/notice';
 import { QueueBadge } from '../components/status';
 import { Time } from '../components/time';
 import { duration } from '../format';
@@ -26,69 +26,71 @@ function Connections({ project }: { project: string }) {
   return (
     <section aria-labelledby="connections">
       <h2 id="connections">Enhanced datasource connections</h2>
-      {list.error && <ErrorNotice error={list.error} />}
-      {!list.data && !list.error && <Loading what="connections" />}
-      {list.data?.connections.length === 0 && <Empty>No saved connections in {project}.</Empty>}
+      <PolledState polled={list} what="connections" isEmpty={(data) => data.connections.length === 0} empty={<>No saved connections in {project}.</>} />
       <div class="cards">
-        {list.data?.connections.map((connection) => (
-          <article key={connection.id} class="card connection" data-connection={connection.name}>
-            <header class="card-head">
-              <h3>{connection.name}</h3>
-              <span class="muted">
-                <code>{connection.id}</code>
-              </span>
-            </header>
-            <p>
-              <code>{destination(connection)}</code> · re-checked every {connection.check_interval_seconds} s · created <Time at={connection.create_time} />
-            </p>
-            {connection.hosts.length > 0 && (
-              <p class="muted">hosts: {connection.hosts.map((h) => `${h.name} → ${h.ip}`).join(', ')}</p>
-            )}
-            <table class="queues">
-              <thead>
-                <tr>
-                  <th scope="col">pool</th>
-                  <th scope="col">status</th>
-                  <th scope="col">last check</th>
-                </tr>
-              </thead>
-              <tbody>
-                {connection.available_queue_info.map((queue) => {
-                  const last = queue.last_check;
-                  const hint = last?.error_code ? (itemErrorHints as Partial<Record<string, string>>)[last.error_code as ItemErrorCode] : undefined;
-                  return (
-                    <tr key={queue.name}>
-                      <td>{queue.name}</td>
-                      <td>
-                        <QueueBadge status={queue.status} />
-                        {queue.err_msg && <div class="error-msg">{queue.err_msg}</div>}
-                        {queue.waiting && <div class="muted">{queue.waiting}</div>}
-                      </td>
-                      <td>
-                        {last ? (
-                          <>
-                            <a class="check-id" href={href({ page: 'task', project, checkId: last.check_id })}>
-                              {last.check_id}
-                            </a>
-                            <div>
-                              {last.success ? '✓ reached' : <code class="error-code">{last.error_code}</code>} in {duration(last.duration_ms)} ·{' '}
-                              <Time at={last.finished_at} />
-                            </div>
-                            {hint && <div class="hint">{hint}</div>}
-                          </>
-                        ) : (
-                          <span class="muted">not checked yet</span>
-                        )}
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </article>
-        ))}
+        {list.data?.connections.map((connection) => <ConnectionCard key={connection.id} project={project} connection={connection} />)}
       </div>
     </section>
+  );
+}
+
+function ConnectionCard({ project, connection }: { project: string; connection: EnhancedConnection }) {
+  return (
+    <article class="card connection" data-connection={connection.name}>
+      <header class="card-head">
+        <h3>{connection.name}</h3>
+        <span class="muted">
+          <code>{connection.id}</code>
+        </span>
+      </header>
+      <p>
+        <code>{destination(connection)}</code> · re-checked every {connection.check_interval_seconds} s · created <Time at={connection.create_time} />
+      </p>
+      {connection.hosts.length > 0 && (
+        <p class="muted">hosts: {connection.hosts.map((h) => `${h.name} → ${h.ip}`).join(', ')}</p>
+      )}
+      <table class="queues">
+        <thead>
+          <tr>
+            <th scope="col">pool</th>
+            <th scope="col">status</th>
+            <th scope="col">last check</th>
+          </tr>
+        </thead>
+        <tbody>
+          {connection.available_queue_info.map((queue) => {
+            const last = queue.last_check;
+            const hint = last?.error_code ? (itemErrorHints as Partial<Record<string, string>>)[last.error_code as ItemErrorCode] : undefined;
+            return (
+              <tr key={queue.name}>
+                <td>{queue.name}</td>
+                <td>
+                  <QueueBadge status={queue.status} />
+                  {queue.err_msg && <div class="error-msg">{queue.err_msg}</div>}
+                  {queue.waiting && <div class="muted">{queue.waiting}</div>}
+                </td>
+                <td>
+                  {last ? (
+                    <>
+                      <a class="check-id" href={href({ page: 'task', project, checkId: last.check_id })}>
+                        {last.check_id}
+                      </a>
+                      <div>
+                        {last.success ? '✓ reached' : <code class="error-code">{last.error_code}</code>} in {duration(last.duration_ms)} ·{' '}
+                        <Time at={last.finished_at} />
+                      </div>
+                      {hint && <div class="hint">{hint}</div>}
+                    </>
+                  ) : (
+                    <span class="muted">not checked yet</span>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </article>
   );
 }
 
@@ -150,8 +152,7 @@ function Channels({ project }: { project: string }) {
     <section aria-labelledby="channels">
       <h2 id="channels">VPC channels</h2>
       <p class="muted">Load-balancing channels a gateway backend check can check, per pool (gateway instance).</p>
-      {pools.error && <ErrorNotice error={pools.error} />}
-      {!pools.data && !pools.error && <Loading what="pools" />}
+      <PolledState polled={pools} what="pools" />
       <div class="cards">{pools.data?.pools.map((pool) => <PoolChannels key={pool.name} project={project} pool={pool} />)}</div>
     </section>
   );

@@ -3,7 +3,7 @@
 
 import { useState } from 'preact/hooks';
 import { type TaskHeader, api } from '../api';
-import { Empty, ErrorNotice, Loading } from '../components/notice';
+import { PolledState } from '../components/notice';
 import { TASK_STATUS_LIST, TaskBadge } from '../components/status';
 import { Time } from '../components/time';
 import { between, duration } from '../format';
@@ -64,11 +64,12 @@ export function TasksPage({ project, status }: { project: string; status?: strin
         </span>
       </div>
 
-      {list.error && <ErrorNotice error={list.error} />}
-      {!list.data && !list.error && <Loading what="tasks" />}
-      {list.data && list.data.checks.length === 0 && (
-        <Empty>{status ? `No ${status} tasks in ${project}${cursor ? ' on this page' : ''}.` : `No tasks in ${project} yet.`}</Empty>
-      )}
+      <PolledState
+        polled={list}
+        what="tasks"
+        isEmpty={(data) => data.checks.length === 0}
+        empty={status ? `No ${status} tasks in ${project}${cursor ? ' on this page' : ''}.` : `No tasks in ${project} yet.`}
+      />
       {list.data && list.data.checks.length > 0 && (
         <ul class="task-list" data-testid="task-list">
           {list.data.checks.map((task) => (

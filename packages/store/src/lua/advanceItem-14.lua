@@ -58,7 +58,7 @@ if ARGV[4] ~= '' then
     taskEvent('item', ARGV[4])
     local t = redis.call('HMGET', KEYS[1], 'total', 'succeeded', 'failed', 'canceled')
     local total, ok, bad, canceled = tonumber(t[1]), tonumber(t[2]) or 0, tonumber(t[3]) or 0, tonumber(t[4]) or 0
-    if ok + bad + canceled >= total and (taskStatus == 'Pending' or taskStatus == 'Running') then
+    if ok + bad + canceled >= total and isOpen(taskStatus) then
       ended = 1
       if bad > 0 then
         endTask(checkId, now, retention, 'Failed', bad .. ' of ' .. total .. ' items failed', KEYS[8], ARGV[8])
@@ -82,7 +82,7 @@ if ARGV[6] ~= '' then
     local item = cjson.decode(raw)
     if isTerminal(item.status) then
       claim = { 'skip', item.status }
-    elseif taskStatus ~= 'Pending' and taskStatus ~= 'Running' then
+    elseif not isOpen(taskStatus) then
       claim = { 'skip', taskStatus }
     else
       if item.status == 'pending' then redis.call('HINCRBY', KEYS[1], 'running', 1) end

@@ -1,20 +1,23 @@
 --[[
-  Cancels a task: every item not yet terminal (waiting or running) ends as canceled at once, the task ends as
-  Canceled (see endTask), secrets are deleted. A result that a worker writes later for such an item is dropped
-  (first terminal result wins), so a canceled task never changes again.
+  Cancels a task of a project: every item not yet terminal (waiting or running) ends as canceled at once, the task
+  ends as Canceled (see endTask), secrets are deleted. A result that a worker writes later for such an item is dropped
+  (first terminal result wins), so a canceled task never changes again. The project is checked here, and the task
+  returned as it now is, so that a cancel is one round trip.
 
   KEYS[1..14] the task's keys (includes/taskKeys.lua)
-  ARGV[1] check id   ARGV[2] now (ms)   ARGV[3] retention (s)   ARGV[4] error message for canceled items
-  ARGV[5] channel on which workers hear of cancellations   ARGV[6] channel on which the end of a task is announced
+  ARGV[1] check id   ARGV[2] project   ARGV[3] now (ms)   ARGV[4] retention (s)   ARGV[5] error message for canceled items
+  ARGV[6] channel on which workers hear of cancellations   ARGV[7] channel on which the end of a task is announced
 
-  Output: number of items canceled, or -1 when the task does not exist, or { 'ended', status } when it had ended.
+  Output: -1 when the task does not exist in this project, { 'ended', status } when it had ended, else
+          { 'canceled', number of items canceled, task hash, specs hash, items hash } (hashes as HGETALL returns them).
 ]]
 --- @include "taskKeys"
 
-local checkId, now, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return -1 end
-if status ~= 'Pending' and status ~= 'Running' then return { 'ended', status } end
+local checkId, project, now, retention = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local task = redis.call('HMGET', KEYS[1], 'project', 'status')
+if task[1] ~= project then return -1 end
+local status = task[2]
+if not isOpen(status) then return { 'ended', status } end
 local items = redis.call('HGETALL', KEYS[2])
 local canceled = 0
 for i = 1, #items, 2 do
@@ -23,15 +26,16 @@ for i = 1, #items, 2 do
     item.status = 'canceled'
     item.success = false
     item.error_code = 'CANCELED'
-    item.error_msg = ARGV[4]
+    item.error_msg = ARGV[5]
     item.finished_at = now
-    redis.call('HSET', KEYS[2], items[i], cjson.encode(item))
+    items[i + 1] = cjson.encode(item)
+    redis.call('HSET', KEYS[2], items[i], items[i + 1])
     taskEvent('item', items[i])
     canceled = canceled + 1
   end
 end
 redis.call('HINCRBY', KEYS[1], 'canceled', canceled)
 itemsEnded(canceled)
-endTask(checkId, now, retention, 'Canceled', 'canceled by request; ' .. canceled .. ' unfinished items canceled', KEYS[9], ARGV[6])
-redis.call('PUBLISH', ARGV[5], checkId)
-return canceled
+endTask(checkId, now, retention, 'Canceled', 'canceled by request; ' .. canceled .. ' unfinished items canceled', KEYS[9], ARGV[7])
+redis.call('PUBLISH', ARGV[6], checkId)
+return { 'canceled', canceled, redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3]), items }

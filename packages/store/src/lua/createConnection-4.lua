@@ -7,9 +7,10 @@
 
   Output: 1 created, or { 'taken', id of the connection with that name }.
 ]]
-local taken = redis.call('HGET', KEYS[4], ARGV[2])
+--- @include "uniqueName"
+
+local taken = claimName(KEYS[4], ARGV[2], ARGV[1])
 if taken then return { 'taken', taken } end
-redis.call('HSET', KEYS[4], ARGV[2], ARGV[1])
 for field, value in pairs(cjson.decode(ARGV[4])) do redis.call('HSET', KEYS[1], field, value) end
 for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])

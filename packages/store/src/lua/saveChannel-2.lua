@@ -6,8 +6,9 @@
 
   Output: 1 created, or { 'taken', id of the channel with that name }.
 ]]
-local taken = redis.call('HGET', KEYS[2], ARGV[2])
+--- @include "uniqueName"
+
+local taken = claimName(KEYS[2], ARGV[2], ARGV[1])
 if taken then return { 'taken', taken } end
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1

@@ -1,5 +1,5 @@
 --[[
-  Included (see scripts.ts) by every script that takes a task's twelve keys, in this order:
+  Included (see scripts.ts) by every script that takes a task's fourteen keys, in this order:
   KEYS[1] task hash   KEYS[2] items hash (index -> state JSON)   KEYS[3] specs hash   KEYS[4] secrets hash
   KEYS[5] project index Pending   KEYS[6] project index Running   KEYS[7] project index Succeeded
   KEYS[8] project index Failed    KEYS[9] project index Canceled  KEYS[10] project unfinished-items counter
@@ -13,6 +13,11 @@ local COUNTER_TTL = 86400
 
 local function isTerminal(s)
   return s == 'success' or s == 'failed' or s == 'canceled'
+end
+
+-- A task that has not ended (false for a task that is gone).
+local function isOpen(taskStatus)
+  return taskStatus == 'Pending' or taskStatus == 'Running'
 end
 
 -- An event for live views: an entry in the task's stream, announced on the channel of the same name.
