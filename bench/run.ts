@@ -45,6 +45,12 @@ interface Verdict {
 }
 const verdicts: Verdict[] = [];
 
+// Services are process groups of their own: however the bench ends, none outlives it.
+const startedProcs: Proc[] = [];
+process.on('exit', () => {
+  for (const p of startedProcs) p.kill();
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // The service, started as the README starts it
 
@@ -80,6 +86,7 @@ async function startService(mode: 'npm start' | 'start:api + start:worker' | 'st
     procs.push(startScript('start:api', common));
     if (mode === 'start:api + start:worker') procs.push((worker = startScript('start:worker', common)));
   }
+  startedProcs.push(...procs);
   await waitUntilReady(base, procs[0]!, 120_000);
   if (worker && mode !== 'npm start') {
     // The worker registers itself in the pools view once it takes jobs.

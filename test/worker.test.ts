@@ -131,3 +131,35 @@ describe('pipeline', () => {
     }
   });
 });
+
+describe('a worker with 5 probe slots', () => {
+  let p: Pipeline;
+  before(async () => {
+    p = await startPipeline({ CONNCHECK_WORKER_CONCURRENCY: '5' });
+  });
+  after(async () => {
+    await p.close();
+  });
+
+  it('runs a job\'s items side by side and never more probes at once than it has slots', async () => {
+    const silent = await p.listen();
+    let most = 0;
+    const sample = setInterval(() => (most = Math.max(most, silent.sockets.size)), 5);
+    try {
+      // 300 items make jobs of 3: the first job takes 3 slots, the second the 2 left, and no third job is fetched.
+      const checkId = await p.submit(Array.from({ length: 300 }, (_, i) => ({ id: `s${i}`, db_type: 'tcp', ip: '127.0.0.1', db_port: silent.port, ssl_link: true, timeout_ms: 30_000 })));
+      const running = await waitFor(async () => {
+        const t = await p.task(checkId);
+        const ids = t.check_items.filter((i) => i.status === 'running').map((i) => i.id);
+        return ids.length === 5 && silent.sockets.size === 5 ? ids : undefined;
+      }, 10_000, 'five probes to run');
+      assert.deepEqual(running, ['s0', 's1', 's2', 's3', 's4']);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(most, 5, 'never more than five at once');
+      assert.equal((await p.task(checkId)).summary.running, 5);
+      assert.equal((await p.app.inject({ method: 'DELETE', url: `/v1/proj/checks/${checkId}` })).statusCode, 200);
+    } finally {
+      clearInterval(sample);
+    }
+  });
+});

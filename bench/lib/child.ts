@@ -14,10 +14,18 @@ export interface Child {
   stop(): void;
 }
 
+const running = new Set<ChildProcess>();
+// However the bench ends (an error included), no helper outlives it holding a port or the terminal's pipe.
+process.on('exit', () => {
+  for (const proc of running) proc.kill('SIGKILL');
+});
+
 /** Starts `bench/dist/children/<name>.js` with `args` and waits for its first line (its "ready" report). */
 export async function startChild(name: string, args: string[] = []): Promise<{ child: Child; ready: Record<string, unknown> }> {
   const file = fileURLToPath(new URL(`../children/${name}.js`, import.meta.url));
   const proc = spawn(process.execPath, [file, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
   const lines: string[] = [];
   const waiting: ((line: string) => void)[] = [];
   createInterface({ input: proc.stdout! }).on('line', (line) => {

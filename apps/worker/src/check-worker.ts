@@ -8,6 +8,7 @@ import { type Config, type ItemSpec, type Logger, ItemErrorCode, newWorkerId } f
 import { type ProbeLogger, type ProbeTarget, getProbe, runProbe } from '@conncheck/probes';
 import { type CheckJobData, type Claim, type ConnectionJobData, type ItemOutcome, JOB_NAMES, type TaskStore, type WorkerRef, logErrors } from '@conncheck/store';
 import { itemsCompleted, probeDuration, probesRunning } from './metrics.js';
+import { ProbeSlots } from './probe-slots.js';
 import { probeTarget } from './probe-target.js';
 import type { WorkerPolicies } from './policies.js';
 
@@ -57,6 +58,9 @@ export class CheckWorker {
   private readonly metricChildren = new Map<string, { completed: { inc(): void }; duration: { observe(value: number): void } }>();
   /** Tasks whose undecryptable credentials were logged already (bounded). */
   private readonly undecryptable = new Set<string>();
+  private readonly slots: ProbeSlots;
+  /** Check jobs running or waiting for a slot here. */
+  private activeJobs = 0;
   /** Set by close(): no job claims another item; each hands the rest of its items back to the queue. */
   private stopping = false;
   /** Set when the shutdown grace has passed: running probes are stopped and their items handed back, not failed. */
@@ -64,6 +68,7 @@ export class CheckWorker {
 
   constructor(private readonly options: CheckWorkerOptions) {
     this.ref = { id: newWorkerId(), pool: options.config.workerPool };
+    this.slots = new ProbeSlots(options.config.workerConcurrency, () => this.fitConcurrency());
   }
 
   /** Probes running in this worker now. */
@@ -82,7 +87,7 @@ export class CheckWorker {
     this.worker = new Worker<CheckJobData | ConnectionJobData>(store.keys.queueName(config.workerPool), (job, token) => this.dispatch(job, token), {
       connection,
       prefix: store.keys.queuePrefix,
-      // A job runs its items one after another, so this is also the number of probes running at once.
+      // At most one job per probe slot; fitConcurrency() lowers it while the slots are taken.
       concurrency: config.workerConcurrency,
       // The lock is renewed every lockDuration/2 while the job runs, however long its items take. A killed worker's
       // job is found by the first stall check after its lock expired: within lockDuration + stalledInterval.
@@ -117,39 +122,74 @@ export class CheckWorker {
     if (ended) this.options.onTaskEnded?.(checkId);
   }
 
+  /**
+   * Runs a job's items side by side, as many at once as it gets probe slots (at least one), each lane claiming the
+   * next unclaimed item of the job as it finishes one: finishing an item and claiming the next is one round trip.
+   */
   private async process(job: Job<CheckJobData>, token?: string): Promise<void> {
     const { check_id: checkId, project, from, to } = job.data;
     const { store } = this.options;
-    let finish: { index: number; claimed: { attempts: number; started_at: number }; outcome: ItemOutcome } | undefined;
+    this.activeJobs++;
+    let next = from;
+    /** Set when the task is gone or ended, or a lane failed: no lane claims another item. */
+    let over = false;
     let handBack = false;
-    for (let index = from; index <= to; index++) {
-      if (this.stopping) {
-        handBack = true;
-        break;
+    const lane = async (): Promise<void> => {
+      let finish: { index: number; claimed: { attempts: number; started_at: number }; outcome: ItemOutcome } | undefined;
+      try {
+        while (!over && next <= to) {
+          if (this.stopping) {
+            handBack = true;
+            break;
+          }
+          const index = next++;
+          const { claim, taskStatus, ended } = await store.advance({ checkId, project, worker: this.ref, finish, claimIndex: index });
+          this.ended(checkId, ended);
+          finish = undefined;
+          if (!claim || claim.kind !== 'run') {
+            // The task is gone (expired) or ended (canceled): the rest of the job has nothing to do.
+            if (claim?.kind === 'gone' || (taskStatus && taskStatus !== 'Running' && taskStatus !== 'Pending')) over = true;
+            continue;
+          }
+          const outcome = await this.runItem(checkId, claim);
+          if (outcome === ABANDONED) {
+            await store.release(checkId, this.ref, [index]);
+            handBack = true;
+            break;
+          }
+          finish = { index, claimed: { attempts: claim.attempts, started_at: claim.startedAt }, outcome };
+        }
+        if (finish) this.ended(checkId, (await store.advance({ checkId, project, worker: this.ref, finish })).ended);
+      } catch (err) {
+        over = true;
+        throw err;
+      } finally {
+        this.slots.give(1);
       }
-      const { claim, taskStatus, ended } = await store.advance({ checkId, project, worker: this.ref, finish, claimIndex: index });
-      this.ended(checkId, ended);
-      finish = undefined;
-      if (!claim || claim.kind !== 'run') {
-        // The task is gone (expired) or ended (canceled): the rest of the chunk has nothing to do.
-        if (claim?.kind === 'gone' || (taskStatus && taskStatus !== 'Running' && taskStatus !== 'Pending')) break;
-        continue;
-      }
-      const outcome = await this.runItem(checkId, claim);
-      if (outcome === ABANDONED) {
-        await store.release(checkId, this.ref, [index]);
-        handBack = true;
-        break;
-      }
-      finish = { index, claimed: { attempts: claim.attempts, started_at: claim.startedAt }, outcome };
+    };
+    try {
+      const width = await this.slots.take(to - from + 1);
+      const lanes = await Promise.allSettled(Array.from({ length: width }, lane));
+      const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+      if (failed) throw failed.reason;
+    } finally {
+      this.activeJobs--;
+      this.fitConcurrency();
     }
-    if (finish) this.ended(checkId, (await store.advance({ checkId, project, worker: this.ref, finish })).ended);
     if (handBack) {
       // Back to the queue for another worker (or this one's successor): the items this job already ended are
       // skipped there, the others run. Not a failure, and not an attempt.
       await job.moveToWait(token);
       throw new WaitingError();
     }
+  }
+
+  /**
+   * BullMQ fetches a job whenever fewer than `concurrency` are active; a job waiting here for a slot would hold its
+   * items from other workers, so the worker fetches only while it has a free slot for the new job.
+   */
+  private fitConcurrency(): void {
+    if (this.worker) this.worker.concurrency = Math.max(1, this.activeJobs + this.slots.free);
   }
 
   private async runItem(checkId: string, claim: RunClaim): Promise<ItemOutcome | typeof ABANDONED> {

@@ -3,6 +3,7 @@
 
 import type { Config, Logger, SecretBox } from '@conncheck/core';
 import { ConnectionStore, TaskQueue, TaskStore, WorkerRegistry, connectRedis, createRedis, durabilityWarnings, logErrors } from '@conncheck/store';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { CheckWorker } from './check-worker.js';
 import { ConnectionJobs } from './connection-jobs.js';
@@ -11,6 +12,16 @@ import { EnqueueRecovery } from './enqueue-recovery.js';
 import { Periodic } from './periodic.js';
 import { TaskReaper } from './task-reaper.js';
 import { WebhookSender } from './webhooks.js';
+
+/** The soft limit on this process's open files (Linux), or undefined where it cannot be read. */
+function openFilesLimit(): number | undefined {
+  try {
+    const soft = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    return soft === undefined ? undefined : Number(soft);
+  } catch {
+    return undefined;
+  }
+}
 
 export interface RunningWorker {
   worker: CheckWorker;
@@ -34,6 +45,13 @@ export async function startWorker(config: Config, secretBox: SecretBox, logger: 
     await connectRedis(redis, config.redisUrl);
   }
   if (options.checkDurability) for (const warning of await durabilityWarnings(storeRedis)) logger.warn(warning);
+  const files = openFilesLimit();
+  if (files !== undefined && files < config.workerConcurrency + 256) {
+    logger.warn(
+      { open_files_limit: files, concurrency: config.workerConcurrency },
+      `each running probe holds a socket, and this process may open only ${files} files: raise its limit (ulimit -n, LimitNOFILE=) above CONNCHECK_WORKER_CONCURRENCY + 256, or probes past it fail to connect`,
+    );
+  }
   const store = new TaskStore({ redis: storeRedis, prefix: config.redisPrefix, retentionSeconds: config.retentionSeconds, secretBox });
   const queue = new TaskQueue(connection, store.keys, (q) => logErrors(q, logger.child({ queue: q.name }), 'queue error'));
   const connections = new ConnectionStore(storeRedis, store.keys, secretBox, config.retentionSeconds);

@@ -191,7 +191,7 @@ export function loadConfig(env: Env = process.env): Config {
     secretKey,
     targetAllow: env.CONNCHECK_TARGET_ALLOW?.trim() || undefined,
     targetDeny: env.CONNCHECK_TARGET_DENY?.trim() || undefined,
-    workerConcurrency: int(env, 'CONNCHECK_WORKER_CONCURRENCY', 50, 1, 2000),
+    workerConcurrency: int(env, 'CONNCHECK_WORKER_CONCURRENCY', 50, 1, 100_000),
     workerPool: pool,
     maxItemsPerBatch: int(env, 'CONNCHECK_MAX_ITEMS', 1000, 1, 100_000),
     bodyLimit: int(env, 'CONNCHECK_BODY_LIMIT', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

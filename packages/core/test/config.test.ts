@@ -32,7 +32,7 @@ describe('loadConfig', () => {
     [{ CONNCHECK_AUTH_TOKENS: 'aaaaaaaaaaaaaaaa' }, 'CONNCHECK_AUTH_TOKENS: each entry must be token=project[,project…] or token=*'],
     [{ CONNCHECK_AUTH_TOKENS: 'aaaaaaaaaaaaaaaa=' }, 'CONNCHECK_AUTH_TOKENS: a token lists no project (use * for all)'],
     [{ CONNCHECK_SECRET_KEY: 'c2hvcnQ=' }, 'CONNCHECK_SECRET_KEY: must be base64 of exactly 32 random bytes (e.g. `openssl rand -base64 32`)'],
-    [{ CONNCHECK_WORKER_CONCURRENCY: '0' }, 'CONNCHECK_WORKER_CONCURRENCY: must be between 1 and 2000, got 0'],
+    [{ CONNCHECK_WORKER_CONCURRENCY: '0' }, 'CONNCHECK_WORKER_CONCURRENCY: must be between 1 and 100000, got 0'],
     [{ CONNCHECK_WORKER_POOL: 'zone a' }, 'CONNCHECK_WORKER_POOL: may hold only letters, digits, _ and - (at most 64)'],
     [{ CONNCHECK_MAX_ITEMS: '-1' }, 'CONNCHECK_MAX_ITEMS: must be a whole number, got "-1"'],
     [{ CONNCHECK_LOG_LEVEL: 'verbose' }, 'CONNCHECK_LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
