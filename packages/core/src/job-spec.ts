@@ -7,16 +7,13 @@ import {
   RequestLimits,
   SECRET_KAFKA_FIELDS,
 } from './batch-request.js';
+import type { Endpoint } from './check-result.js';
 import { type DbType, KNOWN_DB_TYPES, isSupportedDbType } from './db-types.js';
 import { ApiErrorCode } from './error-codes.js';
 import { type FieldProblem, ProblemList } from './field-problems.js';
+import type { SslMode } from './security-settings.js';
 import { validateKafka } from './validate-kafka.js';
 import { certificateKey, effectiveSslMode, validateTls } from './validate-tls.js';
-
-export interface Endpoint {
-  host: string;
-  port: number;
-}
 
 /** Everything about an item that is not secret. Stored in clear; shown (in part) in results. */
 export interface ItemSpec {
@@ -34,7 +31,7 @@ export interface ItemSpec {
   timeout_ms: number;
   ssl_link: boolean;
   /** The effective mode when ssl_link is true: as given, else verify-full with a certificate, require without. */
-  ssl_mode?: 'require' | 'verify-ca' | 'verify-full';
+  ssl_mode?: SslMode;
   ssl_cert_name?: string;
   ssl_cert_check_sum?: string;
   kafka?: Omit<NonNullable<BatchJob['kafka_security_config']>, (typeof SECRET_KAFKA_FIELDS)[number]>;

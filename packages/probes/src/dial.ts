@@ -3,7 +3,7 @@
 
 import { promises as dns } from 'node:dns';
 import { Socket } from 'node:net';
-import { ItemErrorCode } from '@conncheck/core';
+import { hostPort, ItemErrorCode } from '@conncheck/core';
 import { fromNodeError } from './error-mapping.js';
 import { normalizeAddress, type NormalizedAddress } from './network-policy.js';
 import { ProbeFailure } from './probe-failure.js';
@@ -94,7 +94,7 @@ export async function dialTcp(addresses: readonly NormalizedAddress[], port: num
   }
   const failures: ProbeFailure[] = [];
   for (const [index, remote] of addresses.entries()) {
-    const address = formatAddress(remote, port);
+    const address = hostPort(remote.address, port);
     const left = addresses.length - index;
     const remaining = ctx.deadline - Date.now();
     // The last address gets whatever is left; the runner's deadline bounds it.
@@ -146,10 +146,6 @@ function connectOnce(remote: NormalizedAddress, port: number, ctx: ProbeContext,
     socket.setNoDelay(true);
     socket.connect({ host: remote.address, port, family: remote.family });
   });
-}
-
-export function formatAddress(remote: NormalizedAddress, port: number): string {
-  return remote.family === 6 ? `[${remote.address}]:${port}` : `${remote.address}:${port}`;
 }
 
 /** Settles with `promise` or rejects as soon as `signal` aborts; a late rejection of `promise` is swallowed. */

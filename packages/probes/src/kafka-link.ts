@@ -3,8 +3,8 @@
 // that connection, watching what is asked and answered. Must not: decide the probe's result or read any secret.
 
 import { EventEmitter } from 'node:events';
-import { isIP, type Socket } from 'node:net';
-import { ItemErrorCode } from '@conncheck/core';
+import type { Socket } from 'node:net';
+import { hostPort, ItemErrorCode } from '@conncheck/core';
 import { dialTcp, resolveTarget, type Dialed } from './dial.js';
 import { errorCode, fromNodeError } from './error-mapping.js';
 import {
@@ -43,11 +43,6 @@ export interface LinkRecord {
 const MAX_FIRST_RESPONSE = 1024 * 1024;
 /** Kafka's own default socket.request.max.bytes is 100 MiB; no answer the probe asks for comes near it. */
 const MAX_RESPONSE = 100 * 1024 * 1024;
-
-/** `host:port`, with brackets around an IPv6 address, for messages. */
-export function hostPort(host: string, port: number): string {
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 /** Reason of the abort that ends the connections to advertised brokers a little before the item's deadline. */
 export class BrokerDeadline extends Error {

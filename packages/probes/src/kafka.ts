@@ -5,10 +5,10 @@
 import { setMaxListeners } from 'node:events';
 import { isIP, type Socket } from 'node:net';
 import kafkajs, { type Admin, type LogEntry, type SASLOptions } from 'kafkajs';
-import { ItemErrorCode } from '@conncheck/core';
+import { hostPort, isSaslProtocol, isTlsProtocol, ItemErrorCode, kafkaSslMode } from '@conncheck/core';
 import { abortable, dialTcp, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
 import { fromKafkaJsError, innermostKafkaJsError } from './error-mapping.js';
-import { BrokerDeadline, hostPort, KafkaLinks, type LinkRecord } from './kafka-link.js';
+import { BrokerDeadline, KafkaLinks, type LinkRecord } from './kafka-link.js';
 import {
   ApiKey, apiVersionsV3Request, metadataVersionName, parseApiVersionsResponse, releaseOfMetadataLevel, type AdvertisedBroker,
   type MetadataAnswer, WireError,
@@ -74,10 +74,10 @@ class KafkaCheck {
     this.settings = target.kafka ?? { securityProtocol: 'PLAINTEXT' };
     const protocol = this.settings.securityProtocol;
     // Java clients verify the chain and the broker's name unless told otherwise; so does the checker.
-    this.tls = protocol === 'SSL' || protocol === 'SASL_SSL' ? (target.tls ?? { mode: 'verify-full' }) : undefined;
+    this.tls = isTlsProtocol(protocol) ? (target.tls ?? { mode: kafkaSslMode(undefined) }) : undefined;
     const mechanism = this.settings.saslMechanism;
     this.sasl =
-      (protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL') && mechanism
+      isSaslProtocol(protocol) && mechanism
         ? ({ mechanism: mechanism.toLowerCase(), username: target.user ?? '', password: target.password ?? '' } as SASLOptions)
         : undefined;
     const left = ctx.deadline - Date.now();
@@ -93,7 +93,7 @@ class KafkaCheck {
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     this.brokerTimer = setTimeout(() => this.brokerController.abort(new BrokerDeadline('broker deadline')), Math.max(0, this.brokerDeadline - Date.now()));
     try {
-      if ((protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL') && !this.sasl) {
+      if (isSaslProtocol(protocol) && !this.sasl) {
         throw new ProbeFailure(ItemErrorCode.SASL_MECHANISM_UNSUPPORTED, `type ${protocol} needs a sasl_mechanism`);
       }
       if (this.sasl && !this.target.user) throw new ProbeFailure(ItemErrorCode.AUTH_FAILED, 'no user name given (db_user)');

@@ -5,7 +5,7 @@
 
 import type { Socket } from 'node:net';
 import { MongoClient, MongoServerError, type Document, type ServerHeartbeatFailedEvent, type ServerHeartbeatSucceededEvent } from 'mongodb';
-import { ItemErrorCode } from '@conncheck/core';
+import { hostPort, ItemErrorCode } from '@conncheck/core';
 import { abortable, dialTcp, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
 import { DriverRelay } from './driver-relay.js';
 import { fromMongoError, fromNodeError, mongoRootCause } from './error-mapping.js';
@@ -226,7 +226,7 @@ function settledOrThrow<T>(settled: PromiseSettledResult<T>[], endpoints: readon
   const [first] = failures;
   if (!first) return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
   if (endpoints.length === 1) throw first;
-  const named = settled.flatMap((r, i) => (r.status === 'rejected' ? [`${hostPort(endpoints[i]!)}: ${(r.reason as ProbeFailure).message}`] : []));
+  const named = settled.flatMap((r, i) => (r.status === 'rejected' ? [`${hostPort(endpoints[i]!.host, endpoints[i]!.port)}: ${(r.reason as ProbeFailure).message}`] : []));
   throw new ProbeFailure(first.code, named.join('; '), first.tls);
 }
 
@@ -408,10 +408,6 @@ export function parseHostPort(text: string): Endpoint | undefined {
 function sameEndpoint(endpoint: Endpoint, dialed: Dialed): boolean {
   const literal = normalizeAddress(endpoint.host);
   return literal !== undefined && literal.address === dialed.remote.address && endpoint.port === dialed.port;
-}
-
-function hostPort(endpoint: Endpoint): string {
-  return endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
-import { ItemErrorCode } from '@conncheck/core';
+import { type ItemOutcome, ItemErrorCode } from '@conncheck/core';
 import type { NetworkPolicy } from './network-policy.js';
 import { redactServerText, serverText } from './server-text.js';
 import { createStageRecorder, roundMs } from './stage-recorder.js';
@@ -20,7 +20,8 @@ export interface RunProbeOptions {
   hosts?: ReadonlyMap<string, string> | undefined;
 }
 
-export type RunResult = ProbeResult & { duration_ms: number };
+/** A probe's result with the run's duration: the outcome the worker hands the store. */
+export type RunResult = ItemOutcome;
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;

@@ -2,29 +2,16 @@
 // Must not: touch Redis, HTTP, BullMQ or timers; the caller (run-probe.ts / the worker) owns deadline and timing.
 
 import type { Socket } from 'node:net';
-import type { DbType, ItemErrorCode } from '@conncheck/core';
+import type { CheckResult, DbType, Endpoint, KafkaSaslMechanism, KafkaSecurityProtocol, SslMode, Stage, StageName } from '@conncheck/core';
 import type { NetworkPolicy } from './network-policy.js';
 
-export type StageName = 'dns' | 'tcp' | 'tls' | 'auth' | 'probe';
-export type StageStatus = 'ok' | 'failed' | 'skipped';
-
-export interface Stage {
-  name: StageName;
-  status: StageStatus;
-  duration_ms: number;
-  /** Short detail, e.g. the address connected to. Never a secret. */
-  detail?: string;
-}
-
-export interface Endpoint {
-  host: string;
-  port: number;
-}
+// A result's vocabulary is core's: the store, the API and the dashboard read the same shapes.
+export type { Endpoint, ServerInfo, Stage, StageName, StageStatus, TlsReport } from '@conncheck/core';
 
 /** What a probe checks. Secrets are here in clear only in the worker's memory, never persisted. */
 export interface ProbeTarget {
   dbType: DbType;
-  /** One endpoint for tcp/mysql/postgresql; several for a MongoDB seed list. */
+  /** One endpoint for tcp/mysql/postgresql; several for a MongoDB seed list or a Kafka bootstrap list. */
   endpoints: Endpoint[];
   user?: string;
   password?: string;
@@ -39,7 +26,7 @@ export interface ProbeTarget {
 /** TLS as the request asked for it, the same meaning for every type (libpq's sslmode names). */
 export interface ProbeTls {
   /** require: encrypt, verify nothing; verify-ca: the chain must lead to `ca`; verify-full: and name the host. */
-  mode: 'require' | 'verify-ca' | 'verify-full';
+  mode: SslMode;
   /** PEM certificates to trust; absent = the system's CA store. */
   ca?: string[];
   /** Client certificate chain and private key (PEM) for mutual TLS. */
@@ -51,41 +38,12 @@ export interface ProbeTls {
 }
 
 export interface KafkaSettings {
-  securityProtocol: 'PLAINTEXT' | 'SASL_PLAINTEXT' | 'SSL' | 'SASL_SSL';
-  saslMechanism?: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+  securityProtocol: KafkaSecurityProtocol;
+  saslMechanism?: KafkaSaslMechanism;
 }
 
-/** What the TLS handshake showed, for the item's `tls` field. */
-export interface TlsReport {
-  protocol: string;
-  cipher: string;
-  /** Peer certificate: subject and issuer as one-line DNs, SANs, validity (ISO-8601). */
-  subject: string;
-  issuer: string;
-  subject_alt_names: string[];
-  not_before: string;
-  not_after: string;
-  days_to_expiry: number;
-}
-
-export interface ServerInfo {
-  product: string;
-  version: string;
-}
-
-export interface ProbeResult {
-  success: boolean;
-  error_code?: ItemErrorCode;
-  error_msg?: string;
-  stages: Stage[];
-  /** The address actually connected to (after resolution and policy), e.g. `127.0.0.1:5432`. */
-  address?: string;
-  server?: ServerInfo;
-  tls?: TlsReport;
-  /** Type-specific facts worth showing: Kafka cluster id, controller and brokers; MongoDB replica set and members. */
-  cluster?: Record<string, unknown>;
-  warnings?: string[];
-}
+/** What a probe returns. */
+export type ProbeResult = CheckResult;
 
 export interface ProbeLogger {
   debug(obj: object, msg?: string): void;
