@@ -6,7 +6,7 @@ import { Socket } from 'node:net';
 import { hostPort, ItemErrorCode } from '@conncheck/core';
 import { fromNodeError } from './error-mapping.js';
 import { normalizeAddress, type NormalizedAddress } from './network-policy.js';
-import { ProbeFailure } from './probe-failure.js';
+import { ProbeFailure } from './probe-result.js';
 import type { ProbeContext } from './types.js';
 
 export interface ResolvedTarget {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ItemErrorCode } from '@conncheck/core';
 import { fromNodeError } from './error-mapping.js';
-import { ProbeFailure } from './probe-failure.js';
+import { ProbeFailure } from './probe-result.js';
 import { guardReplies, type GreetingVerdict } from './reply-guard.js';
 import type { ProbeContext } from './types.js';
 

@@ -14,7 +14,7 @@ import {
   MongoUnexpectedServerResponseError,
 } from 'mongodb';
 import pg from 'pg';
-import { ProbeFailure } from './probe-failure.js';
+import { ProbeFailure } from './probe-result.js';
 import { serverText } from './server-text.js';
 
 type Mapping = readonly [Code, string];

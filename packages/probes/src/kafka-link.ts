@@ -10,7 +10,7 @@ import { errorCode, fromNodeError } from './error-mapping.js';
 import {
   ApiKey, parseMetadataResponse, parseSaslHandshakeResponse, readRequestHeader, type MetadataAnswer, type RequestHeader,
 } from './kafka-wire.js';
-import { ProbeFailure } from './probe-failure.js';
+import { ProbeFailure } from './probe-result.js';
 import { describeBytes } from './reply-guard.js';
 import { createStageRecorder } from './stage-recorder.js';
 import { fromTlsError, upgradeToTls } from './tls.js';

@@ -13,10 +13,10 @@ import {
   ApiKey, apiVersionsV3Request, metadataVersionName, parseApiVersionsResponse, releaseOfMetadataLevel, type AdvertisedBroker,
   type MetadataAnswer, WireError,
 } from './kafka-wire.js';
-import { failureResult, ProbeFailure } from './probe-failure.js';
+import { failureResult, type Findings, ProbeFailure, successResult } from './probe-result.js';
 import { describeBytes } from './reply-guard.js';
-import { createStageRecorder } from './stage-recorder.js';
-import type { Endpoint, KafkaSettings, Probe, ProbeContext, ProbeResult, ProbeTarget, ProbeTls, ServerInfo } from './types.js';
+import { createStageRecorder, plannedStages } from './stage-recorder.js';
+import type { Endpoint, KafkaSettings, Probe, ProbeContext, ProbeResult, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
 import { serverText } from './server-text.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -63,7 +63,7 @@ class KafkaCheck {
   private address: string | undefined;
   /** The bootstrap endpoint that answered, as given (host:port). */
   private bootstrap: string | undefined;
-  private report: Pick<ProbeResult, 'tls'> = {};
+  private tlsReport: TlsReport | undefined;
   private server: ServerInfo | undefined;
   private cluster: Record<string, unknown> | undefined;
 
@@ -88,7 +88,7 @@ class KafkaCheck {
   async run(): Promise<ProbeResult> {
     const { ctx } = this;
     const protocol = this.settings.securityProtocol;
-    ctx.stages.plan(['dns', 'tcp', ...(this.tls ? (['tls'] as const) : []), ...(this.sasl ? (['auth'] as const) : []), 'probe']);
+    ctx.stages.plan(plannedStages({ tls: Boolean(this.tls), auth: Boolean(this.sasl) }));
     const onAbort = (): void => this.brokerController.abort(ctx.signal.reason);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     this.brokerTimer = setTimeout(() => this.brokerController.abort(new BrokerDeadline('broker deadline')), Math.max(0, this.brokerDeadline - Date.now()));
@@ -137,28 +137,18 @@ class KafkaCheck {
         throw new ProbeFailure(first.failure.code, `${prefix}${failed.map((s) => s.failure?.message).join('; ')}`);
       }
       ctx.stages.ok(`cluster ${metadata.clusterId ?? '(no id)'}: ${statuses.length} broker${statuses.length === 1 ? '' : 's'}`);
-      return {
-        success: true,
-        address: this.address,
-        ...this.report,
-        ...(this.server ? { server: this.server } : {}),
-        cluster: this.cluster,
-        ...(this.warnings.length ? { warnings: this.warnings } : {}),
-        stages: ctx.stages.finish(),
-      };
+      return successResult(this.findings());
     } catch (err) {
-      return failureResult(err instanceof ProbeFailure ? kafkaWording(err) : err, ctx, {
-        address: this.address,
-        ...this.report,
-        server: this.server,
-        cluster: this.cluster,
-        ...(this.warnings.length ? { warnings: this.warnings } : {}),
-      });
+      return failureResult(err instanceof ProbeFailure ? kafkaWording(err) : err, ctx, this.findings());
     } finally {
       clearTimeout(this.brokerTimer);
       ctx.signal.removeEventListener('abort', onAbort);
       await this.close();
     }
+  }
+
+  private findings(): Findings {
+    return { address: this.address, tls: this.tlsReport, server: this.server, cluster: this.cluster, warnings: this.warnings };
   }
 
   /**
@@ -246,7 +236,7 @@ class KafkaCheck {
         ? {
             predialed,
             onBootstrapReady: (record: LinkRecord) => {
-              if (record.tls) this.report = { tls: record.tls };
+              if (record.tls) this.tlsReport = record.tls;
               this.warnings.push(...record.warnings);
               ctx.stages.begin(this.sasl ? 'auth' : 'probe');
             },

@@ -10,10 +10,10 @@ import { abortable, dialTcp, resolveTarget, type Dialed, type ResolvedTarget } f
 import { DriverRelay } from './driver-relay.js';
 import { fromMongoError, fromNodeError, mongoRootCause } from './error-mapping.js';
 import { normalizeAddress } from './network-policy.js';
-import { failureResult, ProbeFailure } from './probe-failure.js';
+import { failureResult, type Findings, ProbeFailure, successResult } from './probe-result.js';
 import { budgeted, reach, stepBudget } from './reach.js';
 import { notExpected, type GreetingVerdict } from './reply-guard.js';
-import { createStageRecorder } from './stage-recorder.js';
+import { createStageRecorder, plannedStages } from './stage-recorder.js';
 import { upgradeToTls } from './tls.js';
 import type { Endpoint, Probe, ProbeContext, ProbeResult, ProbeTarget, ServerInfo, TlsReport } from './types.js';
 import { serverText } from './server-text.js';
@@ -47,16 +47,12 @@ export interface MemberReport {
 }
 
 /** What the probe learned, kept on failure too. */
-interface Facts {
-  address?: string;
-  server?: ServerInfo;
-  tls?: TlsReport;
-  cluster?: Record<string, unknown>;
+interface Facts extends Findings {
   warnings: string[];
 }
 
 export const mongodbProbe: Probe = async (target, ctx) => {
-  ctx.stages.plan(target.tls ? ['dns', 'tcp', 'tls', 'auth', 'probe'] : ['dns', 'tcp', 'auth', 'probe']);
+  ctx.stages.plan(plannedStages({ tls: Boolean(target.tls) }));
   const facts: Facts = { warnings: [] };
   const session: Session = { clients: [] };
   try {
@@ -81,9 +77,9 @@ export const mongodbProbe: Probe = async (target, ctx) => {
     );
     session.relay = relay;
     await check(target, ctx, session, facts);
-    return { success: true, ...present(facts), stages: ctx.stages.finish() };
+    return successResult(facts);
   } catch (err) {
-    return failureResult(await explain(err, target, ctx, session), ctx, present(facts));
+    return failureResult(await explain(err, target, ctx, session), ctx, facts);
   } finally {
     // Stops the driver's monitor; its sockets end when the runner destroys the relay's side of them.
     for (const client of session.clients) void client.close().catch(() => undefined);
@@ -481,14 +477,4 @@ async function diagnoseTlsOnly(failure: ProbeFailure, host: string, dialed: Dial
   } finally {
     step.done();
   }
-}
-
-function present(facts: Facts): Partial<ProbeResult> {
-  return {
-    ...(facts.address ? { address: facts.address } : {}),
-    ...(facts.server ? { server: facts.server } : {}),
-    ...(facts.tls ? { tls: facts.tls } : {}),
-    ...(facts.cluster ? { cluster: facts.cluster } : {}),
-    ...(facts.warnings.length ? { warnings: facts.warnings } : {}),
-  };
 }

@@ -8,8 +8,8 @@ import { ItemErrorCode } from '@conncheck/core';
 import { abortable, dialTcp, resolveTarget } from './dial.js';
 import { fromMysqlError } from './error-mapping.js';
 import { guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
-import { failureResult, ProbeFailure } from './probe-failure.js';
-import { createStageRecorder } from './stage-recorder.js';
+import { failureResult, ProbeFailure, successResult } from './probe-result.js';
+import { plannedStages } from './stage-recorder.js';
 import { singleEndpoint } from './target-endpoint.js';
 import { fromTlsError, tlsConnectOptions, verifyPeer } from './tls.js';
 import type { Probe, ProbeContext, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
@@ -38,15 +38,10 @@ const MAX_GREETING_LENGTH = 16 * 1024;
 const EXPECTED = 'a MySQL/MariaDB greeting';
 
 export const mysqlProbe: Probe = async (target, ctx) => {
-  ctx.stages.plan(target.tls ? ['dns', 'tcp', 'tls', 'auth', 'probe'] : ['dns', 'tcp', 'auth', 'probe']);
+  ctx.stages.plan(plannedStages({ tls: Boolean(target.tls) }));
   const { host, port } = singleEndpoint(target);
   let address: string | undefined;
   const shook: Handshake = { warnings: [] };
-  const facts = (): Partial<Handshake> => ({
-    ...(shook.server ? { server: shook.server } : {}),
-    ...(shook.tls ? { tls: shook.tls } : {}),
-    ...(shook.warnings.length ? { warnings: shook.warnings } : {}),
-  });
   try {
     // An empty user name logs in as an anonymous account where one exists: that is not the check asked for.
     if (!target.user) throw new ProbeFailure(ItemErrorCode.AUTH_FAILED, 'no user name given (db_user)');
@@ -67,9 +62,9 @@ export const mysqlProbe: Probe = async (target, ctx) => {
     ctx.stages.ok();
     // COM_QUIT, so the server does not count an aborted client; the runner destroys the socket right after.
     connection.end();
-    return { success: true, address, ...facts(), stages: ctx.stages.finish() };
+    return successResult({ address, ...shook });
   } catch (err) {
-    return failureResult(err, ctx, { address, ...facts() });
+    return failureResult(err, ctx, { address, ...shook });
   }
 };
 

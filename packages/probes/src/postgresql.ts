@@ -8,8 +8,8 @@ import { ItemErrorCode } from '@conncheck/core';
 import { abortable, dialTcp, resolveTarget, type Dialed } from './dial.js';
 import { fromNodeError, fromPgServerError } from './error-mapping.js';
 import { describeBytes, guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
-import { failureResult, ProbeFailure } from './probe-failure.js';
-import { createStageRecorder } from './stage-recorder.js';
+import { failureResult, ProbeFailure, successResult } from './probe-result.js';
+import { createStageRecorder, plannedStages } from './stage-recorder.js';
 import { singleEndpoint } from './target-endpoint.js';
 import { upgradeToTls } from './tls.js';
 import type { Probe, ProbeContext, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
@@ -32,7 +32,7 @@ interface Session {
 }
 
 export const postgresqlProbe: Probe = async (target, ctx) => {
-  ctx.stages.plan(target.tls ? ['dns', 'tcp', 'tls', 'auth', 'probe'] : ['dns', 'tcp', 'auth', 'probe']);
+  ctx.stages.plan(plannedStages({ tls: Boolean(target.tls) }));
   const { host, port } = singleEndpoint(target);
   let address: string | undefined;
   let server: ServerInfo | undefined;
@@ -72,11 +72,9 @@ export const postgresqlProbe: Probe = async (target, ctx) => {
     ctx.stages.ok();
     // Terminate, so the server logs a clean disconnect; the runner destroys the socket right after.
     session.client.end().catch(() => undefined);
-    return {
-      success: true, address, ...(server ? { server } : {}), ...(tls ? { tls } : {}), ...(warnings.length ? { warnings } : {}), stages: ctx.stages.finish(),
-    };
+    return successResult({ address, server, tls, warnings });
   } catch (err) {
-    return failureResult(err, ctx, { address, server, tls, ...(warnings.length ? { warnings } : {}) });
+    return failureResult(err, ctx, { address, server, tls, warnings });
   }
 };
 

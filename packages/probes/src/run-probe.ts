@@ -1,9 +1,10 @@
 // Owns: running one probe under one absolute deadline and a cancel signal — the context, the timer, socket cleanup,
-// the total duration, turning deadline/cancel/bugs into results, and scrubbing results. Must not: know any protocol.
+// the stages and total duration of the result, turning deadline/cancel/bugs into results, and scrubbing results.
+// Must not: know any protocol.
 
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
-import { type ItemOutcome, ItemErrorCode } from '@conncheck/core';
+import { type CheckResult, type ItemOutcome, ItemErrorCode } from '@conncheck/core';
 import type { NetworkPolicy } from './network-policy.js';
 import { redactServerText, serverText } from './server-text.js';
 import { createStageRecorder, roundMs } from './stage-recorder.js';
@@ -78,7 +79,7 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
       if (sockets.size === 1) for (const socket of sockets) socket.destroy();
       else for (const socket of [...sockets].reverse()) socket.destroy();
       sockets.clear();
-      resolve({ ...scrub(result, target), duration_ms: roundMs(performance.now() - started) });
+      resolve({ ...scrub({ ...result, stages: stages.finish() }, target), duration_ms: roundMs(performance.now() - started) });
     };
 
     const onDeadline = (): void => settle(deadlineResult(target, stages.current, timeoutMs, ctx));
@@ -97,7 +98,7 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
       running = Promise.reject(err);
     }
     running.then(
-      (result) => settle({ ...result, stages: stages.finish() }),
+      (result) => settle(result),
       (err: unknown) => {
         // After the deadline or a cancel, drivers reject because their socket was destroyed: expected, ignored.
         if (settled) return logger.debug({ err: String(err) }, 'probe settled after its run ended');
@@ -125,22 +126,17 @@ function deadlineResult(target: ProbeTarget, stage: Stage['name'] | undefined, t
 }
 
 function failed(code: ItemErrorCode, message: string, ctx: ProbeContext): ProbeResult {
-  const stages = ctx.stages.finish();
   // The address is known once tcp succeeded, even if the probe never got to return it.
-  const address = stages.find((s) => s.name === 'tcp' && s.status === 'ok')?.detail;
-  return { success: false, error_code: code, error_msg: message, stages, ...(address ? { address } : {}) };
+  const address = ctx.stages.finish().find((s) => s.name === 'tcp' && s.status === 'ok')?.detail;
+  return { success: false, error_code: code, error_msg: message, ...(address ? { address } : {}) };
 }
 
-/**
- * Drivers echo user names, which is fine, but nothing that equals the password may leave the worker, and server
- * text is untrusted: control characters go, length is capped.
- */
 /**
  * Makes a result safe to store: the secret removed from what the server said (marked by serverText where it entered;
  * conncheck's own wording is never altered), control characters flattened, messages bounded. A password equal to the
  * user name is not a secret the message could reveal: the user name is shown anyway.
  */
-function scrub(result: ProbeResult, target: ProbeTarget): ProbeResult {
+function scrub(result: CheckResult, target: ProbeTarget): CheckResult {
   const secrets = target.password && target.password !== target.user ? [target.password] : [];
   const clean = (text: string): string => {
     // Most texts need nothing: test before building new strings (this runs for every stage of every item).

@@ -7,7 +7,7 @@ import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { ItemErrorCode } from '@conncheck/core';
 import { abortable } from './dial.js';
 import { errorCode, fromNodeError } from './error-mapping.js';
-import { ProbeFailure } from './probe-failure.js';
+import { ProbeFailure } from './probe-result.js';
 import type { ProbeContext, ProbeTls, TlsReport } from './types.js';
 
 /** Warn when the server certificate expires within this many days, unless ProbeTls says otherwise. */

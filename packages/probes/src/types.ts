@@ -1,5 +1,6 @@
-// Owns: the probe contract — what a probe receives, what it returns, and the stage vocabulary.
-// Must not: touch Redis, HTTP, BullMQ or timers; the caller (run-probe.ts / the worker) owns deadline and timing.
+// Owns: the probe contract — what a probe receives (target, context) and what it returns; the result's vocabulary
+// (endpoint, stages, TLS report, server) is core's. Must not: touch Redis, HTTP, BullMQ or timers; the runner
+// (run-probe.ts) owns the deadline, the timing and the result's stages.
 
 import type { Socket } from 'node:net';
 import type { CheckResult, DbType, Endpoint, KafkaSaslMechanism, KafkaSecurityProtocol, SslMode, Stage, StageName } from '@conncheck/core';
@@ -42,8 +43,8 @@ export interface KafkaSettings {
   saslMechanism?: KafkaSaslMechanism;
 }
 
-/** What a probe returns. */
-export type ProbeResult = CheckResult;
+/** What a probe returns; the runner adds the stages it recorded (and the run's duration). */
+export type ProbeResult = Omit<CheckResult, 'stages'>;
 
 export interface ProbeLogger {
   debug(obj: object, msg?: string): void;
