@@ -221,6 +221,11 @@ export function mongoRootCause(err: unknown): unknown {
   return current;
 }
 
+/** An error with a Node `code`, for a deadline a probe sets itself: mapped exactly like the real one. */
+export function nodeError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
 export function errorCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const code = (err as { code?: unknown }).code;

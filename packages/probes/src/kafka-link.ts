@@ -12,7 +12,7 @@ import {
 } from './kafka-wire.js';
 import { ProbeFailure } from './probe-result.js';
 import { describeBytes } from './reply-guard.js';
-import { createStageRecorder } from './stage-recorder.js';
+import { quiet } from './step-context.js';
 import { fromTlsError, upgradeToTls } from './tls.js';
 import type { ProbeContext, ProbeTls, StageName, TlsReport } from './types.js';
 
@@ -52,9 +52,8 @@ export class BrokerDeadline extends Error {
 export interface LinksOptions {
   /** The probe's context: its stage recorder is used for the pre-dialed bootstrap connection only. */
   ctx: ProbeContext;
-  /** For every other connection: a signal that fires a little before the deadline (BrokerDeadline). */
-  brokerSignal: AbortSignal;
-  brokerDeadline: number;
+  /** For every other connection: a context whose signal fires a little before the deadline (BrokerDeadline). */
+  brokers: ProbeContext;
   /** TLS settings for SSL / SASL_SSL; undefined for plain connections. */
   tls: ProbeTls | undefined;
   /** Hostnames kafkajs cannot carry (IPv6 literals contain colons): alias → real host. */
@@ -153,8 +152,7 @@ export class KafkaLinks {
 
   /** A context whose stages go nowhere and whose signal fires at the broker deadline. */
   private brokerContext(): ProbeContext {
-    const { ctx, brokerSignal, brokerDeadline } = this.options;
-    return { ...ctx, signal: brokerSignal, deadline: brokerDeadline, stages: createStageRecorder() };
+    return quiet(this.options.brokers);
   }
 }
 

@@ -2,11 +2,10 @@
 // through kafkajs, the broker's release, and a check that every broker's advertised address can be reached.
 // Must not: let kafkajs open a connection itself (kafka-link.ts dials every one), retry, or outlive the deadline.
 
-import { setMaxListeners } from 'node:events';
 import { isIP, type Socket } from 'node:net';
 import kafkajs, { type Admin, type LogEntry, type SASLOptions } from 'kafkajs';
 import { hostPort, isSaslProtocol, isTlsProtocol, ItemErrorCode, kafkaSslMode } from '@conncheck/core';
-import { abortable, dialTcp, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
+import { dialTcp, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
 import { fromKafkaJsError, innermostKafkaJsError } from './error-mapping.js';
 import { BrokerDeadline, KafkaLinks, type LinkRecord } from './kafka-link.js';
 import {
@@ -15,14 +14,13 @@ import {
 } from './kafka-wire.js';
 import { failureResult, type Findings, ProbeFailure, successResult } from './probe-result.js';
 import { describeBytes } from './reply-guard.js';
-import { createStageRecorder, plannedStages } from './stage-recorder.js';
+import { plannedStages } from './stage-recorder.js';
+import { abortable, attemptDeadline, quiet, subDeadline, type SubDeadline, within } from './step-context.js';
 import type { Endpoint, KafkaSettings, Probe, ProbeContext, ProbeResult, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
 import { serverText } from './server-text.js';
 
 const { Kafka, logLevel } = kafkajs;
 
-/** Each bootstrap address but the last gets at least this long to connect (as dial.ts gives each address). */
-const MIN_BOOTSTRAP_ATTEMPT_MS = 2000;
 /** Advertised brokers are checked at most this many at a time. */
 const BROKER_CHECKS_AT_ONCE = 8;
 /** Codes of an advertised address that cannot be reached (as opposed to one that answers wrongly). */
@@ -57,9 +55,7 @@ class KafkaCheck {
   /** IPv6 literals cannot pass through kafkajs' "host:port" strings; they travel under an alias. */
   private readonly aliases = new Map<string, string>();
   /** Connections to advertised brokers end a little before the deadline, so an unreachable one is named as such. */
-  private readonly brokerController = new AbortController();
-  private readonly brokerDeadline: number;
-  private brokerTimer: NodeJS.Timeout | undefined;
+  private readonly brokers: SubDeadline;
   private address: string | undefined;
   /** The bootstrap endpoint that answered, as given (host:port). */
   private bootstrap: string | undefined;
@@ -81,17 +77,13 @@ class KafkaCheck {
         ? ({ mechanism: mechanism.toLowerCase(), username: target.user ?? '', password: target.password ?? '' } as SASLOptions)
         : undefined;
     const left = ctx.deadline - Date.now();
-    this.brokerDeadline = ctx.deadline - Math.min(1000, Math.max(100, left / 10));
-    setMaxListeners(0, this.brokerController.signal);
+    this.brokers = subDeadline(ctx, ctx.deadline - Math.min(1000, Math.max(100, left / 10)), () => new BrokerDeadline('broker deadline'));
   }
 
   async run(): Promise<ProbeResult> {
     const { ctx } = this;
     const protocol = this.settings.securityProtocol;
     ctx.stages.plan(plannedStages({ tls: Boolean(this.tls), auth: Boolean(this.sasl) }));
-    const onAbort = (): void => this.brokerController.abort(ctx.signal.reason);
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    this.brokerTimer = setTimeout(() => this.brokerController.abort(new BrokerDeadline('broker deadline')), Math.max(0, this.brokerDeadline - Date.now()));
     try {
       if (isSaslProtocol(protocol) && !this.sasl) {
         throw new ProbeFailure(ItemErrorCode.SASL_MECHANISM_UNSUPPORTED, `type ${protocol} needs a sasl_mechanism`);
@@ -141,8 +133,7 @@ class KafkaCheck {
     } catch (err) {
       return failureResult(err instanceof ProbeFailure ? kafkaWording(err) : err, ctx, this.findings());
     } finally {
-      clearTimeout(this.brokerTimer);
-      ctx.signal.removeEventListener('abort', onAbort);
+      this.brokers.done();
       await this.close();
     }
   }
@@ -160,7 +151,6 @@ class KafkaCheck {
     const { ctx, target } = this;
     const endpoints = target.endpoints;
     if (endpoints.length === 0) throw new Error('kafka target without an endpoint');
-    const scratch = (): ProbeContext => ({ ...ctx, stages: createStageRecorder() });
     const names = endpoints.filter((e) => !isIP(e.host));
     if (names.length === 0) ctx.stages.skip('dns', endpoints.length === 1 ? 'IP address' : 'IP addresses');
     else ctx.stages.begin('dns');
@@ -169,7 +159,7 @@ class KafkaCheck {
     let forbidden: ProbeFailure | undefined;
     for (const endpoint of endpoints) {
       try {
-        resolved.push({ endpoint, target: await resolveTarget(endpoint.host, scratch()) });
+        resolved.push({ endpoint, target: await resolveTarget(endpoint.host, quiet(ctx)) });
       } catch (err) {
         if (!(err instanceof ProbeFailure)) throw err;
         if (err.code === ItemErrorCode.TARGET_FORBIDDEN) forbidden ??= err;
@@ -187,7 +177,7 @@ class KafkaCheck {
     for (const [index, { endpoint, target: { addresses } }] of resolved.entries()) {
       const left = resolved.length - index;
       try {
-        const dialed = await this.withBudget(left === 1 ? undefined : MIN_BOOTSTRAP_ATTEMPT_MS, left, (budgetCtx) => dialTcp(addresses, endpoint.port, budgetCtx));
+        const dialed = await within(ctx, attemptDeadline(ctx, left), bootstrapTimedOut, (attempt) => dialTcp(addresses, endpoint.port, attempt));
         ctx.stages.ok(dialed.address);
         for (const failure of failures) this.warnings.push(`bootstrap server skipped: ${failure.message}`);
         return { endpoint, dialed };
@@ -201,35 +191,11 @@ class KafkaCheck {
     throw new ProbeFailure(first.code, failures.map((f) => f.message).join('; '));
   }
 
-  /** Runs `fn` with a share of the time left (at least `minMs`) when more attempts follow, else with all of it. */
-  private async withBudget<T>(minMs: number | undefined, left: number, fn: (ctx: ProbeContext) => Promise<T>): Promise<T> {
-    const { ctx } = this;
-    if (minMs === undefined) return fn({ ...ctx, stages: createStageRecorder() });
-    const remaining = ctx.deadline - Date.now();
-    const budget = Math.min(remaining, Math.max(remaining / left, minMs));
-    const controller = new AbortController();
-    const onAbort = (): void => controller.abort(ctx.signal.reason);
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => controller.abort(new BudgetSpent()), budget);
-    try {
-      return await fn({ ...ctx, signal: controller.signal, deadline: Date.now() + budget, stages: createStageRecorder() });
-    } catch (err) {
-      if (controller.signal.reason instanceof BudgetSpent) {
-        throw new ProbeFailure(ItemErrorCode.CONNECTION_TIMEOUT, `no TCP connection within ${Math.round(budget)} ms`);
-      }
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      ctx.signal.removeEventListener('abort', onAbort);
-    }
-  }
-
   private links(predialed?: { host: string; port: number; dialed: Dialed }): KafkaLinks {
     const { ctx } = this;
     return new KafkaLinks({
       ctx,
-      brokerSignal: this.brokerController.signal,
-      brokerDeadline: this.brokerDeadline,
+      brokers: this.brokers.ctx,
       tls: this.tls,
       aliases: this.aliases,
       ...(predialed
@@ -340,7 +306,7 @@ class KafkaCheck {
     const links = this.links();
     const admin = this.client({ host: broker.host, port: broker.port }, links);
     try {
-      await abortable(admin.connect(), this.brokerController.signal);
+      await abortable(admin.connect(), this.brokers.ctx.signal);
       return undefined;
     } catch (err) {
       if (this.ctx.signal.aborted) throw err;
@@ -355,7 +321,7 @@ class KafkaCheck {
   private async detectRelease(endpoint: Endpoint, dialed: Dialed, links: KafkaLinks): Promise<void> {
     try {
       const socket = await links.openRaw(endpoint.host, endpoint.port, dialed);
-      const answer = parseApiVersionsResponse(await exchange(socket, apiVersionsV3Request(0x636301), 0x636301, this.brokerController.signal), 3);
+      const answer = parseApiVersionsResponse(await exchange(socket, apiVersionsV3Request(0x636301), 0x636301, this.brokers.ctx.signal), 3);
       socket.destroy();
       if (answer.errorCode !== 0) return;
       const supported = answer.supportedFeatures.get('metadata.version');
@@ -431,9 +397,8 @@ class KafkaCheck {
   }
 }
 
-class BudgetSpent extends Error {
-  override name = 'BudgetSpent';
-}
+/** A bootstrap server that took more than its share of the time, named as such. */
+const bootstrapTimedOut = (ms: number): ProbeFailure => new ProbeFailure(ItemErrorCode.CONNECTION_TIMEOUT, `no TCP connection within ${ms} ms`);
 
 /** The failure of an advertised broker, named as such: the bootstrap worked, the address it hands out does not. */
 function brokerFailure(broker: { host: string; port: number; nodeId?: number }, failure: ProbeFailure, bootstrap: string | undefined): ProbeFailure {

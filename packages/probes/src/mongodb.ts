@@ -6,14 +6,14 @@
 import type { Socket } from 'node:net';
 import { MongoClient, MongoServerError, type Document, type ServerHeartbeatFailedEvent, type ServerHeartbeatSucceededEvent } from 'mongodb';
 import { hostPort, ItemErrorCode } from '@conncheck/core';
-import { abortable, dialTcp, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
+import { dialTcp, reach, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
 import { DriverRelay } from './driver-relay.js';
-import { fromMongoError, fromNodeError, mongoRootCause } from './error-mapping.js';
+import { fromMongoError, fromNodeError, mongoRootCause, nodeError } from './error-mapping.js';
 import { normalizeAddress } from './network-policy.js';
 import { failureResult, type Findings, ProbeFailure, successResult } from './probe-result.js';
-import { budgeted, reach, stepBudget } from './reach.js';
 import { notExpected, type GreetingVerdict } from './reply-guard.js';
-import { createStageRecorder, plannedStages } from './stage-recorder.js';
+import { plannedStages } from './stage-recorder.js';
+import { abortable, quiet, stepDeadline, subDeadline, within } from './step-context.js';
 import { upgradeToTls } from './tls.js';
 import type { Endpoint, Probe, ProbeContext, ProbeResult, ProbeTarget, ServerInfo, TlsReport } from './types.js';
 import { serverText } from './server-text.js';
@@ -164,6 +164,9 @@ function authDatabase(target: ProbeTarget): string {
   return target.database || DEFAULT_AUTH_DATABASE;
 }
 
+/** A side step out of time: named like a connect that timed out. */
+const timedOut = (ms: number): Error => nodeError('ETIMEDOUT', `no answer within ${ms} ms`);
+
 // ---------------------------------------------------------------------------------------------
 // dns and tcp for a seed list
 
@@ -174,7 +177,7 @@ async function resolveSeeds(endpoints: readonly Endpoint[], ctx: ProbeContext): 
   if (names.length === 0) ctx.stages.skip('dns', endpoints.length > 1 ? 'IP addresses' : 'IP address');
   else ctx.stages.begin('dns');
   // Each lookup records into its own recorder, which nobody reads: the item has one dns stage for the list.
-  const settled = await Promise.allSettled(endpoints.map((e) => resolveTarget(e.host, { ...ctx, stages: createStageRecorder() })));
+  const settled = await Promise.allSettled(endpoints.map((e) => resolveTarget(e.host, quiet(ctx))));
   const resolved = settledOrThrow(settled, endpoints);
   if (names.length > 0) {
     ctx.stages.ok(names.map((e) => `${e.host} → ${resolved[endpoints.indexOf(e)]!.addresses.map((a) => a.address).join(', ')}`).join('; '));
@@ -188,17 +191,8 @@ async function resolveSeeds(endpoints: readonly Endpoint[], ctx: ProbeContext): 
  */
 async function dialSeeds(seeds: readonly Seed[], ctx: ProbeContext): Promise<Dialed[]> {
   ctx.stages.begin('tcp');
-  const budget = stepBudget(ctx);
-  const settled = await Promise.allSettled(
-    seeds.map(async (seed) => {
-      const step = budgeted(ctx, budget, () => 'ETIMEDOUT');
-      try {
-        return await dialTcp(seed.addresses, seed.port, step.ctx);
-      } finally {
-        step.done();
-      }
-    }),
-  );
+  const deadline = stepDeadline(ctx);
+  const settled = await Promise.allSettled(seeds.map((seed) => within(ctx, deadline, timedOut, (step) => dialTcp(seed.addresses, seed.port, step))));
   if (settled.some((r) => r.status === 'rejected')) {
     for (const r of settled) if (r.status === 'fulfilled') r.value.socket.destroy();
   }
@@ -228,17 +222,16 @@ function settledOrThrow<T>(settled: PromiseSettledResult<T>[], endpoints: readon
 
 /** Every driver connection after the first gets a fresh upstream to the same checked address (TLS verified again). */
 async function connectUpstream(first: Dialed, host: string, target: ProbeTarget, ctx: ProbeContext): Promise<Socket> {
-  const step = budgeted(ctx, stepBudget(ctx), () => 'ETIMEDOUT');
   try {
-    const { socket } = await dialTcp([first.remote], first.port, step.ctx);
-    if (!target.tls) return socket;
-    return (await upgradeToTls(socket, host, target.tls, step.ctx)).socket;
+    return await within(ctx, stepDeadline(ctx), timedOut, async (step) => {
+      const { socket } = await dialTcp([first.remote], first.port, step);
+      if (!target.tls) return socket;
+      return (await upgradeToTls(socket, host, target.tls, step)).socket;
+    });
   } catch (err) {
     if (ctx.signal.aborted || err instanceof ProbeFailure) throw err;
-    // The budget ran out inside the TLS handshake.
+    // The time ran out inside the TLS handshake.
     throw fromNodeError(err) ?? new ProbeFailure(ItemErrorCode.TIMEOUT, 'the server did not finish the TLS handshake in time');
-  } finally {
-    step.done();
   }
 }
 
@@ -349,7 +342,7 @@ async function checkMembers(topology: Topology, connected: Dialed, ctx: ProbeCon
   if (members.length > MAX_MEMBERS) {
     throw new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `replica set "${setName}" advertises ${members.length} members; MongoDB allows at most ${MAX_MEMBERS}, so none was contacted`);
   }
-  const budget = stepBudget(ctx);
+  const deadline = stepDeadline(ctx);
   await Promise.all(
     members.map(async (member) => {
       const endpoint = parseHostPort(member.host);
@@ -363,7 +356,7 @@ async function checkMembers(topology: Topology, connected: Dialed, ctx: ProbeCon
         return;
       }
       try {
-        const dialed = await reach(endpoint, ctx, budget);
+        const dialed = await reach(endpoint, ctx, deadline);
         dialed.socket.destroy();
         member.address = dialed.address;
       } catch (err) {
@@ -438,7 +431,7 @@ async function explain(err: unknown, target: ProbeTarget, ctx: ProbeContext, ses
  * db_name is. Asked on a new, unauthenticated connection through the same relay.
  */
 async function diagnoseLogin(failure: ProbeFailure, target: ProbeTarget, ctx: ProbeContext, session: Session): Promise<ProbeFailure> {
-  const step = budgeted(ctx, stepBudget(ctx), () => 'ETIMEDOUT');
+  const step = subDeadline(ctx, stepDeadline(ctx), timedOut);
   const client = newClient(session.relay!, target, step.ctx, false);
   session.clients.push(client);
   const database = authDatabase(target);
@@ -463,7 +456,7 @@ async function diagnoseLogin(failure: ProbeFailure, target: ProbeTarget, ctx: Pr
 
 /** A server that only accepts TLS closes a plain-text connection without a word; one TLS handshake tells. */
 async function diagnoseTlsOnly(failure: ProbeFailure, host: string, dialed: Dialed, ctx: ProbeContext): Promise<ProbeFailure> {
-  const step = budgeted(ctx, stepBudget(ctx), () => 'ETIMEDOUT');
+  const step = subDeadline(ctx, stepDeadline(ctx), timedOut);
   try {
     const { socket } = await dialTcp([dialed.remote], dialed.port, step.ctx);
     await upgradeToTls(socket, host, { mode: 'require' }, step.ctx);

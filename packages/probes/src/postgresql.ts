@@ -5,11 +5,12 @@
 import type { Socket } from 'node:net';
 import pg from 'pg';
 import { ItemErrorCode } from '@conncheck/core';
-import { abortable, dialTcp, resolveTarget, type Dialed } from './dial.js';
+import { dialTcp, resolveTarget, type Dialed } from './dial.js';
+import { abortable, quiet } from './step-context.js';
 import { fromNodeError, fromPgServerError } from './error-mapping.js';
 import { describeBytes, guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
 import { failureResult, ProbeFailure, successResult } from './probe-result.js';
-import { createStageRecorder, plannedStages } from './stage-recorder.js';
+import { plannedStages } from './stage-recorder.js';
 import { singleEndpoint } from './target-endpoint.js';
 import { upgradeToTls } from './tls.js';
 import type { Probe, ProbeContext, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
@@ -130,14 +131,13 @@ async function diagnoseTlsRequired(err: unknown, dialed: Dialed, host: string, t
   if (target.tls || !(err instanceof ProbeFailure) || err.code !== ItemErrorCode.ACCESS_DENIED_FROM_HOST) return err;
   if (ctx.deadline - Date.now() < MIN_DIAGNOSIS_MS) return err;
   ctx.stages.fail();
-  // Its own stages, discarded: the item's stages describe the check that was asked for.
-  const quiet: ProbeContext = { ...ctx, stages: createStageRecorder() };
+  const step = quiet(ctx);
   try {
-    const { socket } = await dialTcp([dialed.remote], dialed.port, quiet);
-    quiet.stages.begin('tls');
-    await requestTls(socket, quiet);
-    const secure = await upgradeToTls(socket, host, { mode: 'require' } satisfies ProbeTls, quiet);
-    if (await firstMessageType(secure.socket, startupMessage(target.user ?? '', target.database || 'postgres'), quiet) !== 'R') return err;
+    const { socket } = await dialTcp([dialed.remote], dialed.port, step);
+    step.stages.begin('tls');
+    await requestTls(socket, step);
+    const secure = await upgradeToTls(socket, host, { mode: 'require' } satisfies ProbeTls, step);
+    if (await firstMessageType(secure.socket, startupMessage(target.user ?? '', target.database || 'postgres'), step) !== 'R') return err;
   } catch (second) {
     if (ctx.signal.aborted) throw second;
     ctx.logger.debug({ err: String(second) }, 'postgresql: the TLS attempt was refused too');

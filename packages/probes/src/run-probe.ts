@@ -1,6 +1,6 @@
-// Owns: running one probe under one absolute deadline and a cancel signal — the context, the timer, socket cleanup,
-// the stages and total duration of the result, turning deadline/cancel/bugs into results, and scrubbing results.
-// Must not: know any protocol.
+// Owns: running one probe under one absolute deadline and a cancel signal — the context, every timer (ctx.at), socket
+// cleanup, the stages and total duration of the result, turning deadline/cancel/bugs into results, and scrubbing
+// results. Must not: know any protocol.
 
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
@@ -43,6 +43,7 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
   const started = performance.now();
   const controller = new AbortController();
   const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
   const stages = createStageRecorder();
   const ctx: ProbeContext = {
     signal: controller.signal,
@@ -62,6 +63,18 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     },
+    at(time, fn) {
+      if (controller.signal.aborted) return () => undefined;
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        fn();
+      }, Math.max(0, time - Date.now()));
+      timers.add(timer);
+      return () => {
+        clearTimeout(timer);
+        timers.delete(timer);
+      };
+    },
   };
 
   return new Promise<RunResult>((resolve) => {
@@ -70,6 +83,8 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      for (const step of timers) clearTimeout(step);
+      timers.clear();
       external?.removeEventListener('abort', onCancel);
       // Aborting also on success stops whatever the probe left behind; the reason has no `code`, so it is never
       // mistaken for a network error by the probe's own error mapping.

@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { isIP, type Socket } from 'node:net';
 import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { ItemErrorCode } from '@conncheck/core';
-import { abortable } from './dial.js';
+import { abortable } from './step-context.js';
 import { errorCode, fromNodeError } from './error-mapping.js';
 import { ProbeFailure } from './probe-result.js';
 import type { ProbeContext, ProbeTls, TlsReport } from './types.js';

@@ -1,6 +1,6 @@
 // Owns: the probe contract — what a probe receives (target, context) and what it returns; the result's vocabulary
-// (endpoint, stages, TLS report, server) is core's. Must not: touch Redis, HTTP, BullMQ or timers; the runner
-// (run-probe.ts) owns the deadline, the timing and the result's stages.
+// (endpoint, stages, TLS report, server) is core's. Must not: touch Redis, HTTP or BullMQ, or create timers: the
+// runner (run-probe.ts) owns the deadline, every timer (ctx.at), the timing and the result's stages.
 
 import type { Socket } from 'node:net';
 import type { CheckResult, DbType, Endpoint, KafkaSaslMechanism, KafkaSecurityProtocol, SslMode, Stage, StageName } from '@conncheck/core';
@@ -73,7 +73,11 @@ export interface StageRecorder {
   finish(): Stage[];
 }
 
-/** What a probe receives besides its target. Built by `runProbe`; a probe never creates timers of its own. */
+/**
+ * What a probe receives besides its target. Built by `runProbe`. A probe never creates timers of its own: a step that
+ * must end before the deadline gets its timer from `at` (step-context.ts), so none outlives the run. The drivers'
+ * own timers are set longer than the run and end with the sockets the runner destroys.
+ */
 export interface ProbeContext {
   /** Aborted at the deadline, on cancel, and once the run is over. */
   signal: AbortSignal;
@@ -86,6 +90,8 @@ export interface ProbeContext {
   stages: StageRecorder;
   /** Hands a socket to the runner, which destroys it when the run ends for any reason (deadline, cancel, done). */
   track(socket: Socket): void;
+  /** Calls `fn` at `time` (epoch ms) unless the returned cancel is called or the run ends first. */
+  at(time: number, fn: () => void): () => void;
 }
 
 /**

@@ -81,6 +81,22 @@ describe('runProbe deadline', () => {
     }
   });
 
+  it('calls a timer a probe asked for (ctx.at) while the run lasts, and clears the ones left when it ends', async () => {
+    const fired: string[] = [];
+    const probe: Probe = async (_t, ctx) => {
+      ctx.at(Date.now() + 20, () => fired.push('soon'));
+      ctx.at(Date.now() + 100, () => fired.push('after the run'));
+      const cancelled = ctx.at(Date.now() + 20, () => fired.push('cancelled'));
+      cancelled();
+      await new Promise((resolve) => ctx.at(Date.now() + 40, () => resolve(undefined)));
+      return { success: true };
+    };
+    const result = await run(probe, tcpTarget);
+    assert.equal(result.success, true);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.deepEqual(fired, ['soon']);
+  });
+
   it('destroys tracked sockets when the probe finishes, too', async () => {
     const server = await fakeServer(() => undefined);
     try {
