@@ -5,7 +5,7 @@
 import { promises as dns } from 'node:dns';
 import { Socket } from 'node:net';
 import { hostPort, ItemErrorCode } from '@conncheck/core';
-import { fromNodeError, nodeError } from './error-mapping.js';
+import { fromNodeError, nodeError } from './node-errors.js';
 import { normalizeAddress, type NormalizedAddress } from './network-policy.js';
 import { ProbeFailure } from './probe-result.js';
 import { abortable, abortReason, attemptDeadline, subDeadline, within } from './step-context.js';

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { hostPort, ItemErrorCode } from '@conncheck/core';
 import { dialTcp, resolveTarget, type Dialed } from './dial.js';
-import { errorCode, fromNodeError } from './error-mapping.js';
+import { errorCode, fromNodeError } from './node-errors.js';
 import {
   ApiKey, parseMetadataResponse, parseSaslHandshakeResponse, readRequestHeader, type MetadataAnswer, type RequestHeader,
 } from './kafka-wire.js';

@@ -6,7 +6,7 @@ import { isIP, type Socket } from 'node:net';
 import kafkajs, { type Admin, type LogEntry, type SASLOptions } from 'kafkajs';
 import { hostPort, isSaslProtocol, isTlsProtocol, ItemErrorCode, kafkaSslMode } from '@conncheck/core';
 import { dialTcp, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
-import { fromKafkaJsError, innermostKafkaJsError } from './error-mapping.js';
+import { fromKafkaJsError, innermostKafkaJsError } from './kafka-errors.js';
 import { BrokerDeadline, KafkaLinks, type LinkRecord } from './kafka-link.js';
 import {
   ApiKey, apiVersionsV3Request, metadataVersionName, parseApiVersionsResponse, releaseOfMetadataLevel, type AdvertisedBroker,
@@ -70,7 +70,7 @@ class KafkaCheck {
     this.settings = target.kafka ?? { securityProtocol: 'PLAINTEXT' };
     const protocol = this.settings.securityProtocol;
     // Java clients verify the chain and the broker's name unless told otherwise; so does the checker.
-    this.tls = isTlsProtocol(protocol) ? (target.tls ?? { mode: kafkaSslMode(undefined) }) : undefined;
+    this.tls = isTlsProtocol(protocol) ? { ...(target.tls ?? { mode: kafkaSslMode(undefined) }), caField: 'trust_store_key' } : undefined;
     const mechanism = this.settings.saslMechanism;
     this.sasl =
       isSaslProtocol(protocol) && mechanism
@@ -403,23 +403,25 @@ const bootstrapTimedOut = (ms: number): ProbeFailure => new ProbeFailure(ItemErr
 /** The failure of an advertised broker, named as such: the bootstrap worked, the address it hands out does not. */
 function brokerFailure(broker: { host: string; port: number; nodeId?: number }, failure: ProbeFailure, bootstrap: string | undefined): ProbeFailure {
   const who = `${broker.nodeId !== undefined ? `broker ${broker.nodeId}` : 'a broker'} advertises ${hostPort(broker.host, broker.port)}`;
-  if (failure.message.startsWith('broker ') || failure.message.startsWith('a broker ')) return failure;
+  if (failure instanceof BrokerFailure) return failure;
   const via = bootstrap ? ` (learnt from the bootstrap ${bootstrap})` : '';
   if (UNREACHABLE.has(failure.code)) {
-    return new ProbeFailure(
+    return new BrokerFailure(
       ItemErrorCode.BROKER_UNREACHABLE,
       `${who}${via}, which cannot be reached: ${failure.message} — clients connect to the advertised address after bootstrapping; check advertised.listeners`,
     );
   }
-  if (failure.code === ItemErrorCode.TARGET_FORBIDDEN) return new ProbeFailure(ItemErrorCode.BROKER_FORBIDDEN, `${who}${via}: ${failure.message}`);
-  return new ProbeFailure(failure.code, `${who}${via}: ${failure.message}`, failure.tls);
+  if (failure.code === ItemErrorCode.TARGET_FORBIDDEN) return new BrokerFailure(ItemErrorCode.BROKER_FORBIDDEN, `${who}${via}: ${failure.message}`);
+  return new BrokerFailure(failure.code, `${who}${via}: ${failure.message}`, failure.tls);
 }
 
-/** Kafka names its TLS settings differently from the migration API's ssl_* fields. */
+/** A failure already named after the broker that advertised the address. */
+class BrokerFailure extends ProbeFailure {}
+
+/** Kafka turns name verification on and off with endpoint_algorithm, not ssl_mode: a name mismatch says how. */
 function kafkaWording(failure: ProbeFailure): ProbeFailure {
-  let message = failure.message.replace(/ssl_cert_key/g, 'trust_store_key');
-  if (failure.code === ItemErrorCode.TLS_HOSTNAME_MISMATCH) message += ' (endpoint_algorithm "https" verifies the broker name; "" does not)';
-  return message === failure.message ? failure : new ProbeFailure(failure.code, message, failure.tls);
+  if (failure.code !== ItemErrorCode.TLS_HOSTNAME_MISMATCH) return failure;
+  return new ProbeFailure(failure.code, `${failure.message} (endpoint_algorithm "https" verifies the broker name; "" does not)`, failure.tls);
 }
 
 /** Sends one request on a raw connection and resolves the body of the answer with `correlationId`. */

@@ -8,7 +8,8 @@ import { MongoClient, MongoServerError, type Document, type ServerHeartbeatFaile
 import { hostPort, ItemErrorCode } from '@conncheck/core';
 import { dialTcp, reach, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
 import { DriverRelay } from './driver-relay.js';
-import { fromMongoError, fromNodeError, mongoRootCause, nodeError } from './error-mapping.js';
+import { fromMongoError, mongoRootCause } from './mongodb-errors.js';
+import { fromNodeError, nodeError } from './node-errors.js';
 import { normalizeAddress } from './network-policy.js';
 import { failureResult, type Findings, ProbeFailure, successResult } from './probe-result.js';
 import { notExpected, type GreetingVerdict } from './reply-guard.js';
@@ -413,8 +414,10 @@ async function explain(err: unknown, target: ProbeTarget, ctx: ProbeContext, ses
   const relay = session.relay;
   const root = err instanceof ProbeFailure || relay?.failure ? undefined : mongoRootCause(err);
   let failure = err instanceof ProbeFailure ? err : (relay?.failure ?? fromMongoError(root));
-  // The driver names the relay's socket path where it means the server.
-  if (relay && session.dialed) failure = new ProbeFailure(failure.code, failure.message.split(relay.path).join(session.dialed.address), failure.tls);
+  // The driver's text names the relay's socket path where it means the server: the only address it knows.
+  if (relay && session.dialed) {
+    failure = new ProbeFailure(failure.code, failure.what.split(relay.path).join(session.dialed.address), failure.tls, failure.causes);
+  }
   if (ctx.deadline - Date.now() < MIN_DIAGNOSIS_MS || !relay || !session.dialed) return failure;
   const loginRefused = root instanceof MongoServerError && (root.code === 18 || root.code === 11);
   if (loginRefused && target.user !== undefined) return diagnoseLogin(failure, target, ctx, session);
@@ -440,11 +443,11 @@ async function diagnoseLogin(failure: ProbeFailure, target: ProbeTarget, ctx: Pr
     const reply = await abortable(client.db('admin').command({ isMaster: 1, saslSupportedMechs: `${database}.${target.user}` }), step.ctx.signal);
     const mechanisms = Array.isArray(reply['saslSupportedMechs']) ? (reply['saslSupportedMechs'] as unknown[]).map(String) : [];
     const named = target.database ? `"${database}" (db_name)` : `"${database}" (the default; db_name names another)`;
-    return new ProbeFailure(
+    return failure.because(
       ItemErrorCode.AUTH_FAILED,
       mechanisms.length > 0
-        ? `${failure.message} — user "${target.user}" exists in authentication database ${named} (${mechanisms.join(', ')}), so the password is wrong`
-        : `${failure.message} — there is no user "${target.user}" in authentication database ${named}: check db_user, and set db_name to the database the user was created in`,
+        ? `user "${target.user}" exists in authentication database ${named} (${mechanisms.join(', ')}), so the password is wrong`
+        : `there is no user "${target.user}" in authentication database ${named}: check db_user, and set db_name to the database the user was created in`,
     );
   } catch (err) {
     ctx.logger.debug({ err: String(err) }, 'mongodb: the login diagnosis failed');

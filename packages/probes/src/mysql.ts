@@ -7,7 +7,7 @@ import mysql2 from 'mysql2';
 import { ItemErrorCode } from '@conncheck/core';
 import { dialTcp, resolveTarget } from './dial.js';
 import { abortable } from './step-context.js';
-import { fromMysqlError } from './error-mapping.js';
+import { fromMysqlError } from './mysql-errors.js';
 import { guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
 import { failureResult, ProbeFailure, successResult } from './probe-result.js';
 import { plannedStages } from './stage-recorder.js';
@@ -78,11 +78,7 @@ export const mysqlProbe: Probe = async (target, ctx) => {
  */
 function explainAccessDenied(err: unknown, target: ProbeTarget, first: Handshake): unknown {
   if (target.tls || !first.offersTls || first.errno !== 1045 || !(err instanceof ProbeFailure)) return err;
-  return new ProbeFailure(
-    err.code,
-    `${err.message}, or an account that requires TLS (REQUIRE SSL): this server offers TLS, so a check with ssl_link true tells`,
-    err.tls,
-  );
+  return err.orBecause('an account that requires TLS (REQUIRE SSL): this server offers TLS, so a check with ssl_link true tells');
 }
 
 function authenticate(

@@ -7,7 +7,8 @@ import pg from 'pg';
 import { ItemErrorCode } from '@conncheck/core';
 import { dialTcp, resolveTarget, type Dialed } from './dial.js';
 import { abortable, quiet } from './step-context.js';
-import { fromNodeError, fromPgServerError } from './error-mapping.js';
+import { fromNodeError } from './node-errors.js';
+import { fromPgError } from './postgresql-errors.js';
 import { describeBytes, guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
 import { failureResult, ProbeFailure, successResult } from './probe-result.js';
 import { plannedStages } from './stage-recorder.js';
@@ -235,17 +236,6 @@ function preconnected(socket: Socket): Socket {
     return socket;
   }) as Socket['connect'];
   return socket;
-}
-
-function fromPgError(err: unknown, serverClosed: boolean): ProbeFailure {
-  if (err instanceof ProbeFailure) return err;
-  const mapped = fromPgServerError(err) ?? fromNodeError(err);
-  if (mapped) return mapped;
-  // pg reports a peer that hung up with a plain Error; we know it from the socket's own 'end' event.
-  if (serverClosed) return new ProbeFailure(ItemErrorCode.CONNECTION_RESET, 'the server closed the connection during the handshake');
-  // Anything else from pg (SCRAM exchange checks, unknown message types) means the peer broke the protocol.
-  const message = err instanceof Error ? err.message : String(err);
-  return new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `unexpected reply from the server: ${message}`);
 }
 
 /** Judges the reply to our StartupMessage: an authentication request, an error or a notice, with sane lengths. */

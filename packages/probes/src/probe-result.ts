@@ -1,4 +1,4 @@
-// Owns: what a probe returns — ProbeFailure (a target-side failure with its item code), and the
+// Owns: what a probe returns — ProbeFailure (a target-side failure with its item code and causes), and the
 // one way a success and a failure are built from what the probe learned. Must not: map driver errors (*-errors.ts),
 // decide about deadlines, or set the stages (run-probe.ts adds them).
 
@@ -12,12 +12,25 @@ import type { ProbeContext, ProbeResult, ServerInfo, TlsReport } from './types.j
 export class ProbeFailure extends Error {
   constructor(
     readonly code: ItemErrorCode,
-    message: string,
+    /** What happened; the message adds the causes. */
+    readonly what: string,
     /** What the server presented, when TLS got far enough to tell (a certificate it was refused for). */
     readonly tls?: TlsReport,
+    /** What caused it, as far as conncheck can tell (servers often answer two causes alike): alternatives, likeliest first. */
+    readonly causes: readonly string[] = [],
   ) {
-    super(message);
+    super(causes.length > 0 ? `${what} — ${causes.join(', or ')}` : what);
     this.name = 'ProbeFailure';
+  }
+
+  /** The same failure with one more cause it may have. */
+  orBecause(cause: string): ProbeFailure {
+    return new ProbeFailure(this.code, this.what, this.tls, [...this.causes, cause]);
+  }
+
+  /** The failure once a diagnosis found its cause: `code` for what it turned out to be, `cause` instead of the guesses. */
+  because(code: ItemErrorCode, cause: string): ProbeFailure {
+    return new ProbeFailure(code, this.what, this.tls, [cause]);
   }
 }
 

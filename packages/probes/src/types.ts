@@ -36,6 +36,8 @@ export interface ProbeTls {
   passphrase?: string;
   /** A certificate valid for fewer days than this gives a warning (CONNCHECK_TLS_EXPIRY_WARNING_DAYS). @defaultValue 30 */
   expiryWarningDays?: number;
+  /** The request field `ca` came from, as messages name it (Kafka's is trust_store_key). @defaultValue 'ssl_cert_key' */
+  caField?: string;
 }
 
 export interface KafkaSettings {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 import { ItemErrorCode } from '@conncheck/core';
-import { fromMongoError } from '../src/error-mapping.js';
+import { fromMongoError } from '../src/mongodb-errors.js';
 import { judgeMongoReply, parseHostPort, serverInfoFromBuildInfo, type MemberReport } from '../src/mongodb.js';
 import { mongodbProbe } from '../src/mongodb.js';
 import { NetworkPolicy } from '../src/network-policy.js';

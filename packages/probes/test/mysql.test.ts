@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { ItemErrorCode } from '@conncheck/core';
-import { fromMysqlError } from '../src/error-mapping.js';
+import { fromMysqlError } from '../src/mysql-errors.js';
 import { mysqlProbe } from '../src/mysql.js';
 import { redactServerText } from '../src/server-text.js';
 import { assertNothingLeftOpen, fakeServer, type FakeServer, loadServices, NO_SERVICES, run, stageLine, target, trickle } from './helpers.js';

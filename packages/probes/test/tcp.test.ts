@@ -2,6 +2,7 @@
 // Must not: reach beyond loopback; names that must not resolve use the reserved .invalid TLD.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { ItemErrorCode } from '@conncheck/core';
 import { NetworkPolicy } from '../src/network-policy.js';
@@ -108,5 +109,13 @@ describe('tcp probe', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('loads no database driver: the error mapping it shares with the other probes is Node\'s alone', () => {
+    const script = `import { createRequire } from 'node:module';
+      await import(${JSON.stringify(new URL('../src/tcp.js', import.meta.url).href)});
+      console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
+    const loaded = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as string[];
+    assert.deepEqual(loaded.filter((file) => /[/\\]node_modules[/\\](mongodb|pg|mysql2|kafkajs)[/\\]/.test(file)), []);
   });
 });
