@@ -9,14 +9,15 @@ import { hostPort, ItemErrorCode } from '@conncheck/core';
 import { dialTcp, reach, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
 import { DriverRelay } from './driver-relay.js';
 import { fromMongoError, mongoRootCause } from './mongodb-errors.js';
-import { fromNodeError, nodeError } from './node-errors.js';
+import { fromNodeError, timedOut } from './node-errors.js';
 import { normalizeAddress } from './network-policy.js';
 import { failureResult, type Findings, ProbeFailure, successResult } from './probe-result.js';
 import { notExpected, type GreetingVerdict } from './reply-guard.js';
 import { plannedStages } from './stage-recorder.js';
-import { abortable, quiet, stepDeadline, subDeadline, within } from './step-context.js';
+import { abortable, quiet, stepDeadline, subDeadline, timeForDiagnosis, within } from './step-context.js';
+import { diagnoseTlsOnly, handshakeAgain } from './tls-only.js';
 import { upgradeToTls } from './tls.js';
-import type { Endpoint, Probe, ProbeContext, ProbeResult, ProbeTarget, ServerInfo, TlsReport } from './types.js';
+import type { Endpoint, Probe, ProbeContext, ProbeTarget, ServerInfo } from './types.js';
 import { serverText } from './server-text.js';
 
 const EXPECTED = 'a MongoDB reply';
@@ -27,8 +28,6 @@ const REPLY_OPCODES = new Set([1, 2012, 2013]);
 const MAX_MESSAGE_BYTES = 48_000_000;
 /** MongoDB's limit on replica-set members. A server advertising more is not telling the truth, and each is a connect. */
 const MAX_MEMBERS = 50;
-/** Below this much time left, a diagnosis (which user, TLS only?) is skipped: the plain failure is still right. */
-const MIN_DIAGNOSIS_MS = 500;
 
 interface Seed extends Endpoint {
   addresses: ResolvedTarget['addresses'];
@@ -164,9 +163,6 @@ function newClient(relay: DriverRelay, target: ProbeTarget, ctx: ProbeContext, c
 function authDatabase(target: ProbeTarget): string {
   return target.database || DEFAULT_AUTH_DATABASE;
 }
-
-/** A side step out of time: named like a connect that timed out. */
-const timedOut = (ms: number): Error => nodeError('ETIMEDOUT', `no answer within ${ms} ms`);
 
 // ---------------------------------------------------------------------------------------------
 // dns and tcp for a seed list
@@ -414,15 +410,20 @@ async function explain(err: unknown, target: ProbeTarget, ctx: ProbeContext, ses
   const relay = session.relay;
   const root = err instanceof ProbeFailure || relay?.failure ? undefined : mongoRootCause(err);
   let failure = err instanceof ProbeFailure ? err : (relay?.failure ?? fromMongoError(root));
+  const { dialed } = session;
+  if (!relay || !dialed) return failure;
   // The driver's text names the relay's socket path where it means the server: the only address it knows.
-  if (relay && session.dialed) {
-    failure = new ProbeFailure(failure.code, failure.what.split(relay.path).join(session.dialed.address), failure.tls, failure.causes);
-  }
-  if (ctx.deadline - Date.now() < MIN_DIAGNOSIS_MS || !relay || !session.dialed) return failure;
+  failure = new ProbeFailure(failure.code, failure.what.split(relay.path).join(dialed.address), failure.tls, failure.causes);
+  if (!timeForDiagnosis(ctx)) return failure;
   const loginRefused = root instanceof MongoServerError && (root.code === 18 || root.code === 11);
   if (loginRefused && target.user !== undefined) return diagnoseLogin(failure, target, ctx, session);
-  if (failure.code === ItemErrorCode.CONNECTION_RESET && !target.tls && !relay.answered) {
-    return diagnoseTlsOnly(failure, target.endpoints[0]!.host, session.dialed, ctx);
+  if (failure.code === ItemErrorCode.CONNECTION_RESET && !relay.answered) {
+    // A server that only accepts TLS closes a plain-text connection without a word; one TLS handshake tells.
+    return diagnoseTlsOnly(failure, target, ctx, {
+      askOverTls: async (step) => Boolean(await handshakeAgain(dialed, target.endpoints[0]!.host, step)),
+      tlsOnly: ({ message }) =>
+        new ProbeFailure(ItemErrorCode.TLS_REQUIRED, `${message}; the same port completes a TLS handshake: the server accepts TLS connections only (set ssl_link true)`),
+    });
   }
   return failure;
 }
@@ -451,24 +452,6 @@ async function diagnoseLogin(failure: ProbeFailure, target: ProbeTarget, ctx: Pr
     );
   } catch (err) {
     ctx.logger.debug({ err: String(err) }, 'mongodb: the login diagnosis failed');
-    return failure;
-  } finally {
-    step.done();
-  }
-}
-
-/** A server that only accepts TLS closes a plain-text connection without a word; one TLS handshake tells. */
-async function diagnoseTlsOnly(failure: ProbeFailure, host: string, dialed: Dialed, ctx: ProbeContext): Promise<ProbeFailure> {
-  const step = subDeadline(ctx, stepDeadline(ctx), timedOut);
-  try {
-    const { socket } = await dialTcp([dialed.remote], dialed.port, step.ctx);
-    await upgradeToTls(socket, host, { mode: 'require' }, step.ctx);
-    return new ProbeFailure(
-      ItemErrorCode.TLS_REQUIRED,
-      `${failure.message}; the same port completes a TLS handshake: the server accepts TLS connections only (set ssl_link true)`,
-    );
-  } catch (err) {
-    ctx.logger.debug({ err: String(err) }, 'mongodb: no TLS on that port either');
     return failure;
   } finally {
     step.done();

@@ -7,6 +7,7 @@ import mysql2 from 'mysql2';
 import { ItemErrorCode } from '@conncheck/core';
 import { dialTcp, resolveTarget } from './dial.js';
 import { abortable } from './step-context.js';
+import { diagnoseTlsOnly } from './tls-only.js';
 import { fromMysqlError } from './mysql-errors.js';
 import { guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
 import { failureResult, ProbeFailure, successResult } from './probe-result.js';
@@ -55,7 +56,7 @@ export const mysqlProbe: Probe = async (target, ctx) => {
     try {
       connection = await authenticate(dialed.socket, host, port, target, ctx, shook);
     } catch (err) {
-      throw explainAccessDenied(err, target, shook);
+      throw await explainAccessDenied(err, target, ctx, shook);
     }
     ctx.stages.ok();
     ctx.stages.begin('probe');
@@ -76,9 +77,11 @@ export const mysqlProbe: Probe = async (target, ctx) => {
  * (MariaDB `max_password_errors`, MySQL `FAILED_LOGIN_ATTEMPTS`) counts as a second failure. So there is one login only,
  * and when the server offers TLS the message names the possibility and the way to check it.
  */
-function explainAccessDenied(err: unknown, target: ProbeTarget, first: Handshake): unknown {
-  if (target.tls || !first.offersTls || first.errno !== 1045 || !(err instanceof ProbeFailure)) return err;
-  return err.orBecause('an account that requires TLS (REQUIRE SSL): this server offers TLS, so a check with ssl_link true tells');
+async function explainAccessDenied(err: unknown, target: ProbeTarget, ctx: ProbeContext, first: Handshake): Promise<unknown> {
+  if (!first.offersTls || first.errno !== 1045 || !(err instanceof ProbeFailure)) return err;
+  return diagnoseTlsOnly(err, target, ctx, {
+    tlsOnly: (failure) => failure.orBecause('an account that requires TLS (REQUIRE SSL): this server offers TLS, so a check with ssl_link true tells'),
+  });
 }
 
 function authenticate(

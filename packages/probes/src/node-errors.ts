@@ -35,6 +35,9 @@ export function nodeError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
+/** A step inside a probe out of its time, named like a connect that timed out. */
+export const timedOut = (ms: number): Error => nodeError('ETIMEDOUT', `no answer within ${ms} ms`);
+
 export function errorCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const code = (err as { code?: unknown }).code;

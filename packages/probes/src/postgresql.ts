@@ -6,7 +6,8 @@ import type { Socket } from 'node:net';
 import pg from 'pg';
 import { ItemErrorCode } from '@conncheck/core';
 import { dialTcp, resolveTarget, type Dialed } from './dial.js';
-import { abortable, quiet } from './step-context.js';
+import { abortable } from './step-context.js';
+import { diagnoseTlsOnly, handshakeAgain } from './tls-only.js';
 import { fromNodeError } from './node-errors.js';
 import { fromPgError } from './postgresql-errors.js';
 import { describeBytes, guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
@@ -14,12 +15,10 @@ import { failureResult, ProbeFailure, successResult } from './probe-result.js';
 import { plannedStages } from './stage-recorder.js';
 import { singleEndpoint } from './target-endpoint.js';
 import { upgradeToTls } from './tls.js';
-import type { Probe, ProbeContext, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
+import type { Probe, ProbeContext, ProbeTarget, ServerInfo, TlsReport } from './types.js';
 
 /** SSLRequest: length 8, code 80877103 (1234 << 16 | 5679). */
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
-/** Below this much time left, the TLS_REQUIRED diagnosis is skipped rather than risk ending the item as TIMEOUT. */
-const MIN_DIAGNOSIS_MS = 500;
 
 const EXPECTED = 'a PostgreSQL reply';
 
@@ -62,7 +61,7 @@ export const postgresqlProbe: Probe = async (target, ctx) => {
     }
     ctx.stages.begin('auth');
     const session = await startSession(dialed, stream, target, ctx, warnings).catch(async (err: unknown) => {
-      throw await diagnoseTlsRequired(err, dialed, host, target, ctx);
+      throw await explainRefusal(err, dialed, host, target, ctx);
     });
     server = session.server;
     ctx.stages.ok(session.authMethod);
@@ -124,30 +123,19 @@ function requestTls(socket: Socket, ctx: ProbeContext): Promise<void> {
  * pg_hba.conf refusing a connection ("no pg_hba.conf entry for host …, no encryption" or a `hostnossl … reject`
  * line) is SQLSTATE 28000 from ClientAuthentication whether or not TLS would have been let in; the text differs by
  * configuration and language. So after such a refusal without TLS, from a server that accepts TLS, the probe opens
- * one more connection over TLS (encrypted, not verified) and sends only the StartupMessage: when the server answers
- * with an authentication request rather than an error, pg_hba.conf lets this user in over TLS, and the item is
- * TLS_REQUIRED. No password is sent, so no failed login is counted.
+ * one more connection over TLS and sends only the StartupMessage: when the server answers with an authentication
+ * request rather than an error, pg_hba.conf lets this user in over TLS, and the item is TLS_REQUIRED. No password is
+ * sent, so no failed login is counted.
  */
-async function diagnoseTlsRequired(err: unknown, dialed: Dialed, host: string, target: ProbeTarget, ctx: ProbeContext): Promise<unknown> {
-  if (target.tls || !(err instanceof ProbeFailure) || err.code !== ItemErrorCode.ACCESS_DENIED_FROM_HOST) return err;
-  if (ctx.deadline - Date.now() < MIN_DIAGNOSIS_MS) return err;
-  ctx.stages.fail();
-  const step = quiet(ctx);
-  try {
-    const { socket } = await dialTcp([dialed.remote], dialed.port, step);
-    step.stages.begin('tls');
-    await requestTls(socket, step);
-    const secure = await upgradeToTls(socket, host, { mode: 'require' } satisfies ProbeTls, step);
-    if (await firstMessageType(secure.socket, startupMessage(target.user ?? '', target.database || 'postgres'), step) !== 'R') return err;
-  } catch (second) {
-    if (ctx.signal.aborted) throw second;
-    ctx.logger.debug({ err: String(second) }, 'postgresql: the TLS attempt was refused too');
-    return err;
-  }
-  return new ProbeFailure(
-    ItemErrorCode.TLS_REQUIRED,
-    `${err.message} — over TLS pg_hba.conf lets this user in: the server accepts it only with TLS (hostssl)`,
-  );
+async function explainRefusal(err: unknown, dialed: Dialed, host: string, target: ProbeTarget, ctx: ProbeContext): Promise<unknown> {
+  if (!(err instanceof ProbeFailure) || err.code !== ItemErrorCode.ACCESS_DENIED_FROM_HOST) return err;
+  return diagnoseTlsOnly(err, target, ctx, {
+    askOverTls: async (step) => {
+      const secure = await handshakeAgain(dialed, host, step, requestTls);
+      return (await firstMessageType(secure.socket, startupMessage(target.user ?? '', target.database || 'postgres'), step)) === 'R';
+    },
+    tlsOnly: (failure) => failure.because(ItemErrorCode.TLS_REQUIRED, 'over TLS pg_hba.conf lets this user in: the server accepts it only with TLS (hostssl)'),
+  });
 }
 
 /** StartupMessage, protocol 3.0, with user and database only. */
