@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { hostPort, ItemErrorCode } from '@conncheck/core';
-import { dialTcp, resolveTarget, type Dialed } from './dial.js';
+import { dialTcp, reach, type Dialed } from './dial.js';
 import { errorCode, fromNodeError } from './node-errors.js';
 import {
   ApiKey, parseMetadataResponse, parseSaslHandshakeResponse, readRequestHeader, type MetadataAnswer, type RequestHeader,
@@ -100,35 +100,34 @@ export class KafkaLinks {
 
   /** A connection to `host:port` for the probe's own requests (no kafkajs): resolved, checked, dialed, TLS. */
   async openRaw(host: string, port: number, via?: Dialed): Promise<Socket> {
-    const lctx = this.brokerContext();
-    const dialed = via ? await dialTcp([via.remote], port, lctx) : await dialTcp((await resolveTarget(host, lctx)).addresses, port, lctx);
+    const link = quiet(this.options.brokers);
+    const dialed = via ? await dialTcp([via.remote], port, link) : await reach({ host, port }, link);
     if (!this.options.tls) return dialed.socket;
-    return (await upgradeToTls(dialed.socket, host, this.options.tls, lctx)).socket;
+    return (await upgradeToTls(dialed.socket, host, this.options.tls, link)).socket;
   }
 
   private async open(socket: KafkaSocket, record: LinkRecord, predialed: LinksOptions['predialed'], onConnect: () => void): Promise<void> {
     const { ctx, tls } = this.options;
     // The pre-dialed bootstrap connection records its tls stage in the probe's own list; the others keep theirs
     // to themselves (they happen inside the probe stage) and end at the broker deadline.
-    const lctx = predialed ? ctx : this.brokerContext();
+    const link = predialed ? ctx : quiet(this.options.brokers);
     const stopAtDeadline = (): void => {
-      if (lctx.signal.reason instanceof BrokerDeadline) socket.fail(deadlineFailure(record, lctx.stages.current));
+      if (link.signal.reason instanceof BrokerDeadline) socket.fail(deadlineFailure(record, link.stages.current));
     };
-    if (!predialed) lctx.signal.addEventListener('abort', stopAtDeadline, { once: true });
+    if (!predialed) link.signal.addEventListener('abort', stopAtDeadline, { once: true });
     try {
       let connection: Socket;
       if (predialed) {
         connection = predialed.dialed.socket;
         record.address = predialed.dialed.address;
       } else {
-        const { addresses } = await resolveTarget(record.host, lctx);
-        const dialed = await dialTcp(addresses, record.port, lctx);
+        const dialed = await reach(record, link);
         connection = dialed.socket;
         record.address = dialed.address;
       }
       if (tls) {
         const raw = connection;
-        const session = await upgradeToTls(raw, record.host, tls, lctx).catch((err: unknown) => {
+        const session = await upgradeToTls(raw, record.host, tls, link).catch((err: unknown) => {
           throw notTls(err, raw, record);
         });
         connection = session.socket;
@@ -140,7 +139,7 @@ export class KafkaLinks {
       onConnect();
     } catch (err) {
       if (err instanceof ProbeFailure) return socket.fail(err);
-      if (lctx.signal.aborted) {
+      if (link.signal.aborted) {
         // The broker deadline (handled by stopAtDeadline) or the end of the run: nothing left to report.
         stopAtDeadline();
         return socket.fail(new ProbeFailure(ItemErrorCode.CANCELED, 'the check ended'));
@@ -150,10 +149,6 @@ export class KafkaLinks {
     }
   }
 
-  /** A context whose stages go nowhere and whose signal fires at the broker deadline. */
-  private brokerContext(): ProbeContext {
-    return quiet(this.options.brokers);
-  }
 }
 
 /**

@@ -5,7 +5,7 @@
 import { isIP, type Socket } from 'node:net';
 import kafkajs, { type Admin, type LogEntry, type SASLOptions } from 'kafkajs';
 import { hostPort, isSaslProtocol, isTlsProtocol, ItemErrorCode, kafkaSslMode } from '@conncheck/core';
-import { dialTcp, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
+import type { Dialed } from './dial.js';
 import { fromKafkaJsError, innermostKafkaJsError } from './kafka-errors.js';
 import { BrokerDeadline, KafkaLinks, type LinkRecord } from './kafka-link.js';
 import {
@@ -15,7 +15,8 @@ import {
 import { failureResult, type Findings, ProbeFailure, successResult } from './probe-result.js';
 import { describeBytes } from './reply-guard.js';
 import { plannedStages } from './stage-recorder.js';
-import { abortable, attemptDeadline, quiet, subDeadline, type SubDeadline, within } from './step-context.js';
+import { dialFirst, resolveSeeds } from './seed-list.js';
+import { abortable, subDeadline, type SubDeadline } from './step-context.js';
 import type { Endpoint, KafkaSettings, Probe, ProbeContext, ProbeResult, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
 import { serverText } from './server-text.js';
 
@@ -148,47 +149,11 @@ class KafkaCheck {
    * next endpoint; the user sees which ones failed as warnings.
    */
   private async dialBootstrap(): Promise<{ endpoint: Endpoint; dialed: Dialed }> {
-    const { ctx, target } = this;
-    const endpoints = target.endpoints;
-    if (endpoints.length === 0) throw new Error('kafka target without an endpoint');
-    const names = endpoints.filter((e) => !isIP(e.host));
-    if (names.length === 0) ctx.stages.skip('dns', endpoints.length === 1 ? 'IP address' : 'IP addresses');
-    else ctx.stages.begin('dns');
-    const resolved: { endpoint: Endpoint; target: ResolvedTarget }[] = [];
-    const dnsFailures: ProbeFailure[] = [];
-    let forbidden: ProbeFailure | undefined;
-    for (const endpoint of endpoints) {
-      try {
-        resolved.push({ endpoint, target: await resolveTarget(endpoint.host, quiet(ctx)) });
-      } catch (err) {
-        if (!(err instanceof ProbeFailure)) throw err;
-        if (err.code === ItemErrorCode.TARGET_FORBIDDEN) forbidden ??= err;
-        else dnsFailures.push(err);
-      }
-    }
-    const [firstDns] = dnsFailures;
-    if (resolved.length === 0 && firstDns && !forbidden) throw new ProbeFailure(firstDns.code, dnsFailures.map((f) => f.message).join('; '));
-    if (names.length > 0) ctx.stages.ok(resolved.flatMap((r) => r.target.addresses.map((a) => a.address)).join(', '));
-    if (forbidden) throw forbidden;
-    for (const failure of dnsFailures) this.warnings.push(`bootstrap server skipped: ${failure.message}`);
-
-    ctx.stages.begin('tcp');
-    const failures: ProbeFailure[] = [];
-    for (const [index, { endpoint, target: { addresses } }] of resolved.entries()) {
-      const left = resolved.length - index;
-      try {
-        const dialed = await within(ctx, attemptDeadline(ctx, left), bootstrapTimedOut, (attempt) => dialTcp(addresses, endpoint.port, attempt));
-        ctx.stages.ok(dialed.address);
-        for (const failure of failures) this.warnings.push(`bootstrap server skipped: ${failure.message}`);
-        return { endpoint, dialed };
-      } catch (err) {
-        if (!(err instanceof ProbeFailure)) throw err;
-        failures.push(err);
-      }
-    }
-    const [first] = failures;
-    if (!first) throw new Error('no bootstrap endpoint resolved');
-    throw new ProbeFailure(first.code, failures.map((f) => f.message).join('; '));
+    const { seeds, skipped: unresolved } = await resolveSeeds(this.target.endpoints, this.ctx, 'one');
+    for (const failure of unresolved) this.warnings.push(`bootstrap server skipped: ${failure.message}`);
+    const { seed, dialed, skipped: refused } = await dialFirst(seeds, this.ctx);
+    for (const failure of refused) this.warnings.push(`bootstrap server skipped: ${failure.message}`);
+    return { endpoint: { host: seed.host, port: seed.port }, dialed };
   }
 
   private links(predialed?: { host: string; port: number; dialed: Dialed }): KafkaLinks {
@@ -397,8 +362,6 @@ class KafkaCheck {
   }
 }
 
-/** A bootstrap server that took more than its share of the time, named as such. */
-const bootstrapTimedOut = (ms: number): ProbeFailure => new ProbeFailure(ItemErrorCode.CONNECTION_TIMEOUT, `no TCP connection within ${ms} ms`);
 
 /** The failure of an advertised broker, named as such: the bootstrap worked, the address it hands out does not. */
 function brokerFailure(broker: { host: string; port: number; nodeId?: number }, failure: ProbeFailure, bootstrap: string | undefined): ProbeFailure {

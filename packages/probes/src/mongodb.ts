@@ -5,8 +5,8 @@
 
 import type { Socket } from 'node:net';
 import { MongoClient, MongoServerError, type Document, type ServerHeartbeatFailedEvent, type ServerHeartbeatSucceededEvent } from 'mongodb';
-import { hostPort, ItemErrorCode } from '@conncheck/core';
-import { dialTcp, reach, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
+import { ItemErrorCode } from '@conncheck/core';
+import { dialTcp, reach, type Dialed } from './dial.js';
 import { DriverRelay } from './driver-relay.js';
 import { fromMongoError, mongoRootCause } from './mongodb-errors.js';
 import { fromNodeError, timedOut } from './node-errors.js';
@@ -14,7 +14,8 @@ import { normalizeAddress } from './network-policy.js';
 import { failureResult, type Findings, ProbeFailure, successResult } from './probe-result.js';
 import { notExpected, type GreetingVerdict } from './reply-guard.js';
 import { plannedStages } from './stage-recorder.js';
-import { abortable, quiet, stepDeadline, subDeadline, timeForDiagnosis, within } from './step-context.js';
+import { dialAll, resolveSeeds } from './seed-list.js';
+import { abortable, stepDeadline, subDeadline, timeForDiagnosis, within } from './step-context.js';
 import { diagnoseTlsOnly, handshakeAgain } from './tls-only.js';
 import { upgradeToTls } from './tls.js';
 import type { Endpoint, Probe, ProbeContext, ProbeTarget, ServerInfo } from './types.js';
@@ -28,10 +29,6 @@ const REPLY_OPCODES = new Set([1, 2012, 2013]);
 const MAX_MESSAGE_BYTES = 48_000_000;
 /** MongoDB's limit on replica-set members. A server advertising more is not telling the truth, and each is a connect. */
 const MAX_MEMBERS = 50;
-
-interface Seed extends Endpoint {
-  addresses: ResolvedTarget['addresses'];
-}
 
 export type MemberRole = 'primary' | 'secondary' | 'passive' | 'arbiter';
 
@@ -56,8 +53,9 @@ export const mongodbProbe: Probe = async (target, ctx) => {
   const facts: Facts = { warnings: [] };
   const session: Session = { clients: [] };
   try {
-    const seeds = await resolveSeeds(target.endpoints, ctx);
-    const dialed = await dialSeeds(seeds, ctx);
+    // A seed list is what clients connect with: every seed must resolve and take a connection.
+    const { seeds } = await resolveSeeds(target.endpoints, ctx, 'all');
+    const dialed = await dialAll(seeds, ctx);
     const first = dialed[0]!;
     // The other seeds only had to be reachable; the check talks to the first.
     for (const other of dialed.slice(1)) other.socket.destroy();
@@ -165,57 +163,7 @@ function authDatabase(target: ProbeTarget): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// dns and tcp for a seed list
-
-/** One `dns` stage for every seed: all are resolved (in parallel) and every address checked against the policy. */
-async function resolveSeeds(endpoints: readonly Endpoint[], ctx: ProbeContext): Promise<Seed[]> {
-  if (endpoints.length === 0) throw new Error('mongodb target without an endpoint');
-  const names = endpoints.filter((e) => !normalizeAddress(e.host));
-  if (names.length === 0) ctx.stages.skip('dns', endpoints.length > 1 ? 'IP addresses' : 'IP address');
-  else ctx.stages.begin('dns');
-  // Each lookup records into its own recorder, which nobody reads: the item has one dns stage for the list.
-  const settled = await Promise.allSettled(endpoints.map((e) => resolveTarget(e.host, quiet(ctx))));
-  const resolved = settledOrThrow(settled, endpoints);
-  if (names.length > 0) {
-    ctx.stages.ok(names.map((e) => `${e.host} → ${resolved[endpoints.indexOf(e)]!.addresses.map((a) => a.address).join(', ')}`).join('; '));
-  }
-  return endpoints.map((e, i) => ({ ...e, addresses: resolved[i]!.addresses }));
-}
-
-/**
- * One `tcp` stage for every seed, dialed in parallel: a seed list is what clients connect with, so each seed must
- * be reachable. Each dial has a budget short of the deadline, so a seed that never answers is named.
- */
-async function dialSeeds(seeds: readonly Seed[], ctx: ProbeContext): Promise<Dialed[]> {
-  ctx.stages.begin('tcp');
-  const deadline = stepDeadline(ctx);
-  const settled = await Promise.allSettled(seeds.map((seed) => within(ctx, deadline, timedOut, (step) => dialTcp(seed.addresses, seed.port, step))));
-  if (settled.some((r) => r.status === 'rejected')) {
-    for (const r of settled) if (r.status === 'fulfilled') r.value.socket.destroy();
-  }
-  const dialed = settledOrThrow(settled, seeds);
-  ctx.stages.ok(dialed.map((d) => d.address).join(', '));
-  return dialed;
-}
-
-/**
- * The values, or the failure to report: with several seeds failing, the first seed's code decides (as dial.ts does
- * for the addresses of one name) and the message names each. Anything but a ProbeFailure (the run ended, a bug) is
- * rethrown as it is.
- */
-function settledOrThrow<T>(settled: PromiseSettledResult<T>[], endpoints: readonly Endpoint[]): T[] {
-  const failures: ProbeFailure[] = [];
-  for (const r of settled) {
-    if (r.status === 'fulfilled') continue;
-    if (!(r.reason instanceof ProbeFailure)) throw r.reason;
-    failures.push(r.reason);
-  }
-  const [first] = failures;
-  if (!first) return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
-  if (endpoints.length === 1) throw first;
-  const named = settled.flatMap((r, i) => (r.status === 'rejected' ? [`${hostPort(endpoints[i]!.host, endpoints[i]!.port)}: ${(r.reason as ProbeFailure).message}`] : []));
-  throw new ProbeFailure(first.code, named.join('; '), first.tls);
-}
+// connections to the server
 
 /** Every driver connection after the first gets a fresh upstream to the same checked address (TLS verified again). */
 async function connectUpstream(first: Dialed, host: string, target: ProbeTarget, ctx: ProbeContext): Promise<Socket> {
