@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { ItemErrorCode } from '@conncheck/core';
 import type { Probe, ProbeContext, ProbeLogger } from '../src/types.js';
-import { assertNothingLeftOpen, fakeServer, run, stageLine, target } from './helpers.js';
+import { assertNothingLeftOpen, fakeServer, run, stageLine, target, waitFor } from './helpers.js';
 import { serverText } from '../src/server-text.js';
 
 after(assertNothingLeftOpen);
@@ -219,10 +219,3 @@ describe('runProbe scrubbing', () => {
   });
 });
 
-async function waitFor(condition: () => boolean, ms = 2000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
