@@ -14,15 +14,13 @@ import { ProbeFailure } from './probe-result.js';
 import { describeBytes } from './reply-guard.js';
 import { quiet } from './step-context.js';
 import { fromTlsError, upgradeToTls } from './tls.js';
-import type { ProbeContext, ProbeTls, StageName, TlsReport } from './types.js';
+import type { Endpoint, ProbeContext, ProbeTls, StageName, TlsReport } from './types.js';
 
 /** `bootstrap`: the address the user gave; `broker`: an address a broker handed back (advertised.listeners). */
 export type LinkRole = 'bootstrap' | 'broker';
 
 /** What one connection showed. Filled in as it happens; read by the probe once kafkajs has answered. */
-export interface LinkRecord {
-  host: string;
-  port: number;
+export interface LinkRecord extends Endpoint {
   role: LinkRole;
   /** `ip:port` actually dialed, once the TCP connection is up. */
   address?: string;
@@ -59,7 +57,7 @@ export interface LinksOptions {
   /** Hostnames kafkajs cannot carry (IPv6 literals contain colons): alias → real host. */
   aliases?: ReadonlyMap<string, string>;
   /** The bootstrap connection the probe dialed itself (its dns and tcp stages are recorded already). */
-  predialed?: { host: string; port: number; dialed: Dialed };
+  predialed?: Endpoint & { dialed: Dialed };
   /** Called once the pre-dialed connection is ready for kafkajs (TLS done): the probe opens its next stage. */
   onBootstrapReady?: (record: LinkRecord) => void;
 }
@@ -112,7 +110,7 @@ export class KafkaLinks {
     // to themselves (they happen inside the probe stage) and end at the broker deadline.
     const link = predialed ? ctx : quiet(this.options.brokers);
     const stopAtDeadline = (): void => {
-      if (link.signal.reason instanceof BrokerDeadline) socket.fail(deadlineFailure(record, link.stages.current));
+      if (link.signal.reason instanceof BrokerDeadline) socket.fail(linkDeadlineFailure(record, link.stages.current));
     };
     if (!predialed) link.signal.addEventListener('abort', stopAtDeadline, { once: true });
     try {
@@ -128,7 +126,7 @@ export class KafkaLinks {
       if (tls) {
         const raw = connection;
         const session = await upgradeToTls(raw, record.host, tls, link).catch((err: unknown) => {
-          throw notTls(err, raw, record);
+          throw raw.bytesRead === 0 ? notTlsListener(err, record) : err;
         });
         connection = session.socket;
         record.tls = session.report;
@@ -152,18 +150,29 @@ export class KafkaLinks {
 }
 
 /**
- * A listener without TLS reads a ClientHello as a (huge) Kafka request length and closes the connection without a
- * byte in answer; a TLS listener that refuses the handshake sends an alert first.
+ * A TLS handshake that failed without a byte from the server: a listener without TLS reads a ClientHello as a (huge)
+ * Kafka request length and closes the connection, while a TLS listener that refuses the handshake sends an alert.
  */
-function notTls(err: unknown, raw: Socket, record: LinkRecord): unknown {
-  if (!(err instanceof ProbeFailure) || err.code !== ItemErrorCode.TLS_HANDSHAKE_FAILED || raw.bytesRead > 0) return err;
+function notTlsListener(err: unknown, where: Endpoint): unknown {
+  if (!(err instanceof ProbeFailure) || err.code !== ItemErrorCode.TLS_HANDSHAKE_FAILED) return err;
   return new ProbeFailure(
     ItemErrorCode.TLS_NOT_SUPPORTED,
-    `${hostPort(record.host, record.port)} closed the connection at the TLS handshake without a byte of TLS: the listener does not use TLS (a PLAINTEXT or SASL_PLAINTEXT listener); set kafka_security_config.type to match`,
+    `${hostPort(where.host, where.port)} closed the connection at the TLS handshake without a byte of TLS: the listener does not use TLS (a PLAINTEXT or SASL_PLAINTEXT listener); set kafka_security_config.type to match`,
   );
 }
 
-/** TLS alerts a server sends about the client's certificate (mutual TLS); with TLS 1.3 they come after the handshake. */
+/**
+ * An error on an established connection: a TLS alert (with TLS 1.3 the one about our client certificate comes after
+ * the handshake), or a plain socket error such as a reset.
+ */
+function fromLinkError(err: Error, where: Endpoint, secure: { clientCert: boolean } | undefined): ProbeFailure {
+  const at = hostPort(where.host, where.port);
+  const code = errorCode(err);
+  const failure = secure && code?.startsWith('ERR_SSL_') ? (clientCertFailure(code, secure.clientCert, at) ?? fromTlsError(err)) : fromNodeError(err, `connection to ${at}`);
+  return failure ?? new ProbeFailure(ItemErrorCode.CONNECTION_RESET, `connection to ${at} failed: ${err.message}`);
+}
+
+/** TLS alerts a server sends about the client's certificate (mutual TLS). */
 const CLIENT_CERT_ALERTS = new Set([
   'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
   'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
@@ -174,9 +183,8 @@ const CLIENT_CERT_ALERTS = new Set([
   'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
 ]);
 
-function clientCertFailure(err: Error, clientCert: boolean, where: string): ProbeFailure | undefined {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string' || !CLIENT_CERT_ALERTS.has(code)) return undefined;
+function clientCertFailure(code: string, clientCert: boolean, where: string): ProbeFailure | undefined {
+  if (!CLIENT_CERT_ALERTS.has(code)) return undefined;
   const alert = code.replace(/^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/, '').toLowerCase().replace(/_/g, ' ');
   return clientCert
     ? new ProbeFailure(
@@ -189,11 +197,12 @@ function clientCertFailure(err: Error, clientCert: boolean, where: string): Prob
       );
 }
 
-function deadlineFailure(record: LinkRecord, stage: StageName | undefined): ProbeFailure {
-  const where = hostPort(record.host, record.port);
-  if (stage === 'dns') return new ProbeFailure(ItemErrorCode.DNS_RESOLUTION_FAILED, `resolving "${record.host}" did not finish in time`);
-  if (stage === 'tcp') return new ProbeFailure(ItemErrorCode.CONNECTION_TIMEOUT, `no TCP connection to ${where} in time (the packets are dropped or the address is wrong)`);
-  return new ProbeFailure(ItemErrorCode.TIMEOUT, `${where} accepted the connection but did not answer in time`);
+/** A connection to an advertised broker still not done at the broker deadline, by the stage it was in. */
+function linkDeadlineFailure(where: Endpoint, stage: StageName | undefined): ProbeFailure {
+  const at = hostPort(where.host, where.port);
+  if (stage === 'dns') return new ProbeFailure(ItemErrorCode.DNS_RESOLUTION_FAILED, `resolving "${where.host}" did not finish in time`);
+  if (stage === 'tcp') return new ProbeFailure(ItemErrorCode.CONNECTION_TIMEOUT, `no TCP connection to ${at} in time (the packets are dropped or the address is wrong)`);
+  return new ProbeFailure(ItemErrorCode.TIMEOUT, `${at} accepted the connection but did not answer in time`);
 }
 
 /**
@@ -229,16 +238,7 @@ class KafkaSocket extends EventEmitter {
       this.record.closedByServer = { unanswered: [...this.pending.values()].map((h) => h.apiKey) };
       this.emit('end');
     });
-    connection.on('error', (err: Error) => {
-      const where = hostPort(this.record.host, this.record.port);
-      // After the handshake: a TLS alert (with TLS 1.3 the one about our client certificate comes here), or a
-      // plain socket error such as a reset.
-      const tlsAlert = secure && /^ERR_SSL_/.test(errorCode(err) ?? '');
-      const failure = tlsAlert
-        ? (clientCertFailure(err, secure.clientCert, where) ?? fromTlsError(err))
-        : fromNodeError(err, `connection to ${where}`);
-      this.fail(failure ?? new ProbeFailure(ItemErrorCode.CONNECTION_RESET, `connection to ${hostPort(this.record.host, this.record.port)} failed: ${err.message}`));
-    });
+    connection.on('error', (err: Error) => this.fail(fromLinkError(err, this.record, secure)));
     connection.on('close', () => {
       if (this.ended || this.failed) return;
       // After the server's FIN kafkajs has heard 'end' already; the story is in record.closedByServer.

@@ -6,7 +6,7 @@ import { isIP, type Socket } from 'node:net';
 import kafkajs, { type Admin, type LogEntry, type SASLOptions } from 'kafkajs';
 import { hostPort, isSaslProtocol, isTlsProtocol, ItemErrorCode, kafkaSslMode } from '@conncheck/core';
 import type { Dialed } from './dial.js';
-import { fromKafkaJsError, innermostKafkaJsError } from './kafka-errors.js';
+import { brokerFailure, explainClient, explainRecord, type KafkaRequest, kafkaWording } from './kafka-errors.js';
 import { BrokerDeadline, KafkaLinks, type LinkRecord } from './kafka-link.js';
 import {
   ApiKey, apiVersionsV3Request, metadataVersionName, parseApiVersionsResponse, releaseOfMetadataLevel, type AdvertisedBroker,
@@ -18,27 +18,11 @@ import { plannedStages } from './stage-recorder.js';
 import { dialFirst, resolveSeeds } from './seed-list.js';
 import { abortable, subDeadline, type SubDeadline } from './step-context.js';
 import type { Endpoint, KafkaSettings, Probe, ProbeContext, ProbeResult, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
-import { serverText } from './server-text.js';
 
 const { Kafka, logLevel } = kafkajs;
 
 /** Advertised brokers are checked at most this many at a time. */
 const BROKER_CHECKS_AT_ONCE = 8;
-/** Codes of an advertised address that cannot be reached (as opposed to one that answers wrongly). */
-const UNREACHABLE = new Set<ItemErrorCode>([
-  ItemErrorCode.DNS_RESOLUTION_FAILED,
-  ItemErrorCode.CONNECTION_REFUSED,
-  ItemErrorCode.CONNECTION_TIMEOUT,
-  ItemErrorCode.HOST_UNREACHABLE,
-  ItemErrorCode.CONNECTION_RESET,
-  ItemErrorCode.TIMEOUT,
-]);
-const API_NAMES: Readonly<Record<number, string>> = {
-  [ApiKey.Metadata]: 'Metadata',
-  [ApiKey.SaslHandshake]: 'SaslHandshake',
-  [ApiKey.ApiVersions]: 'ApiVersions',
-  [ApiKey.SaslAuthenticate]: 'SaslAuthenticate',
-};
 
 export const kafkaProbe: Probe = (target, ctx) => new KafkaCheck(target, ctx).run();
 
@@ -53,6 +37,7 @@ class KafkaCheck {
   private readonly sasl: SASLOptions | undefined;
   private readonly warnings: string[] = [];
   private readonly clients: { links: KafkaLinks; admin: Admin }[] = [];
+  private readonly request: KafkaRequest;
   /** IPv6 literals cannot pass through kafkajs' "host:port" strings; they travel under an alias. */
   private readonly aliases = new Map<string, string>();
   /** Connections to advertised brokers end a little before the deadline, so an unreachable one is named as such. */
@@ -77,6 +62,7 @@ class KafkaCheck {
       isSaslProtocol(protocol) && mechanism
         ? ({ mechanism: mechanism.toLowerCase(), username: target.user ?? '', password: target.password ?? '' } as SASLOptions)
         : undefined;
+    this.request = { settings: this.settings, user: target.user, tls: Boolean(this.tls), sasl: Boolean(this.sasl) };
     const left = ctx.deadline - Date.now();
     this.brokers = subDeadline(ctx, ctx.deadline - Math.min(1000, Math.max(100, left / 10)), () => new BrokerDeadline('broker deadline'));
   }
@@ -156,7 +142,7 @@ class KafkaCheck {
     return { endpoint: { host: seed.host, port: seed.port }, dialed };
   }
 
-  private links(predialed?: { host: string; port: number; dialed: Dialed }): KafkaLinks {
+  private links(predialed?: Endpoint & { dialed: Dialed }): KafkaLinks {
     const { ctx } = this;
     return new KafkaLinks({
       ctx,
@@ -243,7 +229,7 @@ class KafkaCheck {
     for (const { links } of this.clients) {
       for (const record of links.records) {
         const key = `${record.host}:${record.port}`;
-        const failure = record.role === 'broker' ? this.explainRecord(record) : undefined;
+        const failure = record.role === 'broker' ? explainRecord(record, this.request) : undefined;
         if (failure) {
           if (!known.has(key)) known.set(key, failure);
         } else if (record.answered.includes(ApiKey.Metadata)) {
@@ -300,59 +286,9 @@ class KafkaCheck {
     }
   }
 
-  /** Why kafkajs gave up on a client: what its connections showed first, else its own error. */
+  /** Why kafkajs gave up on a client. */
   private explain(err: unknown, links: KafkaLinks): ProbeFailure {
-    for (const record of links.records) {
-      const failure = this.explainRecord(record);
-      if (failure) return record.role === 'broker' && links.records[0]?.role === 'bootstrap' ? brokerFailure(record, failure, this.bootstrap) : failure;
-    }
-    const mapped = fromKafkaJsError(err);
-    const seed = links.records[0];
-    if (mapped?.code === ItemErrorCode.SASL_MECHANISM_UNSUPPORTED) {
-      const offered = seed?.saslMechanisms?.length ? seed.saslMechanisms.join(', ') : 'none';
-      return new ProbeFailure(mapped.code, `the listener does not enable SASL mechanism ${this.settings.saslMechanism ?? '?'}; it enables ${offered}`);
-    }
-    if (mapped?.code === ItemErrorCode.SECURITY_PROTOCOL_MISMATCH) {
-      const plain = this.tls ? 'SSL' : 'PLAINTEXT';
-      return new ProbeFailure(
-        mapped.code,
-        `the listener does not use SASL (it answered the SASL handshake with ILLEGAL_SASL_STATE): it is a ${plain} listener, so set type ${plain}, or use the port of the SASL listener`,
-      );
-    }
-    if (mapped?.code === ItemErrorCode.AUTH_FAILED) {
-      // kafkajs prefixes the broker's reason with "SASL <MECHANISM> authentication failed: ", which we say ourselves.
-      const raw = innermostKafkaJsError(err).message ?? '';
-      const reason = serverText(raw.replace(/^SASL [A-Z0-9 -]+ (?:authentication )?failed: /i, ''));
-      return new ProbeFailure(mapped.code, `SASL ${this.settings.saslMechanism ?? ''} authentication of user "${this.target.user ?? ''}" failed: ${reason}`);
-    }
-    if (mapped) return mapped;
-    const e = innermostKafkaJsError(err);
-    return new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `unexpected answer from the broker: ${serverText(e.message ?? String(err))}`);
-  }
-
-  /** A failure one connection shows by itself: one we saw happen, or the server closing it while a request waited. */
-  private explainRecord(record: LinkRecord): ProbeFailure | undefined {
-    if (record.failure && record.failure.code !== ItemErrorCode.CANCELED) return record.failure;
-    const unanswered = record.closedByServer?.unanswered;
-    if (!unanswered?.length) return undefined;
-    const where = hostPort(record.host, record.port);
-    const waiting = unanswered.map((key) => API_NAMES[key] ?? `API ${key}`).join(', ');
-    if (!this.sasl && unanswered.includes(ApiKey.Metadata) && record.answered.includes(ApiKey.ApiVersions)) {
-      const tls = this.settings.securityProtocol === 'SSL';
-      return new ProbeFailure(
-        ItemErrorCode.SECURITY_PROTOCOL_MISMATCH,
-        `${where} answered ApiVersions, then closed the connection when asked for Metadata without SASL authentication: the listener requires SASL — set type ${tls ? 'SASL_SSL' : 'SASL_PLAINTEXT'} with sasl_mechanism, db_user and db_password` +
-          (tls && this.target.user ? ' (the request has type SSL with a db_user: for SASL over TLS the type is SASL_SSL)' : ''),
-      );
-    }
-    if (record.answered.length === 0) {
-      return new ProbeFailure(
-        ItemErrorCode.CONNECTION_RESET,
-        `${where} closed the connection without answering ${waiting}, the first Kafka request` +
-          (this.tls ? '' : ': if this is a TLS listener, set type SSL or SASL_SSL'),
-      );
-    }
-    return new ProbeFailure(ItemErrorCode.CONNECTION_RESET, `${where} closed the connection while ${waiting} waited for an answer`);
+    return explainClient(err, links.records, this.request, this.bootstrap);
   }
 
   private async close(): Promise<void> {
@@ -360,31 +296,6 @@ class KafkaCheck {
     const disconnects = this.clients.map(({ admin }) => admin.disconnect().catch(() => undefined));
     await abortable(Promise.all(disconnects), this.ctx.signal).catch(() => undefined);
   }
-}
-
-
-/** The failure of an advertised broker, named as such: the bootstrap worked, the address it hands out does not. */
-function brokerFailure(broker: { host: string; port: number; nodeId?: number }, failure: ProbeFailure, bootstrap: string | undefined): ProbeFailure {
-  const who = `${broker.nodeId !== undefined ? `broker ${broker.nodeId}` : 'a broker'} advertises ${hostPort(broker.host, broker.port)}`;
-  if (failure instanceof BrokerFailure) return failure;
-  const via = bootstrap ? ` (learnt from the bootstrap ${bootstrap})` : '';
-  if (UNREACHABLE.has(failure.code)) {
-    return new BrokerFailure(
-      ItemErrorCode.BROKER_UNREACHABLE,
-      `${who}${via}, which cannot be reached: ${failure.message} — clients connect to the advertised address after bootstrapping; check advertised.listeners`,
-    );
-  }
-  if (failure.code === ItemErrorCode.TARGET_FORBIDDEN) return new BrokerFailure(ItemErrorCode.BROKER_FORBIDDEN, `${who}${via}: ${failure.message}`);
-  return new BrokerFailure(failure.code, `${who}${via}: ${failure.message}`, failure.tls);
-}
-
-/** A failure already named after the broker that advertised the address. */
-class BrokerFailure extends ProbeFailure {}
-
-/** Kafka turns name verification on and off with endpoint_algorithm, not ssl_mode: a name mismatch says how. */
-function kafkaWording(failure: ProbeFailure): ProbeFailure {
-  if (failure.code !== ItemErrorCode.TLS_HOSTNAME_MISMATCH) return failure;
-  return new ProbeFailure(failure.code, `${failure.message} (endpoint_algorithm "https" verifies the broker name; "" does not)`, failure.tls);
 }
 
 /** Sends one request on a raw connection and resolves the body of the answer with `correlationId`. */
