@@ -5,8 +5,8 @@
 import { promises as dns } from 'node:dns';
 import { Socket } from 'node:net';
 import { hostPort, ItemErrorCode } from '@conncheck/core';
-import { fromNodeError, nodeError } from './node-errors.js';
 import { normalizeAddress, type NormalizedAddress } from './network-policy.js';
+import { fromNodeError, nodeError } from './node-errors.js';
 import { ProbeFailure } from './probe-result.js';
 import { abortable, abortReason, attemptDeadline, subDeadline, within } from './step-context.js';
 import type { Endpoint, ProbeContext } from './types.js';

@@ -14,8 +14,8 @@ import {
 } from './kafka-wire.js';
 import { failureResult, type Findings, ProbeFailure, successResult } from './probe-result.js';
 import { describeBytes } from './reply-guard.js';
-import { plannedStages } from './stage-recorder.js';
 import { dialFirst, resolveSeeds } from './seed-list.js';
+import { plannedStages } from './stage-recorder.js';
 import { abortable, subDeadline, type SubDeadline } from './step-context.js';
 import type { Endpoint, KafkaSettings, Probe, ProbeContext, ProbeResult, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
 

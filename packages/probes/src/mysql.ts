@@ -6,13 +6,13 @@ import type { TLSSocket } from 'node:tls';
 import mysql2 from 'mysql2';
 import { ItemErrorCode } from '@conncheck/core';
 import { dialTcp, resolveTarget } from './dial.js';
-import { abortable } from './step-context.js';
-import { diagnoseTlsOnly } from './tls-only.js';
 import { fromMysqlError } from './mysql-errors.js';
-import { guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
 import { failureResult, ProbeFailure, successResult } from './probe-result.js';
+import { guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
 import { plannedStages } from './stage-recorder.js';
+import { abortable } from './step-context.js';
 import { singleEndpoint } from './target-endpoint.js';
+import { diagnoseTlsOnly } from './tls-only.js';
 import { fromTlsError, tlsConnectOptions, verifyPeer } from './tls.js';
 import type { Probe, ProbeContext, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
 

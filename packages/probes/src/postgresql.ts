@@ -6,14 +6,14 @@ import type { Socket } from 'node:net';
 import pg from 'pg';
 import { ItemErrorCode } from '@conncheck/core';
 import { dialTcp, resolveTarget, type Dialed } from './dial.js';
-import { abortable } from './step-context.js';
-import { diagnoseTlsOnly, handshakeAgain } from './tls-only.js';
 import { fromNodeError } from './node-errors.js';
 import { fromPgError } from './postgresql-errors.js';
-import { describeBytes, guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
 import { failureResult, ProbeFailure, successResult } from './probe-result.js';
+import { describeBytes, guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
 import { plannedStages } from './stage-recorder.js';
+import { abortable } from './step-context.js';
 import { singleEndpoint } from './target-endpoint.js';
+import { diagnoseTlsOnly, handshakeAgain } from './tls-only.js';
 import { upgradeToTls } from './tls.js';
 import type { Probe, ProbeContext, ProbeTarget, ServerInfo, TlsReport } from './types.js';
 
@@ -51,10 +51,8 @@ export const postgresqlProbe: Probe = async (target, ctx) => {
       // speaks the startup protocol over the verified TLS socket as if it were a plain one.
       ctx.stages.begin('tls');
       await requestTls(dialed.socket, ctx);
-      const secure = await upgradeToTls(dialed.socket, host, target.tls, ctx).catch((err: unknown) => {
-        if (err instanceof ProbeFailure) tls = err.tls;
-        throw err;
-      });
+      // A certificate refused here is reported by failureResult, from the failure that carries it.
+      const secure = await upgradeToTls(dialed.socket, host, target.tls, ctx);
       tls = secure.report;
       warnings.push(...secure.warnings);
       stream = secure.socket;

@@ -5,9 +5,9 @@ import { X509Certificate } from 'node:crypto';
 import { isIP, type Socket } from 'node:net';
 import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { ItemErrorCode } from '@conncheck/core';
-import { abortable } from './step-context.js';
 import { errorCode, fromNodeError } from './node-errors.js';
 import { ProbeFailure } from './probe-result.js';
+import { abortable } from './step-context.js';
 import type { ProbeContext, ProbeTls, TlsReport } from './types.js';
 
 /** Warn when the server certificate expires within this many days, unless ProbeTls says otherwise. */
