@@ -16,7 +16,7 @@ import { notExpected, type GreetingVerdict } from './reply-guard.js';
 import { dialAll, resolveSeeds } from './seed-list.js';
 import { serverText } from './server-text.js';
 import { plannedStages } from './stage-recorder.js';
-import { abortable, stepDeadline, subDeadline, timeForDiagnosis, within } from './step-context.js';
+import { abortable, stepDeadline, timeForDiagnosis, within } from './step-context.js';
 import { diagnoseTlsOnly, handshakeAgain } from './tls-only.js';
 import { upgradeToTls } from './tls.js';
 import type { Endpoint, Probe, ProbeContext, ProbeTarget, ServerInfo } from './types.js';
@@ -383,14 +383,15 @@ async function explain(err: unknown, target: ProbeTarget, ctx: ProbeContext, ses
  * db_name is. Asked on a new, unauthenticated connection through the same relay.
  */
 async function diagnoseLogin(failure: ProbeFailure, target: ProbeTarget, ctx: ProbeContext, session: Session): Promise<ProbeFailure> {
-  const step = subDeadline(ctx, stepDeadline(ctx), timedOut);
-  const client = newClient(session.relay!, target, step.ctx, false);
-  session.clients.push(client);
   const database = authDatabase(target);
   try {
-    await abortable(client.connect(), step.ctx.signal);
-    const reply = await abortable(client.db('admin').command({ isMaster: 1, saslSupportedMechs: `${database}.${target.user}` }), step.ctx.signal);
-    const mechanisms = Array.isArray(reply['saslSupportedMechs']) ? (reply['saslSupportedMechs'] as unknown[]).map(String) : [];
+    const mechanisms = await within(ctx, stepDeadline(ctx), timedOut, async (step) => {
+      const client = newClient(session.relay!, target, step, false);
+      session.clients.push(client);
+      await abortable(client.connect(), step.signal);
+      const reply = await abortable(client.db('admin').command({ isMaster: 1, saslSupportedMechs: `${database}.${target.user}` }), step.signal);
+      return Array.isArray(reply['saslSupportedMechs']) ? (reply['saslSupportedMechs'] as unknown[]).map(String) : [];
+    });
     const named = target.database ? `"${database}" (db_name)` : `"${database}" (the default; db_name names another)`;
     return failure.because(
       ItemErrorCode.AUTH_FAILED,
@@ -401,7 +402,5 @@ async function diagnoseLogin(failure: ProbeFailure, target: ProbeTarget, ctx: Pr
   } catch (err) {
     ctx.logger.debug({ err: String(err) }, 'mongodb: the login diagnosis failed');
     return failure;
-  } finally {
-    step.done();
   }
 }
