@@ -117,6 +117,19 @@ describe('pipeline', () => {
     assert.deepEqual(second, first);
   });
 
+  it('a job BullMQ gives up on as stalled too often fails its items instead of leaving them pending', async () => {
+    await p.worker.close();
+    const checkId = await p.submit([{ id: 'stalled', db_type: 'tcp', ip: '127.0.0.1', db_port: await freePort() }]);
+    const queue = p.h.queue.queue('default');
+    const [job] = await waitFor(async () => ((await queue.getWaiting()).length > 0 ? queue.getWaiting() : undefined), 5000, 'the job to wait');
+    // What BullMQ's stall check writes on a job that stalled more than maxStalledCount times: the next worker fails it.
+    await p.h.redis.hset(queue.toKey(job!.id!), 'defa', 'job stalled more than allowable limit');
+    await p.replaceWorker(p.h.config);
+    const done = await p.finished(checkId);
+    assert.equal(done.check_items[0]?.error_code, 'INTERNAL_ERROR');
+    assert.match(done.check_items[0]?.error_msg ?? '', /queue job failed repeatedly/);
+  });
+
   it('a target the network policy forbids is never connected to', async () => {
     await p.replaceWorker({ ...p.h.config, targetDeny: '127.0.0.0/8' });
     try {

@@ -3,7 +3,7 @@
 
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
-import { type CheckItem, type ItemErrorCode, type Task, type TaskHeader, type TaskList, type TaskSummary, itemErrorHints } from '@conncheck/core';
+import { type CheckItem, hostPort, type ItemErrorCode, type Task, type TaskHeader, type TaskList, type TaskSummary, itemErrorHints } from '@conncheck/core';
 
 export interface Output {
   /** A terminal: the progress bar and wrapped, boxed tables; otherwise plain lines and unboxed tables. */
@@ -85,7 +85,7 @@ export class SilentView implements ProgressView {
 
 /** `tcp 127.0.0.1:1`, `mongodb h1:27017,h2:27017`: the type and the endpoints the service parsed. */
 export function target(item: Pick<CheckItem, 'db_type' | 'target'>): string {
-  const endpoints = item.target.endpoints.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(',');
+  const endpoints = item.target.endpoints.map(({ host, port }) => hostPort(host, port)).join(',');
   return `${item.db_type} ${endpoints || item.target.ip}`;
 }
 

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { BatchJob, BatchRequest } from '@conncheck/core';
+import { type BatchJob, type BatchRequest, isKafkaSecurityProtocol, isTlsProtocol } from '@conncheck/core';
 import { CliError } from './exit-codes.js';
 
 /** The API's limit on a job id (RequestLimits.idLength); a longer line is cut to it. */
@@ -147,12 +147,12 @@ export function parseTarget(line: string): BatchJob {
       }
       if (protocol !== undefined) {
         const type = protocol.toUpperCase();
-        if (!['PLAINTEXT', 'SASL_PLAINTEXT', 'SSL', 'SASL_SSL'].includes(type)) throw new CliError(`security.protocol=${protocol}: expected PLAINTEXT, SASL_PLAINTEXT, SSL or SASL_SSL`);
-        job.kafka_security_config = { type: type as 'PLAINTEXT' };
+        if (!isKafkaSecurityProtocol(type)) throw new CliError(`security.protocol=${protocol}: expected PLAINTEXT, SASL_PLAINTEXT, SSL or SASL_SSL`);
+        job.kafka_security_config = { type };
         if (mechanism !== undefined) job.kafka_security_config.sasl_mechanism = mechanism.toUpperCase();
         const truststore = param('ssl.truststore.location');
         if (truststore !== undefined) {
-          if (!type.endsWith('SSL')) throw new CliError(`ssl.truststore.location needs security.protocol SSL or SASL_SSL, not ${type}`);
+          if (!isTlsProtocol(type)) throw new CliError(`ssl.truststore.location needs security.protocol SSL or SASL_SSL, not ${type}`);
           const password = param('ssl.truststore.password');
           Object.assign(job.kafka_security_config, {
             trust_store_key: readFile(truststore, 'truststore').toString('base64'),

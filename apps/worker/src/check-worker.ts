@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { type Config, type ItemSpec, type Logger, ItemErrorCode, newWorkerId } from '@conncheck/core';
 import { type ProbeLogger, type ProbeTarget, getProbe, runProbe } from '@conncheck/probes';
 import { type CheckJobData, type Claim, type ConnectionJobData, type ItemOutcome, JOB_NAMES, type TaskStore, type WorkerRef, logErrors } from '@conncheck/store';
+import { isFinalFailure } from './final-failure.js';
 import { itemsCompleted, probeDuration, probesRunning } from './metrics.js';
 import { ProbeSlots } from './probe-slots.js';
 import { probeTarget } from './probe-target.js';
@@ -98,7 +99,7 @@ export class CheckWorker {
     });
     this.worker.on('failed', (job, err) => {
       if (!job) return;
-      const final = job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled more than allowable limit/.test(err.message);
+      const final = isFinalFailure(job, err);
       logger.warn({ job: job.id, attempt: job.attemptsMade, final, err: err.message }, 'check job failed');
       // A job that will not run again must not leave its items (and so its task) unfinished forever.
       if (final && job.name === JOB_NAMES.check) {

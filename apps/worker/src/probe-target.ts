@@ -2,7 +2,8 @@
 // Must not: log or keep the secrets it handles; parsing of certificate material lives in @conncheck/core.
 
 import {
-  type ItemSecrets, type ItemSpec, kafkaKeyStorePasswords, kafkaSaslMechanism, kafkaTrustStorePassword, parseCaBundle, parseKeyStore, parseTrustStore,
+  defaultSslMode, isSaslProtocol, isTlsProtocol, type ItemSecrets, type ItemSpec, kafkaKeyStorePasswords, kafkaSaslMechanism, kafkaSslMode,
+  kafkaTrustStorePassword, parseCaBundle, parseKeyStore, parseTrustStore,
 } from '@conncheck/core';
 import type { KafkaSettings, ProbeTarget, ProbeTls } from '@conncheck/probes';
 
@@ -25,7 +26,7 @@ export function probeTarget(spec: ItemSpec, secrets: ItemSecrets | undefined, op
     // The CA bundle was parsed at submission already; parsing again here keeps PKCS#12 passwords out of the spec.
     const ca = secrets?.ssl_cert_key ? parseCaBundle(secrets.ssl_cert_key, secrets.ssl_cert_password).pems : undefined;
     target.tls = {
-      mode: spec.ssl_mode ?? (ca ? 'verify-full' : 'require'),
+      mode: defaultSslMode(spec.ssl_mode, ca !== undefined),
       ...(ca ? { ca } : {}),
       ...(options.tlsExpiryWarningDays !== undefined ? { expiryWarningDays: options.tlsExpiryWarningDays } : {}),
     };
@@ -48,15 +49,14 @@ function kafkaParts(
   secrets: ItemSecrets['kafka'],
   options: ProbeTargetOptions,
 ): { kafka: KafkaSettings; tls?: ProbeTls } {
-  const sasl = config.type === 'SASL_PLAINTEXT' || config.type === 'SASL_SSL';
-  const mechanism = sasl ? kafkaSaslMechanism(config.sasl_mechanism) : undefined;
+  const mechanism = isSaslProtocol(config.type) ? kafkaSaslMechanism(config.sasl_mechanism) : undefined;
   const kafka: KafkaSettings = { securityProtocol: config.type, ...(mechanism ? { saslMechanism: mechanism } : {}) };
-  if (config.type !== 'SSL' && config.type !== 'SASL_SSL') return { kafka };
+  if (!isTlsProtocol(config.type)) return { kafka };
   const ca = secrets?.trust_store_key ? parseTrustStore(secrets.trust_store_key, kafkaTrustStorePassword(secrets.trust_store_password)).pems : undefined;
   const passwords = kafkaKeyStorePasswords(secrets ?? {});
   const pair = config.enable_key_store === true && secrets?.key_store_key ? parseKeyStore(secrets.key_store_key, passwords.store, passwords.key) : undefined;
   const tls: ProbeTls = {
-    mode: config.endpoint_algorithm === '' ? 'verify-ca' : 'verify-full',
+    mode: kafkaSslMode(config.endpoint_algorithm),
     ...(ca ? { ca } : {}),
     ...(pair ? { cert: pair.certPem, key: pair.keyPem } : {}),
     ...(options.tlsExpiryWarningDays !== undefined ? { expiryWarningDays: options.tlsExpiryWarningDays } : {}),

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { type Logger, type SecretBox, webhookSecret, webhookSignature } from '@conncheck/core';
 import { normalizeAddress } from '@conncheck/probes';
 import { type TaskStore, logErrors } from '@conncheck/store';
+import { isFinalFailure } from './final-failure.js';
 import { Periodic } from './periodic.js';
 import type { WorkerPolicies } from './policies.js';
 
@@ -57,8 +58,7 @@ export class WebhookSender {
     this.worker = new Worker<DeliveryJob>(QUEUE, (job) => this.deliver(job), { connection, prefix: store.keys.queuePrefix, concurrency: 10 });
     this.worker.on('failed', (job, err) => {
       if (!job) return;
-      const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
-      if (final) {
+      if (isFinalFailure(job, err)) {
         logger.warn({ check_id: job.data.check_id, attempts: job.attemptsMade, err: err.message }, 'webhook given up');
         void store.callbackFailed(job.data.check_id).catch(() => undefined);
       }

@@ -4,6 +4,7 @@
 import Type from 'typebox';
 import { KNOWN_DB_TYPES } from './db-types.js';
 import { POOL_NAME_PATTERN } from './ids.js';
+import { KAFKA_SECURITY_PROTOCOLS, SSL_MODES } from './security-settings.js';
 
 /** Limits a request must respect; the API reads the configurable ones from config. */
 export const RequestLimits = {
@@ -25,7 +26,7 @@ const Secret = (maxLength: number, description: string) =>
 
 export const KafkaSecurityConfig = Type.Object(
   {
-    type: Type.Enum(['PLAINTEXT', 'SASL_PLAINTEXT', 'SSL', 'SASL_SSL'], {
+    type: Type.Enum([...KAFKA_SECURITY_PROTOCOLS], {
       description: 'Kafka security protocol of the listener.',
     }),
     sasl_mechanism: Type.Optional(Str(64, 'SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.')),
@@ -83,7 +84,7 @@ export const BatchJob = Type.Object(
         description: 'Extension: the item\'s deadline in milliseconds, from the moment a worker starts it.',
       }),
     ),
-    ssl_mode: Type.Optional(Type.Enum(['require', 'verify-ca', 'verify-full'], { description: 'Extension: TLS verification, as libpq defines it.' })),
+    ssl_mode: Type.Optional(Type.Enum([...SSL_MODES], { description: 'Extension: TLS verification, as libpq defines it.' })),
     pool: Type.Optional(
       Type.String({
         pattern: POOL_NAME_PATTERN,

@@ -7,16 +7,13 @@ import {
   RequestLimits,
   SECRET_KAFKA_FIELDS,
 } from './batch-request.js';
-import { type DbType, KNOWN_DB_TYPES, isSupportedDbType } from './db-types.js';
+import type { Endpoint } from './check-result.js';
+import { DB_TYPE_RULES, type DbType, KNOWN_DB_TYPES, dbTypeRules, isSupportedDbType } from './db-types.js';
 import { ApiErrorCode } from './error-codes.js';
 import { type FieldProblem, ProblemList } from './field-problems.js';
+import type { SslMode } from './security-settings.js';
 import { validateKafka } from './validate-kafka.js';
 import { certificateKey, effectiveSslMode, validateTls } from './validate-tls.js';
-
-export interface Endpoint {
-  host: string;
-  port: number;
-}
 
 /** Everything about an item that is not secret. Stored in clear; shown (in part) in results. */
 export interface ItemSpec {
@@ -34,7 +31,7 @@ export interface ItemSpec {
   timeout_ms: number;
   ssl_link: boolean;
   /** The effective mode when ssl_link is true: as given, else verify-full with a certificate, require without. */
-  ssl_mode?: 'require' | 'verify-ca' | 'verify-full';
+  ssl_mode?: SslMode;
   ssl_cert_name?: string;
   ssl_cert_check_sum?: string;
   kafka?: Omit<NonNullable<BatchJob['kafka_security_config']>, (typeof SECRET_KAFKA_FIELDS)[number]>;
@@ -73,23 +70,6 @@ export interface ItemSecrets {
 }
 
 
-export const DEFAULT_PORTS: Record<string, number> = {
-  mysql: 3306,
-  postgresql: 5432,
-  mongodb: 27017,
-  kafka: 9092,
-};
-
-/** Types that check one server; the others (mongodb, kafka) take a seed list. */
-const SINGLE_ENDPOINT_TYPES: ReadonlySet<string> = new Set(['tcp', 'mysql', 'postgresql']);
-/** Types that authenticate with db_user/db_password and so require them. */
-const CREDENTIAL_TYPES: ReadonlySet<string> = new Set(['mysql', 'postgresql']);
-/**
- * Types whose servers may run without authentication (MongoDB without access control): credentials are optional,
- * but come as a pair. Without them the probe connects unauthenticated and reports whether the server requires a login.
- */
-const OPTIONAL_CREDENTIAL_TYPES: ReadonlySet<string> = new Set(['mongodb']);
-
 const HOSTNAME = /^(?=.{1,253}$)(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 
@@ -101,7 +81,8 @@ export function parseEndpoints(
 ): { endpoints: Endpoint[] } | { error: string } {
   const entries = ip.split(',').map((s) => s.trim());
   if (entries.some((e) => e === '')) return { error: 'has an empty entry in the host list' };
-  const fallbackPort = dbPort && dbPort > 0 ? dbPort : DEFAULT_PORTS[dbType];
+  const rules = dbTypeRules(dbType);
+  const fallbackPort = dbPort && dbPort > 0 ? dbPort : rules?.defaultPort;
   const endpoints: Endpoint[] = [];
   for (const entry of entries) {
     let host: string;
@@ -138,7 +119,7 @@ export function parseEndpoints(
     }
     endpoints.push({ host, port });
   }
-  if (SINGLE_ENDPOINT_TYPES.has(dbType) && endpoints.length !== 1) {
+  if (rules?.endpoints === 'one' && endpoints.length !== 1) {
     return { error: `db_type ${dbType} checks one server; got ${endpoints.length} addresses` };
   }
   return { endpoints };
@@ -167,11 +148,12 @@ export function buildItems(jobs: BatchJob[], options: BuildItemsOptions = {}): {
     }
     const parsed = parseEndpoints(job.ip, job.db_port, dbType);
     if ('error' in parsed) out.add(at('ip'), ApiErrorCode.INVALID_PARAMETER, parsed.error);
-    if (CREDENTIAL_TYPES.has(dbType)) {
+    const { credentials } = DB_TYPE_RULES[dbType];
+    if (credentials === 'required') {
       if (job.db_user === undefined || job.db_user === '') out.add(at('db_user'), ApiErrorCode.MISSING_FIELD, `is required for db_type ${dbType}`);
       if (job.db_password === undefined) out.add(at('db_password'), ApiErrorCode.MISSING_FIELD, `is required for db_type ${dbType} (use "" for no password)`);
     }
-    if (OPTIONAL_CREDENTIAL_TYPES.has(dbType)) {
+    if (credentials === 'optional') {
       if (job.db_user === '') out.add(at('db_user'), ApiErrorCode.INVALID_PARAMETER, `is empty; omit db_user and db_password to check db_type ${dbType} without authentication`);
       else if (job.db_user !== undefined && job.db_password === undefined) out.add(at('db_password'), ApiErrorCode.MISSING_FIELD, `is required with db_user for db_type ${dbType}`);
       else if (job.db_user === undefined && job.db_password !== undefined) out.add(at('db_user'), ApiErrorCode.MISSING_FIELD, `is required with db_password for db_type ${dbType}`);

@@ -2,6 +2,7 @@
 // Must not: know how these are stored or computed; packages/store builds the values, apps/api serves them.
 
 import Type from 'typebox';
+import { EndpointView, ServerInfoView, StageView, TlsReportView } from './check-result.js';
 
 export const TASK_STATUSES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Canceled'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -32,13 +33,6 @@ export const ErrorBody = Type.Object(
 );
 export type ErrorBody = Type.Static<typeof ErrorBody>;
 
-export const StageView = Type.Object({
-  name: Type.Enum(['dns', 'tcp', 'tls', 'auth', 'probe']),
-  status: Type.Enum(['ok', 'failed', 'skipped']),
-  duration_ms: Type.Number(),
-  detail: Type.Optional(Type.String()),
-});
-
 export const CheckItem = Type.Object({
   index: Type.Integer({ description: 'Position in the submitted jobs array.' }),
   id: Type.String({ description: 'The job id as submitted.' }),
@@ -48,7 +42,7 @@ export const CheckItem = Type.Object({
   target: Type.Object({
     ip: Type.String({ description: 'As submitted.' }),
     db_port: Type.Optional(Type.Integer()),
-    endpoints: Type.Array(Type.Object({ host: Type.String(), port: Type.Integer() })),
+    endpoints: Type.Array(EndpointView),
     db_user: Type.Optional(Type.String()),
     db_name: Type.Optional(Type.String()),
     ssl_mode: Type.Optional(Type.String({ description: 'With ssl_link: the effective TLS mode (require, verify-ca, verify-full).' })),
@@ -61,22 +55,8 @@ export const CheckItem = Type.Object({
   duration_ms: Type.Union([Type.Number(), Type.Null()]),
   stages: Type.Array(StageView),
   address: Type.Optional(Type.String({ description: 'The resolved address actually connected to.' })),
-  server: Type.Optional(Type.Object({ product: Type.String(), version: Type.String() })),
-  tls: Type.Optional(
-    Type.Object(
-      {
-        protocol: Type.String(),
-        cipher: Type.String(),
-        subject: Type.String(),
-        issuer: Type.String(),
-        subject_alt_names: Type.Array(Type.String()),
-        not_before: Type.String(),
-        not_after: Type.String(),
-        days_to_expiry: Type.Number(),
-      },
-      { description: 'The TLS session and the peer certificate, when the check used TLS.' },
-    ),
-  ),
+  server: Type.Optional(ServerInfoView),
+  tls: Type.Optional(TlsReportView),
   cluster: Type.Optional(
     Type.Object({}, { additionalProperties: true, description: 'Kafka cluster (id, controller, brokers) or MongoDB replica set (name, members).' }),
   ),

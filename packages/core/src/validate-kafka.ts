@@ -5,25 +5,13 @@ import type { BatchJob } from './batch-request.js';
 import { CERT_MATERIAL_API_CODES, CertMaterialError, type CertMaterialReason, parseKeyStore, parseTrustStore } from './cert-material.js';
 import { ApiErrorCode } from './error-codes.js';
 import type { ProblemList } from './field-problems.js';
+import { isSaslProtocol, isTlsProtocol, KAFKA_SASL_MECHANISMS, kafkaSaslMechanism } from './security-settings.js';
 
 type KafkaSecurityConfig = NonNullable<BatchJob['kafka_security_config']>;
 
-/** The SASL mechanisms the checker performs (kafkajs' PLAIN and SCRAM). */
-export const KAFKA_SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
-export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
-
-
-const isSasl = (type: KafkaSecurityConfig['type']): boolean => type === 'SASL_PLAINTEXT' || type === 'SASL_SSL';
-const isTls = (type: KafkaSecurityConfig['type']): boolean => type === 'SSL' || type === 'SASL_SSL';
 
 /** A value migration clients send as "" when it does not apply: "" counts as absent. */
 const given = (value: string | undefined): string | undefined => (value === undefined || value === '' ? undefined : value);
-
-/** `sasl_mechanism` as the checker uses it (upper case), or undefined when it is not one it performs. */
-export function kafkaSaslMechanism(value: string | undefined): KafkaSaslMechanism | undefined {
-  const upper = value?.trim().toUpperCase();
-  return KAFKA_SASL_MECHANISMS.find((m) => m === upper);
-}
 
 /**
  * The passwords of the key store (mutual TLS): the store's, and the private key's — key_store_key_password, or its
@@ -55,7 +43,7 @@ export function validateKafka(job: BatchJob, dbType: string, at: (field: string)
   const field = (name: string): string => at(`kafka_security_config.${name}`);
   const { type } = config;
 
-  if (isSasl(type)) {
+  if (isSaslProtocol(type)) {
     if (given(config.sasl_mechanism) === undefined) {
       out.add(field('sasl_mechanism'), ApiErrorCode.MISSING_FIELD, `is required for type ${type} (${KAFKA_SASL_MECHANISMS.join(', ')})`);
     } else if (!kafkaSaslMechanism(config.sasl_mechanism)) {
@@ -78,7 +66,7 @@ export function validateKafka(job: BatchJob, dbType: string, at: (field: string)
     );
   }
 
-  if (!isTls(type)) {
+  if (!isTlsProtocol(type)) {
     for (const name of ['trust_store_key', 'key_store_key'] as const) {
       if (given(config[name]) !== undefined) out.add(field(name), ApiErrorCode.INVALID_PARAMETER, `is used only with type SSL or SASL_SSL, not ${type}`);
     }

@@ -6,8 +6,7 @@ import type { BatchJob } from './batch-request.js';
 import { CertMaterialError, parseCaBundle, CERT_MATERIAL_API_CODES } from './cert-material.js';
 import { ApiErrorCode } from './error-codes.js';
 import type { ProblemList } from './field-problems.js';
-
-export type SslMode = 'require' | 'verify-ca' | 'verify-full';
+import { defaultSslMode, type SslMode } from './security-settings.js';
 
 
 export function validateTls(job: BatchJob, dbType: string, at: (field: string) => string, out: ProblemList): void {
@@ -42,10 +41,10 @@ export function validateTls(job: BatchJob, dbType: string, at: (field: string) =
   }
 }
 
-/** The effective mode of a TLS job: as given, else verify-full with a certificate and require without one. */
+/** The effective mode of a TLS job (see defaultSslMode). */
 export function effectiveSslMode(job: BatchJob): SslMode | undefined {
   if (job.ssl_link !== true) return undefined;
-  return job.ssl_mode ?? (certificateKey(job) !== undefined ? 'verify-full' : 'require');
+  return defaultSslMode(job.ssl_mode, certificateKey(job) !== undefined);
 }
 
 /** ssl_cert_key as sent, where "" (which migration clients send for "no certificate") counts as absent. */

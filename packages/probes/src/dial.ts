@@ -1,13 +1,15 @@
 // Owns: resolving a target host once, checking every resolved address against the network policy, and the TCP
-// connect to those addresses (the `dns` and `tcp` stages). Must not: speak any protocol above TCP or own the deadline.
+// connect to those addresses (the `dns` and `tcp` stages) — for the target, or for one more endpoint inside a running
+// probe (reach). Must not: speak any protocol above TCP or own the deadline.
 
 import { promises as dns } from 'node:dns';
 import { Socket } from 'node:net';
-import { ItemErrorCode } from '@conncheck/core';
-import { fromNodeError } from './error-mapping.js';
+import { hostPort, ItemErrorCode } from '@conncheck/core';
 import { normalizeAddress, type NormalizedAddress } from './network-policy.js';
-import { ProbeFailure } from './probe-failure.js';
-import type { ProbeContext } from './types.js';
+import { fromNodeError, nodeError } from './node-errors.js';
+import { ProbeFailure } from './probe-result.js';
+import { abortable, abortReason, attemptDeadline, subDeadline, within } from './step-context.js';
+import type { Endpoint, ProbeContext } from './types.js';
 
 export interface ResolvedTarget {
   /** The host as given. */
@@ -23,12 +25,6 @@ export interface Dialed {
   /** `ip:port` (`[ip6]:port`) actually connected to. */
   address: string;
 }
-
-/**
- * No single address of a multi-address name may eat the whole deadline, but none gets less than this either
- * (Go's net.Dialer does the same).
- */
-const MIN_ATTEMPT_MS = 2000;
 
 /**
  * Resolves `host` once. IP literals skip DNS. Fails with TARGET_FORBIDDEN if ANY resolved address is denied:
@@ -82,8 +78,9 @@ async function lookup(host: string, ctx: ProbeContext): Promise<NormalizedAddres
 }
 
 /**
- * Connects to the resolved addresses in order until one answers, within the deadline. The socket is tracked
- * from the start, so the runner destroys it at the deadline however far the connect got.
+ * Connects to the resolved addresses in order until one answers, within the deadline; each but the last within its
+ * share of the time left (attemptDeadline). The socket is tracked from the start, so the runner destroys it at the
+ * deadline however far the connect got.
  */
 export async function dialTcp(addresses: readonly NormalizedAddress[], port: number, ctx: ProbeContext): Promise<Dialed> {
   ctx.stages.begin('tcp');
@@ -94,13 +91,10 @@ export async function dialTcp(addresses: readonly NormalizedAddress[], port: num
   }
   const failures: ProbeFailure[] = [];
   for (const [index, remote] of addresses.entries()) {
-    const address = formatAddress(remote, port);
-    const left = addresses.length - index;
-    const remaining = ctx.deadline - Date.now();
-    // The last address gets whatever is left; the runner's deadline bounds it.
-    const budget = left === 1 ? undefined : Math.min(remaining, Math.max(remaining / left, MIN_ATTEMPT_MS));
+    const address = hostPort(remote.address, port);
     try {
-      const socket = await connectOnce(remote, port, ctx, budget);
+      const deadline = attemptDeadline(ctx, addresses.length - index);
+      const socket = await within(ctx, deadline, () => nodeError('ETIMEDOUT', 'connect timed out'), (attempt) => connectOnce(remote, port, attempt));
       ctx.stages.ok(address);
       return { socket, remote, port, address };
     } catch (err) {
@@ -115,13 +109,30 @@ export async function dialTcp(addresses: readonly NormalizedAddress[], port: num
   throw new ProbeFailure(first.code, failures.map((f) => f.message).join('; '));
 }
 
-function connectOnce(remote: NormalizedAddress, port: number, ctx: ProbeContext, budgetMs: number | undefined): Promise<Socket> {
+/**
+ * Resolves `endpoint` once, checks every address against the policy and connects to one of them, by `deadline` when
+ * one is given (a step inside the probe: its stages go nowhere). Throws a ProbeFailure: DNS_RESOLUTION_FAILED,
+ * TARGET_FORBIDDEN or a connect code. The socket is tracked by the runner; destroy it when only reachability counted.
+ */
+export async function reach(endpoint: Endpoint, ctx: ProbeContext, deadline?: number): Promise<Dialed> {
+  let phase: 'dns' | 'tcp' = 'dns';
+  // Out of time while resolving is a DNS server that did not answer, while connecting a connect that timed out.
+  const expired = (ms: number): Error => nodeError(phase === 'dns' ? 'EAI_AGAIN' : 'ETIMEDOUT', `no answer within ${ms} ms`);
+  const step = deadline === undefined ? { ctx, done: () => undefined } : subDeadline(ctx, deadline, expired);
+  try {
+    const { addresses } = await resolveTarget(endpoint.host, step.ctx);
+    phase = 'tcp';
+    return await dialTcp(addresses, endpoint.port, step.ctx);
+  } finally {
+    step.done();
+  }
+}
+
+function connectOnce(remote: NormalizedAddress, port: number, ctx: ProbeContext): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
     const socket = new Socket();
     ctx.track(socket);
-    let timer: NodeJS.Timeout | undefined;
     const done = (): void => {
-      clearTimeout(timer);
       socket.off('connect', onConnect);
       socket.off('error', onError);
       ctx.signal.removeEventListener('abort', onAbort);
@@ -140,38 +151,7 @@ function connectOnce(remote: NormalizedAddress, port: number, ctx: ProbeContext,
     socket.once('connect', onConnect);
     socket.once('error', onError);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
-    if (budgetMs !== undefined) {
-      timer = setTimeout(() => onError(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), Math.max(budgetMs, 0));
-    }
     socket.setNoDelay(true);
     socket.connect({ host: remote.address, port, family: remote.family });
   });
-}
-
-export function formatAddress(remote: NormalizedAddress, port: number): string {
-  return remote.family === 6 ? `[${remote.address}]:${port}` : `${remote.address}:${port}`;
-}
-
-/** Settles with `promise` or rejects as soon as `signal` aborts; a late rejection of `promise` is swallowed. */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  promise.catch(() => undefined);
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
 }

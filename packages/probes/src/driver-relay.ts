@@ -8,8 +8,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ItemErrorCode } from '@conncheck/core';
-import { fromNodeError } from './error-mapping.js';
-import { ProbeFailure } from './probe-failure.js';
+import { fromNodeError } from './node-errors.js';
+import { ProbeFailure } from './probe-result.js';
 import { guardReplies, type GreetingVerdict } from './reply-guard.js';
 import type { ProbeContext } from './types.js';
 

@@ -3,26 +3,24 @@
 // that connection, watching what is asked and answered. Must not: decide the probe's result or read any secret.
 
 import { EventEmitter } from 'node:events';
-import { isIP, type Socket } from 'node:net';
-import { ItemErrorCode } from '@conncheck/core';
-import { dialTcp, resolveTarget, type Dialed } from './dial.js';
-import { errorCode, fromNodeError } from './error-mapping.js';
+import type { Socket } from 'node:net';
+import { hostPort, ItemErrorCode } from '@conncheck/core';
+import { dialTcp, reach, type Dialed } from './dial.js';
+import { errorCode, fromNodeError } from './node-errors.js';
 import {
   ApiKey, parseMetadataResponse, parseSaslHandshakeResponse, readRequestHeader, type MetadataAnswer, type RequestHeader,
 } from './kafka-wire.js';
-import { ProbeFailure } from './probe-failure.js';
+import { ProbeFailure } from './probe-result.js';
 import { describeBytes } from './reply-guard.js';
-import { createStageRecorder } from './stage-recorder.js';
+import { quiet } from './step-context.js';
 import { fromTlsError, upgradeToTls } from './tls.js';
-import type { ProbeContext, ProbeTls, StageName, TlsReport } from './types.js';
+import type { Endpoint, ProbeContext, ProbeTls, StageName, TlsReport } from './types.js';
 
 /** `bootstrap`: the address the user gave; `broker`: an address a broker handed back (advertised.listeners). */
 export type LinkRole = 'bootstrap' | 'broker';
 
 /** What one connection showed. Filled in as it happens; read by the probe once kafkajs has answered. */
-export interface LinkRecord {
-  host: string;
-  port: number;
+export interface LinkRecord extends Endpoint {
   role: LinkRole;
   /** `ip:port` actually dialed, once the TCP connection is up. */
   address?: string;
@@ -44,11 +42,6 @@ const MAX_FIRST_RESPONSE = 1024 * 1024;
 /** Kafka's own default socket.request.max.bytes is 100 MiB; no answer the probe asks for comes near it. */
 const MAX_RESPONSE = 100 * 1024 * 1024;
 
-/** `host:port`, with brackets around an IPv6 address, for messages. */
-export function hostPort(host: string, port: number): string {
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 /** Reason of the abort that ends the connections to advertised brokers a little before the item's deadline. */
 export class BrokerDeadline extends Error {
   override name = 'BrokerDeadline';
@@ -57,15 +50,14 @@ export class BrokerDeadline extends Error {
 export interface LinksOptions {
   /** The probe's context: its stage recorder is used for the pre-dialed bootstrap connection only. */
   ctx: ProbeContext;
-  /** For every other connection: a signal that fires a little before the deadline (BrokerDeadline). */
-  brokerSignal: AbortSignal;
-  brokerDeadline: number;
+  /** For every other connection: a context whose signal fires a little before the deadline (BrokerDeadline). */
+  brokers: ProbeContext;
   /** TLS settings for SSL / SASL_SSL; undefined for plain connections. */
   tls: ProbeTls | undefined;
   /** Hostnames kafkajs cannot carry (IPv6 literals contain colons): alias → real host. */
   aliases?: ReadonlyMap<string, string>;
   /** The bootstrap connection the probe dialed itself (its dns and tcp stages are recorded already). */
-  predialed?: { host: string; port: number; dialed: Dialed };
+  predialed?: Endpoint & { dialed: Dialed };
   /** Called once the pre-dialed connection is ready for kafkajs (TLS done): the probe opens its next stage. */
   onBootstrapReady?: (record: LinkRecord) => void;
 }
@@ -106,36 +98,35 @@ export class KafkaLinks {
 
   /** A connection to `host:port` for the probe's own requests (no kafkajs): resolved, checked, dialed, TLS. */
   async openRaw(host: string, port: number, via?: Dialed): Promise<Socket> {
-    const lctx = this.brokerContext();
-    const dialed = via ? await dialTcp([via.remote], port, lctx) : await dialTcp((await resolveTarget(host, lctx)).addresses, port, lctx);
+    const link = quiet(this.options.brokers);
+    const dialed = via ? await dialTcp([via.remote], port, link) : await reach({ host, port }, link);
     if (!this.options.tls) return dialed.socket;
-    return (await upgradeToTls(dialed.socket, host, this.options.tls, lctx)).socket;
+    return (await upgradeToTls(dialed.socket, host, this.options.tls, link)).socket;
   }
 
   private async open(socket: KafkaSocket, record: LinkRecord, predialed: LinksOptions['predialed'], onConnect: () => void): Promise<void> {
     const { ctx, tls } = this.options;
     // The pre-dialed bootstrap connection records its tls stage in the probe's own list; the others keep theirs
     // to themselves (they happen inside the probe stage) and end at the broker deadline.
-    const lctx = predialed ? ctx : this.brokerContext();
+    const link = predialed ? ctx : quiet(this.options.brokers);
     const stopAtDeadline = (): void => {
-      if (lctx.signal.reason instanceof BrokerDeadline) socket.fail(deadlineFailure(record, lctx.stages.current));
+      if (link.signal.reason instanceof BrokerDeadline) socket.fail(linkDeadlineFailure(record, link.stages.current));
     };
-    if (!predialed) lctx.signal.addEventListener('abort', stopAtDeadline, { once: true });
+    if (!predialed) link.signal.addEventListener('abort', stopAtDeadline, { once: true });
     try {
       let connection: Socket;
       if (predialed) {
         connection = predialed.dialed.socket;
         record.address = predialed.dialed.address;
       } else {
-        const { addresses } = await resolveTarget(record.host, lctx);
-        const dialed = await dialTcp(addresses, record.port, lctx);
+        const dialed = await reach(record, link);
         connection = dialed.socket;
         record.address = dialed.address;
       }
       if (tls) {
         const raw = connection;
-        const session = await upgradeToTls(raw, record.host, tls, lctx).catch((err: unknown) => {
-          throw notTls(err, raw, record);
+        const session = await upgradeToTls(raw, record.host, tls, link).catch((err: unknown) => {
+          throw raw.bytesRead === 0 ? notTlsListener(err, record) : err;
         });
         connection = session.socket;
         record.tls = session.report;
@@ -146,7 +137,7 @@ export class KafkaLinks {
       onConnect();
     } catch (err) {
       if (err instanceof ProbeFailure) return socket.fail(err);
-      if (lctx.signal.aborted) {
+      if (link.signal.aborted) {
         // The broker deadline (handled by stopAtDeadline) or the end of the run: nothing left to report.
         stopAtDeadline();
         return socket.fail(new ProbeFailure(ItemErrorCode.CANCELED, 'the check ended'));
@@ -156,26 +147,32 @@ export class KafkaLinks {
     }
   }
 
-  /** A context whose stages go nowhere and whose signal fires at the broker deadline. */
-  private brokerContext(): ProbeContext {
-    const { ctx, brokerSignal, brokerDeadline } = this.options;
-    return { ...ctx, signal: brokerSignal, deadline: brokerDeadline, stages: createStageRecorder() };
-  }
 }
 
 /**
- * A listener without TLS reads a ClientHello as a (huge) Kafka request length and closes the connection without a
- * byte in answer; a TLS listener that refuses the handshake sends an alert first.
+ * A TLS handshake that failed without a byte from the server: a listener without TLS reads a ClientHello as a (huge)
+ * Kafka request length and closes the connection, while a TLS listener that refuses the handshake sends an alert.
  */
-function notTls(err: unknown, raw: Socket, record: LinkRecord): unknown {
-  if (!(err instanceof ProbeFailure) || err.code !== ItemErrorCode.TLS_HANDSHAKE_FAILED || raw.bytesRead > 0) return err;
+function notTlsListener(err: unknown, where: Endpoint): unknown {
+  if (!(err instanceof ProbeFailure) || err.code !== ItemErrorCode.TLS_HANDSHAKE_FAILED) return err;
   return new ProbeFailure(
     ItemErrorCode.TLS_NOT_SUPPORTED,
-    `${hostPort(record.host, record.port)} closed the connection at the TLS handshake without a byte of TLS: the listener does not use TLS (a PLAINTEXT or SASL_PLAINTEXT listener); set kafka_security_config.type to match`,
+    `${hostPort(where.host, where.port)} closed the connection at the TLS handshake without a byte of TLS: the listener does not use TLS (a PLAINTEXT or SASL_PLAINTEXT listener); set kafka_security_config.type to match`,
   );
 }
 
-/** TLS alerts a server sends about the client's certificate (mutual TLS); with TLS 1.3 they come after the handshake. */
+/**
+ * An error on an established connection: a TLS alert (with TLS 1.3 the one about our client certificate comes after
+ * the handshake), or a plain socket error such as a reset.
+ */
+function fromLinkError(err: Error, where: Endpoint, secure: { clientCert: boolean } | undefined): ProbeFailure {
+  const at = hostPort(where.host, where.port);
+  const code = errorCode(err);
+  const failure = secure && code?.startsWith('ERR_SSL_') ? (clientCertFailure(code, secure.clientCert, at) ?? fromTlsError(err)) : fromNodeError(err, `connection to ${at}`);
+  return failure ?? new ProbeFailure(ItemErrorCode.CONNECTION_RESET, `connection to ${at} failed: ${err.message}`);
+}
+
+/** TLS alerts a server sends about the client's certificate (mutual TLS). */
 const CLIENT_CERT_ALERTS = new Set([
   'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
   'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
@@ -186,9 +183,8 @@ const CLIENT_CERT_ALERTS = new Set([
   'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
 ]);
 
-function clientCertFailure(err: Error, clientCert: boolean, where: string): ProbeFailure | undefined {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string' || !CLIENT_CERT_ALERTS.has(code)) return undefined;
+function clientCertFailure(code: string, clientCert: boolean, where: string): ProbeFailure | undefined {
+  if (!CLIENT_CERT_ALERTS.has(code)) return undefined;
   const alert = code.replace(/^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/, '').toLowerCase().replace(/_/g, ' ');
   return clientCert
     ? new ProbeFailure(
@@ -201,11 +197,12 @@ function clientCertFailure(err: Error, clientCert: boolean, where: string): Prob
       );
 }
 
-function deadlineFailure(record: LinkRecord, stage: StageName | undefined): ProbeFailure {
-  const where = hostPort(record.host, record.port);
-  if (stage === 'dns') return new ProbeFailure(ItemErrorCode.DNS_RESOLUTION_FAILED, `resolving "${record.host}" did not finish in time`);
-  if (stage === 'tcp') return new ProbeFailure(ItemErrorCode.CONNECTION_TIMEOUT, `no TCP connection to ${where} in time (the packets are dropped or the address is wrong)`);
-  return new ProbeFailure(ItemErrorCode.TIMEOUT, `${where} accepted the connection but did not answer in time`);
+/** A connection to an advertised broker still not done at the broker deadline, by the stage it was in. */
+function linkDeadlineFailure(where: Endpoint, stage: StageName | undefined): ProbeFailure {
+  const at = hostPort(where.host, where.port);
+  if (stage === 'dns') return new ProbeFailure(ItemErrorCode.DNS_RESOLUTION_FAILED, `resolving "${where.host}" did not finish in time`);
+  if (stage === 'tcp') return new ProbeFailure(ItemErrorCode.CONNECTION_TIMEOUT, `no TCP connection to ${at} in time (the packets are dropped or the address is wrong)`);
+  return new ProbeFailure(ItemErrorCode.TIMEOUT, `${at} accepted the connection but did not answer in time`);
 }
 
 /**
@@ -241,16 +238,7 @@ class KafkaSocket extends EventEmitter {
       this.record.closedByServer = { unanswered: [...this.pending.values()].map((h) => h.apiKey) };
       this.emit('end');
     });
-    connection.on('error', (err: Error) => {
-      const where = hostPort(this.record.host, this.record.port);
-      // After the handshake: a TLS alert (with TLS 1.3 the one about our client certificate comes here), or a
-      // plain socket error such as a reset.
-      const tlsAlert = secure && /^ERR_SSL_/.test(errorCode(err) ?? '');
-      const failure = tlsAlert
-        ? (clientCertFailure(err, secure.clientCert, where) ?? fromTlsError(err))
-        : fromNodeError(err, `connection to ${where}`);
-      this.fail(failure ?? new ProbeFailure(ItemErrorCode.CONNECTION_RESET, `connection to ${hostPort(this.record.host, this.record.port)} failed: ${err.message}`));
-    });
+    connection.on('error', (err: Error) => this.fail(fromLinkError(err, this.record, secure)));
     connection.on('close', () => {
       if (this.ended || this.failed) return;
       // After the server's FIN kafkajs has heard 'end' already; the story is in record.closedByServer.

@@ -2,6 +2,8 @@
 // response answers), the Metadata and SaslHandshake answers kafkajs receives, and our own ApiVersions v3 exchange
 // that tells the broker's release. Must not: open sockets or decide error codes beyond "this is not Kafka".
 
+import type { Endpoint } from './types.js';
+
 /** API keys the probe cares about (Kafka protocol numbering). */
 export const ApiKey = {
   Metadata: 3,
@@ -22,10 +24,8 @@ export function readRequestHeader(frame: Buffer): RequestHeader | undefined {
   return { apiKey: frame.readInt16BE(4), apiVersion: frame.readInt16BE(6), correlationId: frame.readInt32BE(8) };
 }
 
-export interface AdvertisedBroker {
+export interface AdvertisedBroker extends Endpoint {
   nodeId: number;
-  host: string;
-  port: number;
   rack?: string;
 }
 

@@ -2,44 +2,27 @@
 // through kafkajs, the broker's release, and a check that every broker's advertised address can be reached.
 // Must not: let kafkajs open a connection itself (kafka-link.ts dials every one), retry, or outlive the deadline.
 
-import { setMaxListeners } from 'node:events';
 import { isIP, type Socket } from 'node:net';
 import kafkajs, { type Admin, type LogEntry, type SASLOptions } from 'kafkajs';
-import { ItemErrorCode } from '@conncheck/core';
-import { abortable, dialTcp, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
-import { fromKafkaJsError, innermostKafkaJsError } from './error-mapping.js';
-import { BrokerDeadline, hostPort, KafkaLinks, type LinkRecord } from './kafka-link.js';
+import { hostPort, isSaslProtocol, isTlsProtocol, ItemErrorCode, kafkaSslMode } from '@conncheck/core';
+import type { Dialed } from './dial.js';
+import { brokerFailure, explainClient, explainRecord, type KafkaRequest, kafkaWording } from './kafka-errors.js';
+import { BrokerDeadline, KafkaLinks, type LinkRecord } from './kafka-link.js';
 import {
   ApiKey, apiVersionsV3Request, metadataVersionName, parseApiVersionsResponse, releaseOfMetadataLevel, type AdvertisedBroker,
   type MetadataAnswer, WireError,
 } from './kafka-wire.js';
-import { failureResult, ProbeFailure } from './probe-failure.js';
+import { failureResult, type Findings, ProbeFailure, successResult } from './probe-result.js';
 import { describeBytes } from './reply-guard.js';
-import { createStageRecorder } from './stage-recorder.js';
-import type { Endpoint, KafkaSettings, Probe, ProbeContext, ProbeResult, ProbeTarget, ProbeTls, ServerInfo } from './types.js';
-import { serverText } from './server-text.js';
+import { dialFirst, resolveSeeds } from './seed-list.js';
+import { plannedStages } from './stage-recorder.js';
+import { abortable, subDeadline, type SubDeadline } from './step-context.js';
+import type { Endpoint, KafkaSettings, Probe, ProbeContext, ProbeResult, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
 
 const { Kafka, logLevel } = kafkajs;
 
-/** Each bootstrap address but the last gets at least this long to connect (as dial.ts gives each address). */
-const MIN_BOOTSTRAP_ATTEMPT_MS = 2000;
 /** Advertised brokers are checked at most this many at a time. */
 const BROKER_CHECKS_AT_ONCE = 8;
-/** Codes of an advertised address that cannot be reached (as opposed to one that answers wrongly). */
-const UNREACHABLE = new Set<ItemErrorCode>([
-  ItemErrorCode.DNS_RESOLUTION_FAILED,
-  ItemErrorCode.CONNECTION_REFUSED,
-  ItemErrorCode.CONNECTION_TIMEOUT,
-  ItemErrorCode.HOST_UNREACHABLE,
-  ItemErrorCode.CONNECTION_RESET,
-  ItemErrorCode.TIMEOUT,
-]);
-const API_NAMES: Readonly<Record<number, string>> = {
-  [ApiKey.Metadata]: 'Metadata',
-  [ApiKey.SaslHandshake]: 'SaslHandshake',
-  [ApiKey.ApiVersions]: 'ApiVersions',
-  [ApiKey.SaslAuthenticate]: 'SaslAuthenticate',
-};
 
 export const kafkaProbe: Probe = (target, ctx) => new KafkaCheck(target, ctx).run();
 
@@ -54,16 +37,15 @@ class KafkaCheck {
   private readonly sasl: SASLOptions | undefined;
   private readonly warnings: string[] = [];
   private readonly clients: { links: KafkaLinks; admin: Admin }[] = [];
+  private readonly request: KafkaRequest;
   /** IPv6 literals cannot pass through kafkajs' "host:port" strings; they travel under an alias. */
   private readonly aliases = new Map<string, string>();
   /** Connections to advertised brokers end a little before the deadline, so an unreachable one is named as such. */
-  private readonly brokerController = new AbortController();
-  private readonly brokerDeadline: number;
-  private brokerTimer: NodeJS.Timeout | undefined;
+  private readonly brokers: SubDeadline;
   private address: string | undefined;
   /** The bootstrap endpoint that answered, as given (host:port). */
   private bootstrap: string | undefined;
-  private report: Pick<ProbeResult, 'tls'> = {};
+  private tlsReport: TlsReport | undefined;
   private server: ServerInfo | undefined;
   private cluster: Record<string, unknown> | undefined;
 
@@ -74,26 +56,23 @@ class KafkaCheck {
     this.settings = target.kafka ?? { securityProtocol: 'PLAINTEXT' };
     const protocol = this.settings.securityProtocol;
     // Java clients verify the chain and the broker's name unless told otherwise; so does the checker.
-    this.tls = protocol === 'SSL' || protocol === 'SASL_SSL' ? (target.tls ?? { mode: 'verify-full' }) : undefined;
+    this.tls = isTlsProtocol(protocol) ? { ...(target.tls ?? { mode: kafkaSslMode(undefined) }), caField: 'trust_store_key' } : undefined;
     const mechanism = this.settings.saslMechanism;
     this.sasl =
-      (protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL') && mechanism
+      isSaslProtocol(protocol) && mechanism
         ? ({ mechanism: mechanism.toLowerCase(), username: target.user ?? '', password: target.password ?? '' } as SASLOptions)
         : undefined;
+    this.request = { settings: this.settings, user: target.user, tls: Boolean(this.tls), sasl: Boolean(this.sasl) };
     const left = ctx.deadline - Date.now();
-    this.brokerDeadline = ctx.deadline - Math.min(1000, Math.max(100, left / 10));
-    setMaxListeners(0, this.brokerController.signal);
+    this.brokers = subDeadline(ctx, ctx.deadline - Math.min(1000, Math.max(100, left / 10)), () => new BrokerDeadline('broker deadline'));
   }
 
   async run(): Promise<ProbeResult> {
     const { ctx } = this;
     const protocol = this.settings.securityProtocol;
-    ctx.stages.plan(['dns', 'tcp', ...(this.tls ? (['tls'] as const) : []), ...(this.sasl ? (['auth'] as const) : []), 'probe']);
-    const onAbort = (): void => this.brokerController.abort(ctx.signal.reason);
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    this.brokerTimer = setTimeout(() => this.brokerController.abort(new BrokerDeadline('broker deadline')), Math.max(0, this.brokerDeadline - Date.now()));
+    ctx.stages.plan(plannedStages({ tls: Boolean(this.tls), auth: Boolean(this.sasl) }));
     try {
-      if ((protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL') && !this.sasl) {
+      if (isSaslProtocol(protocol) && !this.sasl) {
         throw new ProbeFailure(ItemErrorCode.SASL_MECHANISM_UNSUPPORTED, `type ${protocol} needs a sasl_mechanism`);
       }
       if (this.sasl && !this.target.user) throw new ProbeFailure(ItemErrorCode.AUTH_FAILED, 'no user name given (db_user)');
@@ -137,28 +116,17 @@ class KafkaCheck {
         throw new ProbeFailure(first.failure.code, `${prefix}${failed.map((s) => s.failure?.message).join('; ')}`);
       }
       ctx.stages.ok(`cluster ${metadata.clusterId ?? '(no id)'}: ${statuses.length} broker${statuses.length === 1 ? '' : 's'}`);
-      return {
-        success: true,
-        address: this.address,
-        ...this.report,
-        ...(this.server ? { server: this.server } : {}),
-        cluster: this.cluster,
-        ...(this.warnings.length ? { warnings: this.warnings } : {}),
-        stages: ctx.stages.finish(),
-      };
+      return successResult(this.findings());
     } catch (err) {
-      return failureResult(err instanceof ProbeFailure ? kafkaWording(err) : err, ctx, {
-        address: this.address,
-        ...this.report,
-        server: this.server,
-        cluster: this.cluster,
-        ...(this.warnings.length ? { warnings: this.warnings } : {}),
-      });
+      return failureResult(err instanceof ProbeFailure ? kafkaWording(err) : err, ctx, this.findings());
     } finally {
-      clearTimeout(this.brokerTimer);
-      ctx.signal.removeEventListener('abort', onAbort);
+      this.brokers.done();
       await this.close();
     }
+  }
+
+  private findings(): Findings {
+    return { address: this.address, tls: this.tlsReport, server: this.server, cluster: this.cluster, warnings: this.warnings };
   }
 
   /**
@@ -167,86 +135,25 @@ class KafkaCheck {
    * next endpoint; the user sees which ones failed as warnings.
    */
   private async dialBootstrap(): Promise<{ endpoint: Endpoint; dialed: Dialed }> {
-    const { ctx, target } = this;
-    const endpoints = target.endpoints;
-    if (endpoints.length === 0) throw new Error('kafka target without an endpoint');
-    const scratch = (): ProbeContext => ({ ...ctx, stages: createStageRecorder() });
-    const names = endpoints.filter((e) => !isIP(e.host));
-    if (names.length === 0) ctx.stages.skip('dns', endpoints.length === 1 ? 'IP address' : 'IP addresses');
-    else ctx.stages.begin('dns');
-    const resolved: { endpoint: Endpoint; target: ResolvedTarget }[] = [];
-    const dnsFailures: ProbeFailure[] = [];
-    let forbidden: ProbeFailure | undefined;
-    for (const endpoint of endpoints) {
-      try {
-        resolved.push({ endpoint, target: await resolveTarget(endpoint.host, scratch()) });
-      } catch (err) {
-        if (!(err instanceof ProbeFailure)) throw err;
-        if (err.code === ItemErrorCode.TARGET_FORBIDDEN) forbidden ??= err;
-        else dnsFailures.push(err);
-      }
-    }
-    const [firstDns] = dnsFailures;
-    if (resolved.length === 0 && firstDns && !forbidden) throw new ProbeFailure(firstDns.code, dnsFailures.map((f) => f.message).join('; '));
-    if (names.length > 0) ctx.stages.ok(resolved.flatMap((r) => r.target.addresses.map((a) => a.address)).join(', '));
-    if (forbidden) throw forbidden;
-    for (const failure of dnsFailures) this.warnings.push(`bootstrap server skipped: ${failure.message}`);
-
-    ctx.stages.begin('tcp');
-    const failures: ProbeFailure[] = [];
-    for (const [index, { endpoint, target: { addresses } }] of resolved.entries()) {
-      const left = resolved.length - index;
-      try {
-        const dialed = await this.withBudget(left === 1 ? undefined : MIN_BOOTSTRAP_ATTEMPT_MS, left, (budgetCtx) => dialTcp(addresses, endpoint.port, budgetCtx));
-        ctx.stages.ok(dialed.address);
-        for (const failure of failures) this.warnings.push(`bootstrap server skipped: ${failure.message}`);
-        return { endpoint, dialed };
-      } catch (err) {
-        if (!(err instanceof ProbeFailure)) throw err;
-        failures.push(err);
-      }
-    }
-    const [first] = failures;
-    if (!first) throw new Error('no bootstrap endpoint resolved');
-    throw new ProbeFailure(first.code, failures.map((f) => f.message).join('; '));
+    const { seeds, skipped: unresolved } = await resolveSeeds(this.target.endpoints, this.ctx, 'one');
+    for (const failure of unresolved) this.warnings.push(`bootstrap server skipped: ${failure.message}`);
+    const { seed, dialed, skipped: refused } = await dialFirst(seeds, this.ctx);
+    for (const failure of refused) this.warnings.push(`bootstrap server skipped: ${failure.message}`);
+    return { endpoint: { host: seed.host, port: seed.port }, dialed };
   }
 
-  /** Runs `fn` with a share of the time left (at least `minMs`) when more attempts follow, else with all of it. */
-  private async withBudget<T>(minMs: number | undefined, left: number, fn: (ctx: ProbeContext) => Promise<T>): Promise<T> {
-    const { ctx } = this;
-    if (minMs === undefined) return fn({ ...ctx, stages: createStageRecorder() });
-    const remaining = ctx.deadline - Date.now();
-    const budget = Math.min(remaining, Math.max(remaining / left, minMs));
-    const controller = new AbortController();
-    const onAbort = (): void => controller.abort(ctx.signal.reason);
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => controller.abort(new BudgetSpent()), budget);
-    try {
-      return await fn({ ...ctx, signal: controller.signal, deadline: Date.now() + budget, stages: createStageRecorder() });
-    } catch (err) {
-      if (controller.signal.reason instanceof BudgetSpent) {
-        throw new ProbeFailure(ItemErrorCode.CONNECTION_TIMEOUT, `no TCP connection within ${Math.round(budget)} ms`);
-      }
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      ctx.signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  private links(predialed?: { host: string; port: number; dialed: Dialed }): KafkaLinks {
+  private links(predialed?: Endpoint & { dialed: Dialed }): KafkaLinks {
     const { ctx } = this;
     return new KafkaLinks({
       ctx,
-      brokerSignal: this.brokerController.signal,
-      brokerDeadline: this.brokerDeadline,
+      brokers: this.brokers.ctx,
       tls: this.tls,
       aliases: this.aliases,
       ...(predialed
         ? {
             predialed,
             onBootstrapReady: (record: LinkRecord) => {
-              if (record.tls) this.report = { tls: record.tls };
+              if (record.tls) this.tlsReport = record.tls;
               this.warnings.push(...record.warnings);
               ctx.stages.begin(this.sasl ? 'auth' : 'probe');
             },
@@ -322,7 +229,7 @@ class KafkaCheck {
     for (const { links } of this.clients) {
       for (const record of links.records) {
         const key = `${record.host}:${record.port}`;
-        const failure = record.role === 'broker' ? this.explainRecord(record) : undefined;
+        const failure = record.role === 'broker' ? explainRecord(record, this.request) : undefined;
         if (failure) {
           if (!known.has(key)) known.set(key, failure);
         } else if (record.answered.includes(ApiKey.Metadata)) {
@@ -350,7 +257,7 @@ class KafkaCheck {
     const links = this.links();
     const admin = this.client({ host: broker.host, port: broker.port }, links);
     try {
-      await abortable(admin.connect(), this.brokerController.signal);
+      await abortable(admin.connect(), this.brokers.ctx.signal);
       return undefined;
     } catch (err) {
       if (this.ctx.signal.aborted) throw err;
@@ -365,7 +272,7 @@ class KafkaCheck {
   private async detectRelease(endpoint: Endpoint, dialed: Dialed, links: KafkaLinks): Promise<void> {
     try {
       const socket = await links.openRaw(endpoint.host, endpoint.port, dialed);
-      const answer = parseApiVersionsResponse(await exchange(socket, apiVersionsV3Request(0x636301), 0x636301, this.brokerController.signal), 3);
+      const answer = parseApiVersionsResponse(await exchange(socket, apiVersionsV3Request(0x636301), 0x636301, this.brokers.ctx.signal), 3);
       socket.destroy();
       if (answer.errorCode !== 0) return;
       const supported = answer.supportedFeatures.get('metadata.version');
@@ -379,59 +286,9 @@ class KafkaCheck {
     }
   }
 
-  /** Why kafkajs gave up on a client: what its connections showed first, else its own error. */
+  /** Why kafkajs gave up on a client. */
   private explain(err: unknown, links: KafkaLinks): ProbeFailure {
-    for (const record of links.records) {
-      const failure = this.explainRecord(record);
-      if (failure) return record.role === 'broker' && links.records[0]?.role === 'bootstrap' ? brokerFailure(record, failure, this.bootstrap) : failure;
-    }
-    const mapped = fromKafkaJsError(err);
-    const seed = links.records[0];
-    if (mapped?.code === ItemErrorCode.SASL_MECHANISM_UNSUPPORTED) {
-      const offered = seed?.saslMechanisms?.length ? seed.saslMechanisms.join(', ') : 'none';
-      return new ProbeFailure(mapped.code, `the listener does not enable SASL mechanism ${this.settings.saslMechanism ?? '?'}; it enables ${offered}`);
-    }
-    if (mapped?.code === ItemErrorCode.SECURITY_PROTOCOL_MISMATCH) {
-      const plain = this.tls ? 'SSL' : 'PLAINTEXT';
-      return new ProbeFailure(
-        mapped.code,
-        `the listener does not use SASL (it answered the SASL handshake with ILLEGAL_SASL_STATE): it is a ${plain} listener, so set type ${plain}, or use the port of the SASL listener`,
-      );
-    }
-    if (mapped?.code === ItemErrorCode.AUTH_FAILED) {
-      // kafkajs prefixes the broker's reason with "SASL <MECHANISM> authentication failed: ", which we say ourselves.
-      const raw = innermostKafkaJsError(err).message ?? '';
-      const reason = serverText(raw.replace(/^SASL [A-Z0-9 -]+ (?:authentication )?failed: /i, ''));
-      return new ProbeFailure(mapped.code, `SASL ${this.settings.saslMechanism ?? ''} authentication of user "${this.target.user ?? ''}" failed: ${reason}`);
-    }
-    if (mapped) return mapped;
-    const e = innermostKafkaJsError(err);
-    return new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `unexpected answer from the broker: ${serverText(e.message ?? String(err))}`);
-  }
-
-  /** A failure one connection shows by itself: one we saw happen, or the server closing it while a request waited. */
-  private explainRecord(record: LinkRecord): ProbeFailure | undefined {
-    if (record.failure && record.failure.code !== ItemErrorCode.CANCELED) return record.failure;
-    const unanswered = record.closedByServer?.unanswered;
-    if (!unanswered?.length) return undefined;
-    const where = hostPort(record.host, record.port);
-    const waiting = unanswered.map((key) => API_NAMES[key] ?? `API ${key}`).join(', ');
-    if (!this.sasl && unanswered.includes(ApiKey.Metadata) && record.answered.includes(ApiKey.ApiVersions)) {
-      const tls = this.settings.securityProtocol === 'SSL';
-      return new ProbeFailure(
-        ItemErrorCode.SECURITY_PROTOCOL_MISMATCH,
-        `${where} answered ApiVersions, then closed the connection when asked for Metadata without SASL authentication: the listener requires SASL — set type ${tls ? 'SASL_SSL' : 'SASL_PLAINTEXT'} with sasl_mechanism, db_user and db_password` +
-          (tls && this.target.user ? ' (the request has type SSL with a db_user: for SASL over TLS the type is SASL_SSL)' : ''),
-      );
-    }
-    if (record.answered.length === 0) {
-      return new ProbeFailure(
-        ItemErrorCode.CONNECTION_RESET,
-        `${where} closed the connection without answering ${waiting}, the first Kafka request` +
-          (this.tls ? '' : ': if this is a TLS listener, set type SSL or SASL_SSL'),
-      );
-    }
-    return new ProbeFailure(ItemErrorCode.CONNECTION_RESET, `${where} closed the connection while ${waiting} waited for an answer`);
+    return explainClient(err, links.records, this.request, this.bootstrap);
   }
 
   private async close(): Promise<void> {
@@ -439,32 +296,6 @@ class KafkaCheck {
     const disconnects = this.clients.map(({ admin }) => admin.disconnect().catch(() => undefined));
     await abortable(Promise.all(disconnects), this.ctx.signal).catch(() => undefined);
   }
-}
-
-class BudgetSpent extends Error {
-  override name = 'BudgetSpent';
-}
-
-/** The failure of an advertised broker, named as such: the bootstrap worked, the address it hands out does not. */
-function brokerFailure(broker: { host: string; port: number; nodeId?: number }, failure: ProbeFailure, bootstrap: string | undefined): ProbeFailure {
-  const who = `${broker.nodeId !== undefined ? `broker ${broker.nodeId}` : 'a broker'} advertises ${hostPort(broker.host, broker.port)}`;
-  if (failure.message.startsWith('broker ') || failure.message.startsWith('a broker ')) return failure;
-  const via = bootstrap ? ` (learnt from the bootstrap ${bootstrap})` : '';
-  if (UNREACHABLE.has(failure.code)) {
-    return new ProbeFailure(
-      ItemErrorCode.BROKER_UNREACHABLE,
-      `${who}${via}, which cannot be reached: ${failure.message} — clients connect to the advertised address after bootstrapping; check advertised.listeners`,
-    );
-  }
-  if (failure.code === ItemErrorCode.TARGET_FORBIDDEN) return new ProbeFailure(ItemErrorCode.BROKER_FORBIDDEN, `${who}${via}: ${failure.message}`);
-  return new ProbeFailure(failure.code, `${who}${via}: ${failure.message}`, failure.tls);
-}
-
-/** Kafka names its TLS settings differently from the migration API's ssl_* fields. */
-function kafkaWording(failure: ProbeFailure): ProbeFailure {
-  let message = failure.message.replace(/ssl_cert_key/g, 'trust_store_key');
-  if (failure.code === ItemErrorCode.TLS_HOSTNAME_MISMATCH) message += ' (endpoint_algorithm "https" verifies the broker name; "" does not)';
-  return message === failure.message ? failure : new ProbeFailure(failure.code, message, failure.tls);
 }
 
 /** Sends one request on a raw connection and resolves the body of the answer with `correlationId`. */

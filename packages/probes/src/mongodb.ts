@@ -6,17 +6,20 @@
 import type { Socket } from 'node:net';
 import { MongoClient, MongoServerError, type Document, type ServerHeartbeatFailedEvent, type ServerHeartbeatSucceededEvent } from 'mongodb';
 import { ItemErrorCode } from '@conncheck/core';
-import { abortable, dialTcp, resolveTarget, type Dialed, type ResolvedTarget } from './dial.js';
+import { dialTcp, reach, type Dialed } from './dial.js';
 import { DriverRelay } from './driver-relay.js';
-import { fromMongoError, fromNodeError, mongoRootCause } from './error-mapping.js';
+import { fromMongoError, mongoRootCause } from './mongodb-errors.js';
 import { normalizeAddress } from './network-policy.js';
-import { failureResult, ProbeFailure } from './probe-failure.js';
-import { budgeted, reach, stepBudget } from './reach.js';
+import { fromNodeError, timedOut } from './node-errors.js';
+import { failureResult, type Findings, ProbeFailure, successResult } from './probe-result.js';
 import { notExpected, type GreetingVerdict } from './reply-guard.js';
-import { createStageRecorder } from './stage-recorder.js';
-import { upgradeToTls } from './tls.js';
-import type { Endpoint, Probe, ProbeContext, ProbeResult, ProbeTarget, ServerInfo, TlsReport } from './types.js';
+import { dialAll, resolveSeeds } from './seed-list.js';
 import { serverText } from './server-text.js';
+import { plannedStages } from './stage-recorder.js';
+import { abortable, stepDeadline, timeForDiagnosis, within } from './step-context.js';
+import { diagnoseTlsOnly, handshakeAgain } from './tls-only.js';
+import { upgradeToTls } from './tls.js';
+import type { Endpoint, Probe, ProbeContext, ProbeTarget, ServerInfo } from './types.js';
 
 const EXPECTED = 'a MongoDB reply';
 const DEFAULT_AUTH_DATABASE = 'admin';
@@ -26,12 +29,6 @@ const REPLY_OPCODES = new Set([1, 2012, 2013]);
 const MAX_MESSAGE_BYTES = 48_000_000;
 /** MongoDB's limit on replica-set members. A server advertising more is not telling the truth, and each is a connect. */
 const MAX_MEMBERS = 50;
-/** Below this much time left, a diagnosis (which user, TLS only?) is skipped: the plain failure is still right. */
-const MIN_DIAGNOSIS_MS = 500;
-
-interface Seed extends Endpoint {
-  addresses: ResolvedTarget['addresses'];
-}
 
 export type MemberRole = 'primary' | 'secondary' | 'passive' | 'arbiter';
 
@@ -47,21 +44,18 @@ export interface MemberReport {
 }
 
 /** What the probe learned, kept on failure too. */
-interface Facts {
-  address?: string;
-  server?: ServerInfo;
-  tls?: TlsReport;
-  cluster?: Record<string, unknown>;
+interface Facts extends Findings {
   warnings: string[];
 }
 
 export const mongodbProbe: Probe = async (target, ctx) => {
-  ctx.stages.plan(target.tls ? ['dns', 'tcp', 'tls', 'auth', 'probe'] : ['dns', 'tcp', 'auth', 'probe']);
+  ctx.stages.plan(plannedStages({ tls: Boolean(target.tls) }));
   const facts: Facts = { warnings: [] };
   const session: Session = { clients: [] };
   try {
-    const seeds = await resolveSeeds(target.endpoints, ctx);
-    const dialed = await dialSeeds(seeds, ctx);
+    // A seed list is what clients connect with: every seed must resolve and take a connection.
+    const { seeds } = await resolveSeeds(target.endpoints, ctx, 'all');
+    const dialed = await dialAll(seeds, ctx);
     const first = dialed[0]!;
     // The other seeds only had to be reachable; the check talks to the first.
     for (const other of dialed.slice(1)) other.socket.destroy();
@@ -81,9 +75,9 @@ export const mongodbProbe: Probe = async (target, ctx) => {
     );
     session.relay = relay;
     await check(target, ctx, session, facts);
-    return { success: true, ...present(facts), stages: ctx.stages.finish() };
+    return successResult(facts);
   } catch (err) {
-    return failureResult(await explain(err, target, ctx, session), ctx, present(facts));
+    return failureResult(await explain(err, target, ctx, session), ctx, facts);
   } finally {
     // Stops the driver's monitor; its sockets end when the runner destroys the relay's side of them.
     for (const client of session.clients) void client.close().catch(() => undefined);
@@ -169,80 +163,20 @@ function authDatabase(target: ProbeTarget): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// dns and tcp for a seed list
-
-/** One `dns` stage for every seed: all are resolved (in parallel) and every address checked against the policy. */
-async function resolveSeeds(endpoints: readonly Endpoint[], ctx: ProbeContext): Promise<Seed[]> {
-  if (endpoints.length === 0) throw new Error('mongodb target without an endpoint');
-  const names = endpoints.filter((e) => !normalizeAddress(e.host));
-  if (names.length === 0) ctx.stages.skip('dns', endpoints.length > 1 ? 'IP addresses' : 'IP address');
-  else ctx.stages.begin('dns');
-  // Each lookup records into its own recorder, which nobody reads: the item has one dns stage for the list.
-  const settled = await Promise.allSettled(endpoints.map((e) => resolveTarget(e.host, { ...ctx, stages: createStageRecorder() })));
-  const resolved = settledOrThrow(settled, endpoints);
-  if (names.length > 0) {
-    ctx.stages.ok(names.map((e) => `${e.host} → ${resolved[endpoints.indexOf(e)]!.addresses.map((a) => a.address).join(', ')}`).join('; '));
-  }
-  return endpoints.map((e, i) => ({ ...e, addresses: resolved[i]!.addresses }));
-}
-
-/**
- * One `tcp` stage for every seed, dialed in parallel: a seed list is what clients connect with, so each seed must
- * be reachable. Each dial has a budget short of the deadline, so a seed that never answers is named.
- */
-async function dialSeeds(seeds: readonly Seed[], ctx: ProbeContext): Promise<Dialed[]> {
-  ctx.stages.begin('tcp');
-  const budget = stepBudget(ctx);
-  const settled = await Promise.allSettled(
-    seeds.map(async (seed) => {
-      const step = budgeted(ctx, budget, () => 'ETIMEDOUT');
-      try {
-        return await dialTcp(seed.addresses, seed.port, step.ctx);
-      } finally {
-        step.done();
-      }
-    }),
-  );
-  if (settled.some((r) => r.status === 'rejected')) {
-    for (const r of settled) if (r.status === 'fulfilled') r.value.socket.destroy();
-  }
-  const dialed = settledOrThrow(settled, seeds);
-  ctx.stages.ok(dialed.map((d) => d.address).join(', '));
-  return dialed;
-}
-
-/**
- * The values, or the failure to report: with several seeds failing, the first seed's code decides (as dial.ts does
- * for the addresses of one name) and the message names each. Anything but a ProbeFailure (the run ended, a bug) is
- * rethrown as it is.
- */
-function settledOrThrow<T>(settled: PromiseSettledResult<T>[], endpoints: readonly Endpoint[]): T[] {
-  const failures: ProbeFailure[] = [];
-  for (const r of settled) {
-    if (r.status === 'fulfilled') continue;
-    if (!(r.reason instanceof ProbeFailure)) throw r.reason;
-    failures.push(r.reason);
-  }
-  const [first] = failures;
-  if (!first) return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
-  if (endpoints.length === 1) throw first;
-  const named = settled.flatMap((r, i) => (r.status === 'rejected' ? [`${hostPort(endpoints[i]!)}: ${(r.reason as ProbeFailure).message}`] : []));
-  throw new ProbeFailure(first.code, named.join('; '), first.tls);
-}
+// connections to the server
 
 /** Every driver connection after the first gets a fresh upstream to the same checked address (TLS verified again). */
 async function connectUpstream(first: Dialed, host: string, target: ProbeTarget, ctx: ProbeContext): Promise<Socket> {
-  const step = budgeted(ctx, stepBudget(ctx), () => 'ETIMEDOUT');
   try {
-    const { socket } = await dialTcp([first.remote], first.port, step.ctx);
-    if (!target.tls) return socket;
-    return (await upgradeToTls(socket, host, target.tls, step.ctx)).socket;
+    return await within(ctx, stepDeadline(ctx), timedOut, async (step) => {
+      const { socket } = await dialTcp([first.remote], first.port, step);
+      if (!target.tls) return socket;
+      return (await upgradeToTls(socket, host, target.tls, step)).socket;
+    });
   } catch (err) {
     if (ctx.signal.aborted || err instanceof ProbeFailure) throw err;
-    // The budget ran out inside the TLS handshake.
+    // The time ran out inside the TLS handshake.
     throw fromNodeError(err) ?? new ProbeFailure(ItemErrorCode.TIMEOUT, 'the server did not finish the TLS handshake in time');
-  } finally {
-    step.done();
   }
 }
 
@@ -353,7 +287,7 @@ async function checkMembers(topology: Topology, connected: Dialed, ctx: ProbeCon
   if (members.length > MAX_MEMBERS) {
     throw new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `replica set "${setName}" advertises ${members.length} members; MongoDB allows at most ${MAX_MEMBERS}, so none was contacted`);
   }
-  const budget = stepBudget(ctx);
+  const deadline = stepDeadline(ctx);
   await Promise.all(
     members.map(async (member) => {
       const endpoint = parseHostPort(member.host);
@@ -367,7 +301,7 @@ async function checkMembers(topology: Topology, connected: Dialed, ctx: ProbeCon
         return;
       }
       try {
-        const dialed = await reach(endpoint, ctx, budget);
+        const dialed = await reach(endpoint, ctx, deadline);
         dialed.socket.destroy();
         member.address = dialed.address;
       } catch (err) {
@@ -410,10 +344,6 @@ function sameEndpoint(endpoint: Endpoint, dialed: Dialed): boolean {
   return literal !== undefined && literal.address === dialed.remote.address && endpoint.port === dialed.port;
 }
 
-function hostPort(endpoint: Endpoint): string {
-  return endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
-}
-
 // ---------------------------------------------------------------------------------------------
 // failures
 
@@ -428,13 +358,20 @@ async function explain(err: unknown, target: ProbeTarget, ctx: ProbeContext, ses
   const relay = session.relay;
   const root = err instanceof ProbeFailure || relay?.failure ? undefined : mongoRootCause(err);
   let failure = err instanceof ProbeFailure ? err : (relay?.failure ?? fromMongoError(root));
-  // The driver names the relay's socket path where it means the server.
-  if (relay && session.dialed) failure = new ProbeFailure(failure.code, failure.message.split(relay.path).join(session.dialed.address), failure.tls);
-  if (ctx.deadline - Date.now() < MIN_DIAGNOSIS_MS || !relay || !session.dialed) return failure;
+  const { dialed } = session;
+  if (!relay || !dialed) return failure;
+  // The driver's text names the relay's socket path where it means the server: the only address it knows.
+  failure = new ProbeFailure(failure.code, failure.what.split(relay.path).join(dialed.address), failure.tls, failure.causes);
+  if (!timeForDiagnosis(ctx)) return failure;
   const loginRefused = root instanceof MongoServerError && (root.code === 18 || root.code === 11);
   if (loginRefused && target.user !== undefined) return diagnoseLogin(failure, target, ctx, session);
-  if (failure.code === ItemErrorCode.CONNECTION_RESET && !target.tls && !relay.answered) {
-    return diagnoseTlsOnly(failure, target.endpoints[0]!.host, session.dialed, ctx);
+  if (failure.code === ItemErrorCode.CONNECTION_RESET && !relay.answered) {
+    // A server that only accepts TLS closes a plain-text connection without a word; one TLS handshake tells.
+    return diagnoseTlsOnly(failure, target, ctx, {
+      askOverTls: async (step) => Boolean(await handshakeAgain(dialed, target.endpoints[0]!.host, step)),
+      tlsOnly: ({ message }) =>
+        new ProbeFailure(ItemErrorCode.TLS_REQUIRED, `${message}; the same port completes a TLS handshake: the server accepts TLS connections only (set ssl_link true)`),
+    });
   }
   return failure;
 }
@@ -446,53 +383,24 @@ async function explain(err: unknown, target: ProbeTarget, ctx: ProbeContext, ses
  * db_name is. Asked on a new, unauthenticated connection through the same relay.
  */
 async function diagnoseLogin(failure: ProbeFailure, target: ProbeTarget, ctx: ProbeContext, session: Session): Promise<ProbeFailure> {
-  const step = budgeted(ctx, stepBudget(ctx), () => 'ETIMEDOUT');
-  const client = newClient(session.relay!, target, step.ctx, false);
-  session.clients.push(client);
   const database = authDatabase(target);
   try {
-    await abortable(client.connect(), step.ctx.signal);
-    const reply = await abortable(client.db('admin').command({ isMaster: 1, saslSupportedMechs: `${database}.${target.user}` }), step.ctx.signal);
-    const mechanisms = Array.isArray(reply['saslSupportedMechs']) ? (reply['saslSupportedMechs'] as unknown[]).map(String) : [];
+    const mechanisms = await within(ctx, stepDeadline(ctx), timedOut, async (step) => {
+      const client = newClient(session.relay!, target, step, false);
+      session.clients.push(client);
+      await abortable(client.connect(), step.signal);
+      const reply = await abortable(client.db('admin').command({ isMaster: 1, saslSupportedMechs: `${database}.${target.user}` }), step.signal);
+      return Array.isArray(reply['saslSupportedMechs']) ? (reply['saslSupportedMechs'] as unknown[]).map(String) : [];
+    });
     const named = target.database ? `"${database}" (db_name)` : `"${database}" (the default; db_name names another)`;
-    return new ProbeFailure(
+    return failure.because(
       ItemErrorCode.AUTH_FAILED,
       mechanisms.length > 0
-        ? `${failure.message} — user "${target.user}" exists in authentication database ${named} (${mechanisms.join(', ')}), so the password is wrong`
-        : `${failure.message} — there is no user "${target.user}" in authentication database ${named}: check db_user, and set db_name to the database the user was created in`,
+        ? `user "${target.user}" exists in authentication database ${named} (${mechanisms.join(', ')}), so the password is wrong`
+        : `there is no user "${target.user}" in authentication database ${named}: check db_user, and set db_name to the database the user was created in`,
     );
   } catch (err) {
     ctx.logger.debug({ err: String(err) }, 'mongodb: the login diagnosis failed');
     return failure;
-  } finally {
-    step.done();
   }
-}
-
-/** A server that only accepts TLS closes a plain-text connection without a word; one TLS handshake tells. */
-async function diagnoseTlsOnly(failure: ProbeFailure, host: string, dialed: Dialed, ctx: ProbeContext): Promise<ProbeFailure> {
-  const step = budgeted(ctx, stepBudget(ctx), () => 'ETIMEDOUT');
-  try {
-    const { socket } = await dialTcp([dialed.remote], dialed.port, step.ctx);
-    await upgradeToTls(socket, host, { mode: 'require' }, step.ctx);
-    return new ProbeFailure(
-      ItemErrorCode.TLS_REQUIRED,
-      `${failure.message}; the same port completes a TLS handshake: the server accepts TLS connections only (set ssl_link true)`,
-    );
-  } catch (err) {
-    ctx.logger.debug({ err: String(err) }, 'mongodb: no TLS on that port either');
-    return failure;
-  } finally {
-    step.done();
-  }
-}
-
-function present(facts: Facts): Partial<ProbeResult> {
-  return {
-    ...(facts.address ? { address: facts.address } : {}),
-    ...(facts.server ? { server: facts.server } : {}),
-    ...(facts.tls ? { tls: facts.tls } : {}),
-    ...(facts.cluster ? { cluster: facts.cluster } : {}),
-    ...(facts.warnings.length ? { warnings: facts.warnings } : {}),
-  };
 }

@@ -5,12 +5,14 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import mysql2 from 'mysql2';
 import { ItemErrorCode } from '@conncheck/core';
-import { abortable, dialTcp, resolveTarget } from './dial.js';
-import { fromMysqlError } from './error-mapping.js';
+import { dialTcp, resolveTarget } from './dial.js';
+import { fromMysqlError } from './mysql-errors.js';
+import { failureResult, ProbeFailure, successResult } from './probe-result.js';
 import { guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
-import { failureResult, ProbeFailure } from './probe-failure.js';
-import { createStageRecorder } from './stage-recorder.js';
+import { plannedStages } from './stage-recorder.js';
+import { abortable } from './step-context.js';
 import { singleEndpoint } from './target-endpoint.js';
+import { diagnoseTlsOnly } from './tls-only.js';
 import { fromTlsError, tlsConnectOptions, verifyPeer } from './tls.js';
 import type { Probe, ProbeContext, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
 
@@ -38,15 +40,10 @@ const MAX_GREETING_LENGTH = 16 * 1024;
 const EXPECTED = 'a MySQL/MariaDB greeting';
 
 export const mysqlProbe: Probe = async (target, ctx) => {
-  ctx.stages.plan(target.tls ? ['dns', 'tcp', 'tls', 'auth', 'probe'] : ['dns', 'tcp', 'auth', 'probe']);
+  ctx.stages.plan(plannedStages({ tls: Boolean(target.tls) }));
   const { host, port } = singleEndpoint(target);
   let address: string | undefined;
   const shook: Handshake = { warnings: [] };
-  const facts = (): Partial<Handshake> => ({
-    ...(shook.server ? { server: shook.server } : {}),
-    ...(shook.tls ? { tls: shook.tls } : {}),
-    ...(shook.warnings.length ? { warnings: shook.warnings } : {}),
-  });
   try {
     // An empty user name logs in as an anonymous account where one exists: that is not the check asked for.
     if (!target.user) throw new ProbeFailure(ItemErrorCode.AUTH_FAILED, 'no user name given (db_user)');
@@ -59,7 +56,7 @@ export const mysqlProbe: Probe = async (target, ctx) => {
     try {
       connection = await authenticate(dialed.socket, host, port, target, ctx, shook);
     } catch (err) {
-      throw explainAccessDenied(err, target, shook);
+      throw await explainAccessDenied(err, target, ctx, shook);
     }
     ctx.stages.ok();
     ctx.stages.begin('probe');
@@ -67,9 +64,9 @@ export const mysqlProbe: Probe = async (target, ctx) => {
     ctx.stages.ok();
     // COM_QUIT, so the server does not count an aborted client; the runner destroys the socket right after.
     connection.end();
-    return { success: true, address, ...facts(), stages: ctx.stages.finish() };
+    return successResult({ address, ...shook });
   } catch (err) {
-    return failureResult(err, ctx, { address, ...facts() });
+    return failureResult(err, ctx, { address, ...shook });
   }
 };
 
@@ -80,13 +77,11 @@ export const mysqlProbe: Probe = async (target, ctx) => {
  * (MariaDB `max_password_errors`, MySQL `FAILED_LOGIN_ATTEMPTS`) counts as a second failure. So there is one login only,
  * and when the server offers TLS the message names the possibility and the way to check it.
  */
-function explainAccessDenied(err: unknown, target: ProbeTarget, first: Handshake): unknown {
-  if (target.tls || !first.offersTls || first.errno !== 1045 || !(err instanceof ProbeFailure)) return err;
-  return new ProbeFailure(
-    err.code,
-    `${err.message}, or an account that requires TLS (REQUIRE SSL): this server offers TLS, so a check with ssl_link true tells`,
-    err.tls,
-  );
+async function explainAccessDenied(err: unknown, target: ProbeTarget, ctx: ProbeContext, first: Handshake): Promise<unknown> {
+  if (!first.offersTls || first.errno !== 1045 || !(err instanceof ProbeFailure)) return err;
+  return diagnoseTlsOnly(err, target, ctx, {
+    tlsOnly: (failure) => failure.orBecause('an account that requires TLS (REQUIRE SSL): this server offers TLS, so a check with ssl_link true tells'),
+  });
 }
 
 function authenticate(

@@ -5,19 +5,20 @@
 import type { Socket } from 'node:net';
 import pg from 'pg';
 import { ItemErrorCode } from '@conncheck/core';
-import { abortable, dialTcp, resolveTarget, type Dialed } from './dial.js';
-import { fromNodeError, fromPgServerError } from './error-mapping.js';
+import { dialTcp, resolveTarget, type Dialed } from './dial.js';
+import { fromNodeError } from './node-errors.js';
+import { fromPgError } from './postgresql-errors.js';
+import { failureResult, ProbeFailure, successResult } from './probe-result.js';
 import { describeBytes, guardReplies, notExpected, type GreetingVerdict } from './reply-guard.js';
-import { failureResult, ProbeFailure } from './probe-failure.js';
-import { createStageRecorder } from './stage-recorder.js';
+import { plannedStages } from './stage-recorder.js';
+import { abortable } from './step-context.js';
 import { singleEndpoint } from './target-endpoint.js';
+import { diagnoseTlsOnly, handshakeAgain } from './tls-only.js';
 import { upgradeToTls } from './tls.js';
-import type { Probe, ProbeContext, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
+import type { Probe, ProbeContext, ProbeTarget, ServerInfo, TlsReport } from './types.js';
 
 /** SSLRequest: length 8, code 80877103 (1234 << 16 | 5679). */
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
-/** Below this much time left, the TLS_REQUIRED diagnosis is skipped rather than risk ending the item as TIMEOUT. */
-const MIN_DIAGNOSIS_MS = 500;
 
 const EXPECTED = 'a PostgreSQL reply';
 
@@ -32,7 +33,7 @@ interface Session {
 }
 
 export const postgresqlProbe: Probe = async (target, ctx) => {
-  ctx.stages.plan(target.tls ? ['dns', 'tcp', 'tls', 'auth', 'probe'] : ['dns', 'tcp', 'auth', 'probe']);
+  ctx.stages.plan(plannedStages({ tls: Boolean(target.tls) }));
   const { host, port } = singleEndpoint(target);
   let address: string | undefined;
   let server: ServerInfo | undefined;
@@ -50,17 +51,15 @@ export const postgresqlProbe: Probe = async (target, ctx) => {
       // speaks the startup protocol over the verified TLS socket as if it were a plain one.
       ctx.stages.begin('tls');
       await requestTls(dialed.socket, ctx);
-      const secure = await upgradeToTls(dialed.socket, host, target.tls, ctx).catch((err: unknown) => {
-        if (err instanceof ProbeFailure) tls = err.tls;
-        throw err;
-      });
+      // A certificate refused here is reported by failureResult, from the failure that carries it.
+      const secure = await upgradeToTls(dialed.socket, host, target.tls, ctx);
       tls = secure.report;
       warnings.push(...secure.warnings);
       stream = secure.socket;
     }
     ctx.stages.begin('auth');
     const session = await startSession(dialed, stream, target, ctx, warnings).catch(async (err: unknown) => {
-      throw await diagnoseTlsRequired(err, dialed, host, target, ctx);
+      throw await explainRefusal(err, dialed, host, target, ctx);
     });
     server = session.server;
     ctx.stages.ok(session.authMethod);
@@ -72,11 +71,9 @@ export const postgresqlProbe: Probe = async (target, ctx) => {
     ctx.stages.ok();
     // Terminate, so the server logs a clean disconnect; the runner destroys the socket right after.
     session.client.end().catch(() => undefined);
-    return {
-      success: true, address, ...(server ? { server } : {}), ...(tls ? { tls } : {}), ...(warnings.length ? { warnings } : {}), stages: ctx.stages.finish(),
-    };
+    return successResult({ address, server, tls, warnings });
   } catch (err) {
-    return failureResult(err, ctx, { address, server, tls, ...(warnings.length ? { warnings } : {}) });
+    return failureResult(err, ctx, { address, server, tls, warnings });
   }
 };
 
@@ -124,31 +121,19 @@ function requestTls(socket: Socket, ctx: ProbeContext): Promise<void> {
  * pg_hba.conf refusing a connection ("no pg_hba.conf entry for host …, no encryption" or a `hostnossl … reject`
  * line) is SQLSTATE 28000 from ClientAuthentication whether or not TLS would have been let in; the text differs by
  * configuration and language. So after such a refusal without TLS, from a server that accepts TLS, the probe opens
- * one more connection over TLS (encrypted, not verified) and sends only the StartupMessage: when the server answers
- * with an authentication request rather than an error, pg_hba.conf lets this user in over TLS, and the item is
- * TLS_REQUIRED. No password is sent, so no failed login is counted.
+ * one more connection over TLS and sends only the StartupMessage: when the server answers with an authentication
+ * request rather than an error, pg_hba.conf lets this user in over TLS, and the item is TLS_REQUIRED. No password is
+ * sent, so no failed login is counted.
  */
-async function diagnoseTlsRequired(err: unknown, dialed: Dialed, host: string, target: ProbeTarget, ctx: ProbeContext): Promise<unknown> {
-  if (target.tls || !(err instanceof ProbeFailure) || err.code !== ItemErrorCode.ACCESS_DENIED_FROM_HOST) return err;
-  if (ctx.deadline - Date.now() < MIN_DIAGNOSIS_MS) return err;
-  ctx.stages.fail();
-  // Its own stages, discarded: the item's stages describe the check that was asked for.
-  const quiet: ProbeContext = { ...ctx, stages: createStageRecorder() };
-  try {
-    const { socket } = await dialTcp([dialed.remote], dialed.port, quiet);
-    quiet.stages.begin('tls');
-    await requestTls(socket, quiet);
-    const secure = await upgradeToTls(socket, host, { mode: 'require' } satisfies ProbeTls, quiet);
-    if (await firstMessageType(secure.socket, startupMessage(target.user ?? '', target.database || 'postgres'), quiet) !== 'R') return err;
-  } catch (second) {
-    if (ctx.signal.aborted) throw second;
-    ctx.logger.debug({ err: String(second) }, 'postgresql: the TLS attempt was refused too');
-    return err;
-  }
-  return new ProbeFailure(
-    ItemErrorCode.TLS_REQUIRED,
-    `${err.message} — over TLS pg_hba.conf lets this user in: the server accepts it only with TLS (hostssl)`,
-  );
+async function explainRefusal(err: unknown, dialed: Dialed, host: string, target: ProbeTarget, ctx: ProbeContext): Promise<unknown> {
+  if (!(err instanceof ProbeFailure) || err.code !== ItemErrorCode.ACCESS_DENIED_FROM_HOST) return err;
+  return diagnoseTlsOnly(err, target, ctx, {
+    askOverTls: async (step) => {
+      const secure = await handshakeAgain(dialed, host, step, requestTls);
+      return (await firstMessageType(secure.socket, startupMessage(target.user ?? '', target.database || 'postgres'), step)) === 'R';
+    },
+    tlsOnly: (failure) => failure.because(ItemErrorCode.TLS_REQUIRED, 'over TLS pg_hba.conf lets this user in: the server accepts it only with TLS (hostssl)'),
+  });
 }
 
 /** StartupMessage, protocol 3.0, with user and database only. */
@@ -237,17 +222,6 @@ function preconnected(socket: Socket): Socket {
     return socket;
   }) as Socket['connect'];
   return socket;
-}
-
-function fromPgError(err: unknown, serverClosed: boolean): ProbeFailure {
-  if (err instanceof ProbeFailure) return err;
-  const mapped = fromPgServerError(err) ?? fromNodeError(err);
-  if (mapped) return mapped;
-  // pg reports a peer that hung up with a plain Error; we know it from the socket's own 'end' event.
-  if (serverClosed) return new ProbeFailure(ItemErrorCode.CONNECTION_RESET, 'the server closed the connection during the handshake');
-  // Anything else from pg (SCRAM exchange checks, unknown message types) means the peer broke the protocol.
-  const message = err instanceof Error ? err.message : String(err);
-  return new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `unexpected reply from the server: ${message}`);
 }
 
 /** Judges the reply to our StartupMessage: an authentication request, an error or a notice, with sane lengths. */

@@ -4,7 +4,7 @@
 
 import type { Socket } from 'node:net';
 import { ItemErrorCode } from '@conncheck/core';
-import { ProbeFailure } from './probe-failure.js';
+import { ProbeFailure } from './probe-result.js';
 import type { ServerInfo } from './types.js';
 import { serverText } from './server-text.js';
 

@@ -1,9 +1,10 @@
-// Owns: running one probe under one absolute deadline and a cancel signal — the context, the timer, socket cleanup,
-// the total duration, turning deadline/cancel/bugs into results, and scrubbing results. Must not: know any protocol.
+// Owns: running one probe under one absolute deadline and a cancel signal — the context, every timer (ctx.at), socket
+// cleanup, the stages and total duration of the result, turning deadline/cancel/bugs into results, and scrubbing
+// results. Must not: know any protocol.
 
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
-import { ItemErrorCode } from '@conncheck/core';
+import { type CheckResult, type ItemOutcome, ItemErrorCode } from '@conncheck/core';
 import type { NetworkPolicy } from './network-policy.js';
 import { redactServerText, serverText } from './server-text.js';
 import { createStageRecorder, roundMs } from './stage-recorder.js';
@@ -20,7 +21,8 @@ export interface RunProbeOptions {
   hosts?: ReadonlyMap<string, string> | undefined;
 }
 
-export type RunResult = ProbeResult & { duration_ms: number };
+/** A probe's result with the run's duration: the outcome the worker hands the store. */
+export type RunResult = ItemOutcome;
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -41,6 +43,7 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
   const started = performance.now();
   const controller = new AbortController();
   const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
   const stages = createStageRecorder();
   const ctx: ProbeContext = {
     signal: controller.signal,
@@ -60,6 +63,18 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     },
+    at(time, fn) {
+      if (controller.signal.aborted) return () => undefined;
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        fn();
+      }, Math.max(0, time - Date.now()));
+      timers.add(timer);
+      return () => {
+        clearTimeout(timer);
+        timers.delete(timer);
+      };
+    },
   };
 
   return new Promise<RunResult>((resolve) => {
@@ -68,6 +83,8 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      for (const step of timers) clearTimeout(step);
+      timers.clear();
       external?.removeEventListener('abort', onCancel);
       // Aborting also on success stops whatever the probe left behind; the reason has no `code`, so it is never
       // mistaken for a network error by the probe's own error mapping.
@@ -77,7 +94,7 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
       if (sockets.size === 1) for (const socket of sockets) socket.destroy();
       else for (const socket of [...sockets].reverse()) socket.destroy();
       sockets.clear();
-      resolve({ ...scrub(result, target), duration_ms: roundMs(performance.now() - started) });
+      resolve({ ...scrub({ ...result, stages: stages.finish() }, target), duration_ms: roundMs(performance.now() - started) });
     };
 
     const onDeadline = (): void => settle(deadlineResult(target, stages.current, timeoutMs, ctx));
@@ -96,7 +113,7 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
       running = Promise.reject(err);
     }
     running.then(
-      (result) => settle({ ...result, stages: stages.finish() }),
+      (result) => settle(result),
       (err: unknown) => {
         // After the deadline or a cancel, drivers reject because their socket was destroyed: expected, ignored.
         if (settled) return logger.debug({ err: String(err) }, 'probe settled after its run ended');
@@ -124,22 +141,17 @@ function deadlineResult(target: ProbeTarget, stage: Stage['name'] | undefined, t
 }
 
 function failed(code: ItemErrorCode, message: string, ctx: ProbeContext): ProbeResult {
-  const stages = ctx.stages.finish();
   // The address is known once tcp succeeded, even if the probe never got to return it.
-  const address = stages.find((s) => s.name === 'tcp' && s.status === 'ok')?.detail;
-  return { success: false, error_code: code, error_msg: message, stages, ...(address ? { address } : {}) };
+  const address = ctx.stages.finish().find((s) => s.name === 'tcp' && s.status === 'ok')?.detail;
+  return { success: false, error_code: code, error_msg: message, ...(address ? { address } : {}) };
 }
 
-/**
- * Drivers echo user names, which is fine, but nothing that equals the password may leave the worker, and server
- * text is untrusted: control characters go, length is capped.
- */
 /**
  * Makes a result safe to store: the secret removed from what the server said (marked by serverText where it entered;
  * conncheck's own wording is never altered), control characters flattened, messages bounded. A password equal to the
  * user name is not a secret the message could reveal: the user name is shown anyway.
  */
-function scrub(result: ProbeResult, target: ProbeTarget): ProbeResult {
+function scrub(result: CheckResult, target: ProbeTarget): CheckResult {
   const secrets = target.password && target.password !== target.user ? [target.password] : [];
   const clean = (text: string): string => {
     // Most texts need nothing: test before building new strings (this runs for every stage of every item).

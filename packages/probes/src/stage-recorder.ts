@@ -2,11 +2,18 @@
 // Must not: decide error codes or own timers; it only measures with performance.now().
 
 import { performance } from 'node:perf_hooks';
+import { STAGE_NAMES } from '@conncheck/core';
 import type { Stage, StageName, StageRecorder } from './types.js';
 
 /** One decimal of a millisecond: enough to compare loopback stages, short enough to read. */
 export function roundMs(ms: number): number {
   return Math.round(ms * 10) / 10;
+}
+
+/** The stages a probe plans, in core's order: tls only with TLS, auth and probe unless the probe says it has none. */
+export function plannedStages(uses: { tls: boolean; auth?: boolean; probe?: boolean }): StageName[] {
+  const used: Record<StageName, boolean> = { dns: true, tcp: true, tls: uses.tls, auth: uses.auth ?? true, probe: uses.probe ?? true };
+  return STAGE_NAMES.filter((name) => used[name]);
 }
 
 export function createStageRecorder(now: () => number = () => performance.now()): StageRecorder {

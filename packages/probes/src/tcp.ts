@@ -2,13 +2,14 @@
 // ssl_link, complete a TLS handshake there (the certificate verified and reported)? Must not: speak anything above TLS.
 
 import { dialTcp, resolveTarget } from './dial.js';
-import { failureResult } from './probe-failure.js';
+import { failureResult, successResult } from './probe-result.js';
+import { plannedStages } from './stage-recorder.js';
 import { singleEndpoint } from './target-endpoint.js';
 import { upgradeToTls } from './tls.js';
 import type { Probe, TlsReport } from './types.js';
 
 export const tcpProbe: Probe = async (target, ctx) => {
-  ctx.stages.plan(target.tls ? ['dns', 'tcp', 'tls'] : ['dns', 'tcp']);
+  ctx.stages.plan(plannedStages({ tls: Boolean(target.tls), auth: false, probe: false }));
   const { host, port } = singleEndpoint(target);
   let address: string | undefined;
   try {
@@ -22,7 +23,7 @@ export const tcpProbe: Probe = async (target, ctx) => {
     } else {
       dialed.socket.destroy();
     }
-    return { success: true, address, ...(tls ? { tls } : {}), ...(warnings.length ? { warnings } : {}), stages: ctx.stages.finish() };
+    return successResult({ address, tls, warnings });
   } catch (err) {
     return failureResult(err, ctx, { address });
   }

@@ -5,9 +5,9 @@ import { X509Certificate } from 'node:crypto';
 import { isIP, type Socket } from 'node:net';
 import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { ItemErrorCode } from '@conncheck/core';
-import { abortable } from './dial.js';
-import { errorCode, fromNodeError } from './error-mapping.js';
-import { ProbeFailure } from './probe-failure.js';
+import { errorCode, fromNodeError } from './node-errors.js';
+import { ProbeFailure } from './probe-result.js';
+import { abortable } from './step-context.js';
 import type { ProbeContext, ProbeTls, TlsReport } from './types.js';
 
 /** Warn when the server certificate expires within this many days, unless ProbeTls says otherwise. */
@@ -123,12 +123,14 @@ const UNTRUSTED = new Set([
 const EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
 
 function describeChainError(code: string, peer: X509Certificate, report: TlsReport, options: ProbeTls): ProbeFailure {
-  const trusted = options.ca ? 'the CA given in ssl_cert_key' : 'any CA in the system store (give the CA in ssl_cert_key)';
+  const field = options.caField ?? 'ssl_cert_key';
+  const store = (which: 'any' | 'a'): string => (options.ca ? `the CA given in ${field}` : `${which} CA in the system store (give the CA in ${field})`);
+  const trusted = store('any');
   // A common mistake: uploading the server's own certificate instead of the CA that signed it.
   if (UNTRUSTED.has(code) && code !== 'DEPTH_ZERO_SELF_SIGNED_CERT' && options.ca?.some((pem) => sameCertificate(pem, peer))) {
     return new ProbeFailure(
       ItemErrorCode.TLS_CERT_UNTRUSTED,
-      `ssl_cert_key holds the server certificate itself (${report.subject}), not the CA that signed it (${report.issuer}): upload that CA (${code})`,
+      `${field} holds the server certificate itself (${report.subject}), not the CA that signed it (${report.issuer}): upload that CA (${code})`,
     );
   }
   switch (code) {
@@ -144,7 +146,7 @@ function describeChainError(code: string, peer: X509Certificate, report: TlsRepo
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
       return new ProbeFailure(ItemErrorCode.TLS_CERT_UNTRUSTED, `the server certificate (${report.subject}) is self-signed and not trusted by ${trusted} (${code})`);
     case 'SELF_SIGNED_CERT_IN_CHAIN':
-      return new ProbeFailure(ItemErrorCode.TLS_CERT_UNTRUSTED, `the server's chain ends in a CA that is not ${trusted.replace(/^any CA/, 'a CA')} (${code})`);
+      return new ProbeFailure(ItemErrorCode.TLS_CERT_UNTRUSTED, `the server's chain ends in a CA that is not ${store('a')} (${code})`);
     default:
       // The other UNTRUSTED codes, and every other verification failure (bad signature, invalid CA, wrong purpose …):
       // the certificate cannot be trusted either way.

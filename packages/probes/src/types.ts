@@ -1,30 +1,18 @@
-// Owns: the probe contract — what a probe receives, what it returns, and the stage vocabulary.
-// Must not: touch Redis, HTTP, BullMQ or timers; the caller (run-probe.ts / the worker) owns deadline and timing.
+// Owns: the probe contract — what a probe receives (target, context) and what it returns; the result's vocabulary
+// (endpoint, stages, TLS report, server) is core's. Must not: touch Redis, HTTP or BullMQ, or create timers: the
+// runner (run-probe.ts) owns the deadline, every timer (ctx.at), the timing and the result's stages.
 
 import type { Socket } from 'node:net';
-import type { DbType, ItemErrorCode } from '@conncheck/core';
+import type { CheckResult, DbType, Endpoint, KafkaSaslMechanism, KafkaSecurityProtocol, SslMode, Stage, StageName } from '@conncheck/core';
 import type { NetworkPolicy } from './network-policy.js';
 
-export type StageName = 'dns' | 'tcp' | 'tls' | 'auth' | 'probe';
-export type StageStatus = 'ok' | 'failed' | 'skipped';
-
-export interface Stage {
-  name: StageName;
-  status: StageStatus;
-  duration_ms: number;
-  /** Short detail, e.g. the address connected to. Never a secret. */
-  detail?: string;
-}
-
-export interface Endpoint {
-  host: string;
-  port: number;
-}
+// A result's vocabulary is core's: the store, the API and the dashboard read the same shapes.
+export type { Endpoint, ServerInfo, Stage, StageName, StageStatus, TlsReport } from '@conncheck/core';
 
 /** What a probe checks. Secrets are here in clear only in the worker's memory, never persisted. */
 export interface ProbeTarget {
   dbType: DbType;
-  /** One endpoint for tcp/mysql/postgresql; several for a MongoDB seed list. */
+  /** One endpoint for tcp/mysql/postgresql; several for a MongoDB seed list or a Kafka bootstrap list. */
   endpoints: Endpoint[];
   user?: string;
   password?: string;
@@ -39,7 +27,7 @@ export interface ProbeTarget {
 /** TLS as the request asked for it, the same meaning for every type (libpq's sslmode names). */
 export interface ProbeTls {
   /** require: encrypt, verify nothing; verify-ca: the chain must lead to `ca`; verify-full: and name the host. */
-  mode: 'require' | 'verify-ca' | 'verify-full';
+  mode: SslMode;
   /** PEM certificates to trust; absent = the system's CA store. */
   ca?: string[];
   /** Client certificate chain and private key (PEM) for mutual TLS. */
@@ -48,44 +36,17 @@ export interface ProbeTls {
   passphrase?: string;
   /** A certificate valid for fewer days than this gives a warning (CONNCHECK_TLS_EXPIRY_WARNING_DAYS). @defaultValue 30 */
   expiryWarningDays?: number;
+  /** The request field `ca` came from, as messages name it (Kafka's is trust_store_key). @defaultValue 'ssl_cert_key' */
+  caField?: string;
 }
 
 export interface KafkaSettings {
-  securityProtocol: 'PLAINTEXT' | 'SASL_PLAINTEXT' | 'SSL' | 'SASL_SSL';
-  saslMechanism?: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+  securityProtocol: KafkaSecurityProtocol;
+  saslMechanism?: KafkaSaslMechanism;
 }
 
-/** What the TLS handshake showed, for the item's `tls` field. */
-export interface TlsReport {
-  protocol: string;
-  cipher: string;
-  /** Peer certificate: subject and issuer as one-line DNs, SANs, validity (ISO-8601). */
-  subject: string;
-  issuer: string;
-  subject_alt_names: string[];
-  not_before: string;
-  not_after: string;
-  days_to_expiry: number;
-}
-
-export interface ServerInfo {
-  product: string;
-  version: string;
-}
-
-export interface ProbeResult {
-  success: boolean;
-  error_code?: ItemErrorCode;
-  error_msg?: string;
-  stages: Stage[];
-  /** The address actually connected to (after resolution and policy), e.g. `127.0.0.1:5432`. */
-  address?: string;
-  server?: ServerInfo;
-  tls?: TlsReport;
-  /** Type-specific facts worth showing: Kafka cluster id, controller and brokers; MongoDB replica set and members. */
-  cluster?: Record<string, unknown>;
-  warnings?: string[];
-}
+/** What a probe returns; the runner adds the stages it recorded (and the run's duration). */
+export type ProbeResult = Omit<CheckResult, 'stages'>;
 
 export interface ProbeLogger {
   debug(obj: object, msg?: string): void;
@@ -114,7 +75,11 @@ export interface StageRecorder {
   finish(): Stage[];
 }
 
-/** What a probe receives besides its target. Built by `runProbe`; a probe never creates timers of its own. */
+/**
+ * What a probe receives besides its target. Built by `runProbe`. A probe never creates timers of its own: a step that
+ * must end before the deadline gets its timer from `at` (step-context.ts), so none outlives the run. The drivers'
+ * own timers are set longer than the run and end with the sockets the runner destroys.
+ */
 export interface ProbeContext {
   /** Aborted at the deadline, on cancel, and once the run is over. */
   signal: AbortSignal;
@@ -127,6 +92,8 @@ export interface ProbeContext {
   stages: StageRecorder;
   /** Hands a socket to the runner, which destroys it when the run ends for any reason (deadline, cancel, done). */
   track(socket: Socket): void;
+  /** Calls `fn` at `time` (epoch ms) unless the returned cancel is called or the run ends first. */
+  at(time: number, fn: () => void): () => void;
 }
 
 /**

@@ -8,17 +8,14 @@ import mysql2 from 'mysql2/promise';
 import { ItemErrorCode } from '@conncheck/core';
 import { mysqlProbe } from '../src/mysql.js';
 import { postgresqlProbe } from '../src/postgresql.js';
-import { oneLineDn, subjectAltNames } from '../src/tls.js';
 import type { Probe, ProbeTls } from '../src/types.js';
-import { assertNothingLeftOpen, expectedReport, loadServices, NO_SERVICES, pem, run, stageLine, target } from './helpers.js';
+import { assertNothingLeftOpen, expectedReport, loadServices, NO_SERVICES, pem, run, stageLine, target, type TestServices } from './helpers.js';
 
 after(assertNothingLeftOpen);
 
 const services = loadServices();
 
-
 interface Db {
-  name: string;
   probe: Probe;
   dbType: 'mysql' | 'postgresql';
   port: number;
@@ -34,51 +31,56 @@ interface Db {
   authFailedStages: string;
 }
 
-const dbs: Db[] = services
-  ? [
-      {
-        name: 'MariaDB',
-        probe: mysqlProbe,
-        dbType: 'mysql',
-        port: services.mariadb.port,
-        expiredPort: services.mariadb.expired.port,
-        plainPort: services.mariadb.plain.port,
-        database: services.mariadb.database,
-        user: services.mariadb.users.main,
-        tlsOnly: services.mariadb.users.tlsOnly,
-        // The server answers as for a wrong password; telling them apart would cost a second login (see mysql.ts).
-        withoutTls: {
-          code: ItemErrorCode.AUTH_FAILED,
-          message:
-            "Access denied for user 'cc_tls_only'@'127.0.0.1' (using password: YES) (MySQL error 1045) — wrong user name or password, or no account for this user from the host named, or an account that requires TLS (REQUIRE SSL): this server offers TLS, so a check with ssl_link true tells",
-        },
-        notSupportedMessage: 'TLS was asked for, but the server does not offer it (no SSL capability in its greeting)',
-        authFailedStages: 'dns:skipped tcp:ok auth:failed probe:skipped',
+/** Each server's suite is declared, and so skipped by name without the services; `of` reads the services when it runs. */
+const dbs: { name: string; of: (s: TestServices) => Db }[] = [
+  {
+    name: 'MariaDB',
+    of: ({ mariadb }) => ({
+      probe: mysqlProbe,
+      dbType: 'mysql',
+      port: mariadb.port,
+      expiredPort: mariadb.expired.port,
+      plainPort: mariadb.plain.port,
+      database: mariadb.database,
+      user: mariadb.users.main,
+      tlsOnly: mariadb.users.tlsOnly,
+      // The server answers as for a wrong password; telling them apart would cost a second login (see mysql.ts).
+      withoutTls: {
+        code: ItemErrorCode.AUTH_FAILED,
+        message:
+          "Access denied for user 'cc_tls_only'@'127.0.0.1' (using password: YES) (MySQL error 1045) — wrong user name or password, or no account for this user from the host named, or an account that requires TLS (REQUIRE SSL): this server offers TLS, so a check with ssl_link true tells",
       },
-      {
-        name: 'PostgreSQL',
-        probe: postgresqlProbe,
-        dbType: 'postgresql',
-        port: services.postgresql.port,
-        expiredPort: services.postgresql.expired.port,
-        plainPort: services.postgresql.plain.port,
-        database: services.postgresql.database,
-        user: services.postgresql.users.scram,
-        tlsOnly: services.postgresql.users.tlsOnly,
-        // pg_hba.conf decides before any password: the diagnosis over TLS sends none.
-        withoutTls: {
-          code: ItemErrorCode.TLS_REQUIRED,
-          message:
-            'pg_hba.conf rejects connection for host "127.0.0.1", user "cc_tls_only", database "ccdb", no encryption (SQLSTATE 28000) — over TLS pg_hba.conf lets this user in: the server accepts it only with TLS (hostssl)',
-        },
-        notSupportedMessage: 'TLS was asked for, but the server does not accept it (it answered N to the SSLRequest: ssl = off)',
-        authFailedStages: 'dns:skipped tcp:ok auth:failed probe:skipped',
+      notSupportedMessage: 'TLS was asked for, but the server does not offer it (no SSL capability in its greeting)',
+      authFailedStages: 'dns:skipped tcp:ok auth:failed probe:skipped',
+    }),
+  },
+  {
+    name: 'PostgreSQL',
+    of: ({ postgresql }) => ({
+      probe: postgresqlProbe,
+      dbType: 'postgresql',
+      port: postgresql.port,
+      expiredPort: postgresql.expired.port,
+      plainPort: postgresql.plain.port,
+      database: postgresql.database,
+      user: postgresql.users.scram,
+      tlsOnly: postgresql.users.tlsOnly,
+      // pg_hba.conf decides before any password: the diagnosis over TLS sends none.
+      withoutTls: {
+        code: ItemErrorCode.TLS_REQUIRED,
+        message:
+          'pg_hba.conf rejects connection for host "127.0.0.1", user "cc_tls_only", database "ccdb", no encryption (SQLSTATE 28000) — over TLS pg_hba.conf lets this user in: the server accepts it only with TLS (hostssl)',
       },
-    ]
-  : [];
+      notSupportedMessage: 'TLS was asked for, but the server does not accept it (it answered N to the SSLRequest: ssl = off)',
+      authFailedStages: 'dns:skipped tcp:ok auth:failed probe:skipped',
+    }),
+  },
+];
 
-for (const db of dbs) {
-  describe(`${db.name} over TLS`, { skip: services ? false : NO_SERVICES }, () => {
+for (const { name, of } of dbs) {
+  describe(`${name} over TLS`, { skip: services ? false : NO_SERVICES }, () => {
+    // The callback runs only when the suite is not skipped, that is with the services.
+    const db = of(services!);
     const certs = services!.tls;
     const ca = (): string[] => [pem(certs.ca.pem)];
     const check = (host: string, port: number, tls: ProbeTls | undefined, user = db.user, timeoutMs = 5000) =>

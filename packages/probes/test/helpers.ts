@@ -90,7 +90,25 @@ export async function fakeServer(
   };
 }
 
-/** A port nothing listens on: bind one, then release it. */
+/** Runs `body` against `server` (its port and itself), then closes the server whatever happened. */
+export async function withServer<T extends FakeServer>(server: T, body: (port: number, server: T) => Promise<void>): Promise<void> {
+  try {
+    await body(server.port, server);
+  } finally {
+    await server.close();
+  }
+}
+
+/** Polls `condition` until it holds; fails the test after `ms`. */
+export async function waitFor(condition: () => boolean, ms = 2000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A port nothing listens on (connecting is refused): bind one, then release it. */
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

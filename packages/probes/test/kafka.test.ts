@@ -3,13 +3,12 @@
 // Must not: mock kafkajs or sockets.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { ItemErrorCode } from '@conncheck/core';
 import { kafkaProbe } from '../src/kafka.js';
 import { NetworkPolicy } from '../src/network-policy.js';
 import type { KafkaSettings, ProbeTarget, ProbeTls } from '../src/types.js';
-import { assertNothingLeftOpen, fakeServer, freePort, loadServices, NO_SERVICES, run, stageLine, trickle, type FakeServer } from './helpers.js';
+import { assertNothingLeftOpen, fakeServer, freePort, loadServices, NO_SERVICES, pem, run, stageLine, withServer } from './helpers.js';
 import { fakeKafka } from './kafka-fake.js';
 
 after(assertNothingLeftOpen);
@@ -21,72 +20,9 @@ function kafkaTarget(host: string, port: number, kafka: KafkaSettings, extra: Pa
 }
 const PLAINTEXT: KafkaSettings = { securityProtocol: 'PLAINTEXT' };
 
-async function withServer<T extends FakeServer>(server: T, body: (server: T) => Promise<void>): Promise<void> {
-  try {
-    await body(server);
-  } finally {
-    await server.close();
-  }
-}
-
 describe('kafka probe against small socket servers', () => {
-  it('gives CONNECTION_REFUSED at once for a closed port (one attempt, no kafkajs retries)', async () => {
-    const port = await freePort();
-    const result = await run(kafkaProbe, kafkaTarget('127.0.0.1', port, PLAINTEXT), { timeoutMs: 5000 });
-    assert.equal(result.error_code, ItemErrorCode.CONNECTION_REFUSED);
-    assert.equal(stageLine(result.stages), 'dns:skipped tcp:failed probe:skipped');
-    assert.ok(result.elapsed < 500, `elapsed ${result.elapsed}`);
-  });
-
-  it('gives TIMEOUT at the deadline, never success, when the port accepts and never answers', async () => {
-    await withServer(await fakeServer(() => undefined), async (server) => {
-      const result = await run(kafkaProbe, kafkaTarget('127.0.0.1', server.port, PLAINTEXT), { timeoutMs: 800 });
-      assert.equal(result.success, false);
-      assert.equal(result.error_code, ItemErrorCode.TIMEOUT);
-      assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok probe:failed');
-      assert.ok(result.elapsed >= 750 && result.elapsed < 1300, `elapsed ${result.elapsed}`);
-      assert.ok((server.received[0]?.length ?? 0) > 8, 'ApiVersions was sent');
-    });
-  });
-
-  it('gives TIMEOUT at the deadline when the server trickles bytes, SASL or not', async () => {
-    const reply = Buffer.from([0, 0, 0, 40, 0, 0, 0, 0, 0, 0]);
-    await withServer(await fakeServer((socket, { every }) => socket.once('data', () => trickle(socket, every, reply))), async (server) => {
-      const sasl = kafkaTarget('127.0.0.1', server.port, { securityProtocol: 'SASL_PLAINTEXT', saslMechanism: 'PLAIN' }, { user: 'u', password: 'p' });
-      const result = await run(kafkaProbe, sasl, { timeoutMs: 800 });
-      assert.equal(result.error_code, ItemErrorCode.TIMEOUT);
-      assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok auth:failed probe:skipped');
-      assert.ok(result.elapsed < 1300, `elapsed ${result.elapsed}`);
-    });
-  });
-
-  it('gives PROTOCOL_ERROR at once when something else answers', async () => {
-    await withServer(await fakeServer((socket) => socket.once('data', () => socket.write('HTTP/1.1 400 Bad Request\r\n\r\n'))), async (server) => {
-      const result = await run(kafkaProbe, kafkaTarget('127.0.0.1', server.port, PLAINTEXT), { timeoutMs: 3000 });
-      assert.equal(result.error_code, ItemErrorCode.PROTOCOL_ERROR);
-      assert.equal(result.error_msg, 'the server\'s first bytes are not a Kafka answer: "HTTP/1.1 400 Bad Request" (looks like an HTTP server)');
-      assert.ok(result.elapsed < 1000);
-    });
-  });
-
-  it('gives PROTOCOL_ERROR when the server speaks first', async () => {
-    await withServer(await fakeServer((socket) => socket.write('SSH-2.0-OpenSSH_9.2\r\n')), async (server) => {
-      const result = await run(kafkaProbe, kafkaTarget('127.0.0.1', server.port, PLAINTEXT), { timeoutMs: 3000 });
-      assert.equal(result.error_code, ItemErrorCode.PROTOCOL_ERROR);
-      assert.match(result.error_msg ?? '', /looks like an SSH server/);
-    });
-  });
-
-  it('gives CONNECTION_RESET when the server hangs up on the first request', async () => {
-    await withServer(await fakeServer((socket) => socket.once('data', () => socket.end())), async (server) => {
-      const result = await run(kafkaProbe, kafkaTarget('127.0.0.1', server.port, PLAINTEXT), { timeoutMs: 3000 });
-      assert.equal(result.error_code, ItemErrorCode.CONNECTION_RESET);
-      assert.match(result.error_msg ?? '', /closed the connection without answering ApiVersions, the first Kafka request: if this is a TLS listener, set type SSL or SASL_SSL$/);
-    });
-  });
-
   it('reports the brokers a fake broker advertises, with no version when ApiVersions v3 is not known', async () => {
-    await withServer(await fakeKafka((self) => [{ nodeId: 7, host: '127.0.0.1', port: self }]), async (server) => {
+    await withServer(await fakeKafka((self) => [{ nodeId: 7, host: '127.0.0.1', port: self }]), async (_port, server) => {
       const result = await run(kafkaProbe, kafkaTarget('127.0.0.1', server.port, PLAINTEXT), { timeoutMs: 3000 });
       assert.equal(result.success, true, result.error_msg);
       assert.deepEqual(result.cluster, { cluster_id: null, controller: 1, brokers: [{ node_id: 7, host: '127.0.0.1', port: server.port, reachable: true }] });
@@ -101,7 +37,7 @@ describe('kafka probe against small socket servers', () => {
         { nodeId: 1, host: '127.0.0.1', port: self },
         { nodeId: 2, host: '169.254.169.254', port: 9092 },
       ]),
-      async (server) => {
+      async (_port, server) => {
         const result = await run(kafkaProbe, kafkaTarget('127.0.0.1', server.port, PLAINTEXT), { timeoutMs: 3000 });
         assert.equal(result.error_code, ItemErrorCode.BROKER_FORBIDDEN);
         assert.match(result.error_msg ?? '', /^1 of 2 advertised brokers cannot be used: broker 2 advertises 169\.254\.169\.254:9092 \(learnt from the bootstrap 127\.0\.0\.1:\d+\): /);
@@ -112,8 +48,8 @@ describe('kafka probe against small socket servers', () => {
   });
 
   it('gives BROKER_UNREACHABLE before the deadline when an advertised broker accepts and never answers', async () => {
-    await withServer(await fakeServer(() => undefined), async (silent) => {
-      await withServer(await fakeKafka(() => [{ nodeId: 3, host: '127.0.0.1', port: silent.port }]), async (server) => {
+    await withServer(await fakeServer(() => undefined), async (_port, silent) => {
+      await withServer(await fakeKafka(() => [{ nodeId: 3, host: '127.0.0.1', port: silent.port }]), async (_port, server) => {
         const result = await run(kafkaProbe, kafkaTarget('127.0.0.1', server.port, PLAINTEXT), { timeoutMs: 2000 });
         assert.equal(result.error_code, ItemErrorCode.BROKER_UNREACHABLE);
         assert.match(result.error_msg ?? '', new RegExp(`^broker 3 advertises 127\\.0\\.0\\.1:${silent.port} .*accepted the connection but did not answer in time`));
@@ -125,7 +61,7 @@ describe('kafka probe against small socket servers', () => {
 
   it('goes on to the next bootstrap server when one refuses, and says so', async () => {
     const closed = await freePort();
-    await withServer(await fakeKafka((self) => [{ nodeId: 1, host: '127.0.0.1', port: self }]), async (server) => {
+    await withServer(await fakeKafka((self) => [{ nodeId: 1, host: '127.0.0.1', port: self }]), async (_port, server) => {
       const target: ProbeTarget = { dbType: 'kafka', endpoints: [{ host: '127.0.0.1', port: closed }, { host: '127.0.0.1', port: server.port }], kafka: PLAINTEXT };
       const result = await run(kafkaProbe, target, { timeoutMs: 3000 });
       assert.equal(result.success, true, result.error_msg);
@@ -142,12 +78,11 @@ describe('kafka probe against small socket servers', () => {
 });
 
 describe('kafka probe against Apache Kafka', { skip: services ? false : NO_SERVICES }, () => {
-  const kafka = services?.kafka;
-  const certs = services?.tls;
-  const listener = (name: keyof NonNullable<typeof kafka>['listeners']): number => kafka?.listeners[name].port ?? 0;
-  const pem = (file: string | undefined): string => readFileSync(file ?? '', 'utf8');
-  const trusted = (): ProbeTls => ({ mode: 'verify-full', ca: [pem(certs?.ca.pem)] });
-  const user = (name: 'plain' | 'scram256' | 'scram512') => ({ user: kafka?.users[name].user ?? '', password: kafka?.users[name].password ?? '' });
+  // The callback runs only when the suite is not skipped, that is with the services.
+  const { kafka, tls: certs } = services!;
+  const listener = (name: keyof typeof kafka.listeners): number => kafka.listeners[name].port;
+  const trusted = (): ProbeTls => ({ mode: 'verify-full', ca: [pem(certs.ca.pem)] });
+  const user = (name: 'plain' | 'scram256' | 'scram512') => ({ user: kafka.users[name].user, password: kafka.users[name].password });
   const check = (port: number, settings: KafkaSettings, extra: Partial<ProbeTarget> = {}, host = '127.0.0.1') => run(kafkaProbe, kafkaTarget(host, port, settings, extra));
 
   it('PLAINTEXT: reports the cluster, its one broker and the release', async () => {
@@ -155,12 +90,12 @@ describe('kafka probe against Apache Kafka', { skip: services ? false : NO_SERVI
     assert.equal(result.success, true, result.error_msg);
     assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok probe:ok');
     assert.deepEqual(result.cluster, {
-      cluster_id: kafka?.cluster_id,
+      cluster_id: kafka.cluster_id,
       controller: 1,
       brokers: [{ node_id: 1, host: '127.0.0.1', port: listener('plaintext'), reachable: true }],
-      metadata_version: `${kafka?.version.split('.').slice(0, 2).join('.')}-IV0`,
+      metadata_version: `${kafka.version.split('.').slice(0, 2).join('.')}-IV0`,
     });
-    assert.deepEqual(result.server, { product: 'Apache Kafka', version: kafka?.version.split('.').slice(0, 2).join('.') });
+    assert.deepEqual(result.server, { product: 'Apache Kafka', version: kafka.version.split('.').slice(0, 2).join('.') });
     assert.equal(result.address, `127.0.0.1:${listener('plaintext')}`);
   });
 
@@ -219,7 +154,7 @@ describe('kafka probe against Apache Kafka', { skip: services ? false : NO_SERVI
     assert.equal(ok.success, true, ok.error_msg);
     assert.equal(stageLine(ok.stages), 'dns:skipped tcp:ok tls:ok probe:ok');
     assert.deepEqual(ok.tls?.subject_alt_names, ['DNS:localhost', 'IP:127.0.0.1']);
-    const other = await check(listener('ssl'), { securityProtocol: 'SSL' }, { tls: { mode: 'verify-full', ca: [pem(certs?.other_ca.pem)] } });
+    const other = await check(listener('ssl'), { securityProtocol: 'SSL' }, { tls: { mode: 'verify-full', ca: [pem(certs.other_ca.pem)] } });
     assert.equal(other.error_code, ItemErrorCode.TLS_CERT_UNTRUSTED);
     assert.match(other.error_msg ?? '', /trust_store_key/);
     const system = await check(listener('ssl'), { securityProtocol: 'SSL' }, { tls: { mode: 'verify-full' } });
@@ -242,19 +177,19 @@ describe('kafka probe against Apache Kafka', { skip: services ? false : NO_SERVI
   });
 
   it('mutual TLS: with the client certificate it passes; without, TLS_CLIENT_CERT_REQUIRED; an untrusted one, TLS_CLIENT_CERT_REJECTED', async () => {
-    const client = { cert: pem(certs?.client.cert), key: pem(certs?.client.key) };
+    const client = { cert: pem(certs.client.cert), key: pem(certs.client.key) };
     const ok = await check(listener('ssl_mtls'), { securityProtocol: 'SSL' }, { tls: { ...trusted(), ...client } });
     assert.equal(ok.success, true, ok.error_msg);
     const none = await check(listener('ssl_mtls'), { securityProtocol: 'SSL' }, { tls: trusted() });
     assert.equal(none.error_code, ItemErrorCode.TLS_CLIENT_CERT_REQUIRED);
-    const untrusted = { cert: pem(certs?.self_signed.cert), key: pem(certs?.self_signed.key) };
+    const untrusted = { cert: pem(certs.self_signed.cert), key: pem(certs.self_signed.key) };
     const rejected = await check(listener('ssl_mtls'), { securityProtocol: 'SSL' }, { tls: { ...trusted(), ...untrusted } });
     assert.equal(rejected.error_code, ItemErrorCode.TLS_CLIENT_CERT_REJECTED);
   });
 
   it('a broker advertising a closed port is BROKER_UNREACHABLE, naming the advertised address', async () => {
     const result = await check(listener('bad_advertised'), PLAINTEXT);
-    const advertised = kafka?.listeners.bad_advertised.advertised_port;
+    const advertised = kafka.listeners.bad_advertised.advertised_port;
     assert.equal(result.error_code, ItemErrorCode.BROKER_UNREACHABLE);
     assert.equal(
       result.error_msg,

@@ -32,6 +32,15 @@ export function helloReply(extra: Document = {}): Document {
   };
 }
 
+/** An OP_MSG hello reply's bytes (its body JSON, not BSON: enough for a header judged before the driver reads it). */
+export function helloReplyBytes(): Buffer {
+  const body = Buffer.from(JSON.stringify(helloReply()));
+  const header = Buffer.alloc(21);
+  header.writeInt32LE(21 + body.length, 0);
+  header.writeInt32LE(OP_MSG, 12);
+  return Buffer.concat([header, body]);
+}
+
 /** Scripted answers for a server that needs no login: hello, ping, buildInfo, listDatabases. */
 export function standalone(hello: Document = {}, buildInfo: Document = { version: '6.0.5' }): CommandHandler {
   return (_command, name) => {

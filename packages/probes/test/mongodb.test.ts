@@ -4,18 +4,17 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 import { ItemErrorCode } from '@conncheck/core';
-import { fromMongoError } from '../src/error-mapping.js';
+import { fromMongoError } from '../src/mongodb-errors.js';
 import { judgeMongoReply, parseHostPort, serverInfoFromBuildInfo, type MemberReport } from '../src/mongodb.js';
 import { mongodbProbe } from '../src/mongodb.js';
 import { NetworkPolicy } from '../src/network-policy.js';
 import type { ProbeTarget, ProbeTls } from '../src/types.js';
 import { serverText } from '../src/server-text.js';
-import { assertNothingLeftOpen, fakeServer, type FakeServer, freePort, loadServices, NO_SERVICES, run, stageLine, target, trickle } from './helpers.js';
-import { fakeMongo, helloReply, standalone } from './mongo-wire.js';
+import { assertNothingLeftOpen, freePort, loadServices, NO_SERVICES, pem, run, stageLine, target, withServer } from './helpers.js';
+import { fakeMongo, standalone } from './mongo-wire.js';
 
 after(assertNothingLeftOpen);
 // The driver's connections go to the probe's relay over Unix sockets (PipeWrap), which the shared check does not
@@ -29,13 +28,6 @@ after(async () => {
 
 const services = loadServices();
 
-async function withServer(server: FakeServer, body: (port: number) => Promise<void>): Promise<void> {
-  try {
-    await body(server.port);
-  } finally {
-    await server.close();
-  }
-}
 
 const seedList = (dbType: ProbeTarget['dbType'], hosts: [string, number][], extra: Partial<ProbeTarget> = {}): ProbeTarget => ({
   dbType,
@@ -91,66 +83,6 @@ describe('mongodb probe helpers', () => {
 });
 
 describe('mongodb probe against fake servers', () => {
-  it('gives TIMEOUT at the deadline when the server accepts and never answers, and leaves nothing open', async () => {
-    const server = await fakeServer(() => undefined);
-    await withServer(server, async (port) => {
-      const result = await run(mongodbProbe, target('mongodb', '127.0.0.1', port), { timeoutMs: 800 });
-      assert.equal(result.error_code, ItemErrorCode.TIMEOUT, result.error_msg);
-      assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok auth:skipped probe:failed');
-      assert.ok(result.elapsed >= 750 && result.elapsed < 1500, `elapsed ${result.elapsed}`);
-      await waitFor(() => server.closed === server.accepted);
-    });
-  });
-
-  it('gives TIMEOUT at the deadline, in the auth stage, when the server trickles its hello reply', async () => {
-    const hello = fakeReplyBytes();
-    const server = await fakeServer((socket, { every }) => socket.once('data', () => trickle(socket, every, hello)));
-    await withServer(server, async (port) => {
-      const result = await run(mongodbProbe, target('mongodb', '127.0.0.1', port, { user: 'u', password: 'p' }), { timeoutMs: 800 });
-      assert.equal(result.error_code, ItemErrorCode.TIMEOUT, result.error_msg);
-      assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok auth:failed probe:skipped');
-      assert.ok(result.elapsed >= 750 && result.elapsed < 1500, `elapsed ${result.elapsed}`);
-      await waitFor(() => server.closed === server.accepted);
-    });
-  });
-
-  it('gives CONNECTION_REFUSED at once for a closed port', async () => {
-    const port = await freePort();
-    const result = await run(mongodbProbe, target('mongodb', '127.0.0.1', port, { user: 'u', password: 'p' }), { timeoutMs: 3000 });
-    assert.equal(result.error_code, ItemErrorCode.CONNECTION_REFUSED);
-    assert.equal(stageLine(result.stages), 'dns:skipped tcp:failed auth:skipped probe:skipped');
-    assert.ok(result.elapsed < 1000, `elapsed ${result.elapsed}`);
-  });
-
-  it('gives PROTOCOL_ERROR at once when something else answers', async () => {
-    const server = await fakeServer((socket) => socket.once('data', () => socket.write('HTTP/1.1 400 Bad Request\r\n\r\n')));
-    await withServer(server, async (port) => {
-      const result = await run(mongodbProbe, target('mongodb', '127.0.0.1', port), { timeoutMs: 3000 });
-      assert.equal(result.error_code, ItemErrorCode.PROTOCOL_ERROR, result.error_msg);
-      assert.match(result.error_msg ?? '', /^the server's first bytes are not a MongoDB reply: "HTTP\/1\.1 400 Bad Request" \(looks like an HTTP server\)/);
-      assert.ok(result.elapsed < 1000, `elapsed ${result.elapsed}`);
-    });
-  });
-
-  it('gives PROTOCOL_ERROR when a server talks first, as MySQL does', async () => {
-    const greeting = Buffer.from('4a0000000a382e302e3336000a000000', 'hex');
-    const server = await fakeServer((socket) => socket.write(greeting));
-    await withServer(server, async (port) => {
-      const result = await run(mongodbProbe, target('mongodb', '127.0.0.1', port), { timeoutMs: 3000 });
-      assert.equal(result.error_code, ItemErrorCode.PROTOCOL_ERROR);
-      assert.match(result.error_msg ?? '', /looks like a MySQL or MariaDB server/);
-    });
-  });
-
-  it('gives CONNECTION_RESET when the server hangs up without answering (and it does not speak TLS either)', async () => {
-    const server = await fakeServer((socket) => socket.once('data', () => socket.end()));
-    await withServer(server, async (port) => {
-      const result = await run(mongodbProbe, target('mongodb', '127.0.0.1', port), { timeoutMs: 3000 });
-      assert.equal(result.error_code, ItemErrorCode.CONNECTION_RESET, result.error_msg);
-      assert.match(result.error_msg ?? '', /closed the connection without answering/);
-    });
-  });
-
   it('gives SERVER_VERSION_UNSUPPORTED for a server older than the driver supports', async () => {
     const server = await fakeMongo(standalone({ maxWireVersion: 5 }));
     await withServer(server, async (port) => {
@@ -236,7 +168,6 @@ describe('mongodb probe against FerretDB', { skip: services ? false : NO_SERVICE
   const db = services!.mongodb;
   const main = db.users.main;
   const other = { user: `cc_other_${randomBytes(3).toString('hex')}`, password: randomBytes(12).toString('base64url') };
-  const pem = (file: string): string => readFileSync(file, 'utf8');
 
   before(async () => {
     // A user defined in ccdb, not admin: the authentication-database cases.
@@ -340,19 +271,3 @@ describe('mongodb probe against FerretDB', { skip: services ? false : NO_SERVICE
   });
 });
 
-/** An OP_MSG hello reply's bytes, for a server that sends them one at a time. */
-function fakeReplyBytes(): Buffer {
-  const body = Buffer.from(JSON.stringify(helloReply()));
-  const header = Buffer.alloc(21);
-  header.writeInt32LE(21 + body.length, 0);
-  header.writeInt32LE(2013, 12);
-  return Buffer.concat([header, body]);
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { ItemErrorCode } from '@conncheck/core';
 import type { Probe, ProbeContext, ProbeLogger } from '../src/types.js';
-import { assertNothingLeftOpen, fakeServer, run, stageLine, target } from './helpers.js';
+import { assertNothingLeftOpen, fakeServer, run, stageLine, target, waitFor } from './helpers.js';
 import { serverText } from '../src/server-text.js';
 
 after(assertNothingLeftOpen);
@@ -81,6 +81,22 @@ describe('runProbe deadline', () => {
     }
   });
 
+  it('calls a timer a probe asked for (ctx.at) while the run lasts, and clears the ones left when it ends', async () => {
+    const fired: string[] = [];
+    const probe: Probe = async (_t, ctx) => {
+      ctx.at(Date.now() + 20, () => fired.push('soon'));
+      ctx.at(Date.now() + 100, () => fired.push('after the run'));
+      const cancelled = ctx.at(Date.now() + 20, () => fired.push('cancelled'));
+      cancelled();
+      await new Promise((resolve) => ctx.at(Date.now() + 40, () => resolve(undefined)));
+      return { success: true };
+    };
+    const result = await run(probe, tcpTarget);
+    assert.equal(result.success, true);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.deepEqual(fired, ['soon']);
+  });
+
   it('destroys tracked sockets when the probe finishes, too', async () => {
     const server = await fakeServer(() => undefined);
     try {
@@ -88,7 +104,7 @@ describe('runProbe deadline', () => {
         const socket = connect(server.port, '127.0.0.1');
         ctx.track(socket);
         await new Promise((resolve) => socket.once('connect', resolve));
-        return { success: true, stages: [] };
+        return { success: true };
       };
       const result = await run(probe, target('tcp', '127.0.0.1', server.port));
       assert.equal(result.success, true);
@@ -121,7 +137,7 @@ describe('runProbe cancel and bugs', () => {
     let started = false;
     const probe: Probe = async () => {
       started = true;
-      return { success: true, stages: [] };
+      return { success: true };
     };
     const result = await run(probe, tcpTarget, { signal: AbortSignal.abort() });
     assert.equal(result.error_code, ItemErrorCode.CANCELED);
@@ -152,25 +168,24 @@ describe('runProbe cancel and bugs', () => {
     let signal: AbortSignal | undefined;
     const probe: Probe = async (_t, ctx) => {
       signal = ctx.signal;
-      return { success: true, stages: [] };
+      return { success: true };
     };
     await run(probe, tcpTarget);
     assert.equal(signal?.aborted, true);
   });
 
   it('rejects a non-positive timeout as a caller bug', async () => {
-    await assert.rejects(run(async () => ({ success: true, stages: [] }), tcpTarget, { timeoutMs: 0 }), RangeError);
+    await assert.rejects(run(async () => ({ success: true }), tcpTarget, { timeoutMs: 0 }), RangeError);
   });
 });
 
 describe('runProbe scrubbing', () => {
   it('never returns the password, and strips control characters from server text', async () => {
-    const probe: Probe = async (_t, ctx) => ({
+    const probe: Probe = async () => ({
       success: false,
       error_code: ItemErrorCode.AUTH_FAILED,
       error_msg: serverText('login "admin" with "hunter2!" refused\u001b[31m\r\nbye'),
       warnings: [`echo ${serverText('hunter2!')}`],
-      stages: ctx.stages.finish(),
     });
     const result = await run(probe, { ...tcpTarget, user: 'admin', password: 'hunter2!' });
     assert.equal(result.error_msg, 'login "admin" with "***" refused [31m bye');
@@ -180,7 +195,7 @@ describe('runProbe scrubbing', () => {
   it('removes only whole occurrences, only from the server\'s words: messages stay readable', async () => {
     const server = "Access denied for user 'acc_user'@'10.0.3.7' (using password: YES)";
     const hint = ' — wrong user name or password, or no account for this user from the host named';
-    const failing = (message: string): Probe => async (_t, ctx) => ({ success: false, error_code: ItemErrorCode.AUTH_FAILED, error_msg: message, stages: ctx.stages.finish() });
+    const failing = (message: string): Probe => async () => ({ success: false, error_code: ItemErrorCode.AUTH_FAILED, error_msg: message });
     const as = async (password: string, message: string, user = 'acc_user') => (await run(failing(message), { ...tcpTarget, user, password })).error_msg;
     // A one-letter password does not garble every word that holds the letter.
     assert.equal(await as('e', `${serverText(server)}${hint}`), `${server}${hint}`);
@@ -198,16 +213,9 @@ describe('runProbe scrubbing', () => {
   });
 
   it('caps very long messages', async () => {
-    const probe: Probe = async () => ({ success: false, error_code: ItemErrorCode.PROTOCOL_ERROR, error_msg: 'x'.repeat(5000), stages: [] });
+    const probe: Probe = async () => ({ success: false, error_code: ItemErrorCode.PROTOCOL_ERROR, error_msg: 'x'.repeat(5000) });
     const result = await run(probe, tcpTarget);
     assert.equal(result.error_msg?.length, 501);
   });
 });
 
-async function waitFor(condition: () => boolean, ms = 2000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -25,7 +25,6 @@ describe('TLS helpers', () => {
 });
 
 const services = loadServices();
-const certs = services?.tls;
 
 
 /** A real TLS server on loopback serving one certificate (with the CA appended, as servers usually send it). */
@@ -49,7 +48,9 @@ async function tlsServer(pair: { cert: string; key: string }, options: tls.TlsOp
   };
 }
 
-describe('TLS through the tcp probe, against Node TLS servers', { skip: certs ? false : NO_SERVICES }, () => {
+describe('TLS through the tcp probe, against Node TLS servers', { skip: services ? false : NO_SERVICES }, () => {
+  // The callback runs only when the suite is not skipped, that is with the services.
+  const certs = services!.tls;
   const check = async (pair: { cert: string; key: string }, host: string, tlsOptions: ProbeTls, timeoutMs = 5000) => {
     const server = await tlsServer(pair);
     try {
@@ -60,7 +61,6 @@ describe('TLS through the tcp probe, against Node TLS servers', { skip: certs ? 
   };
 
   it('verify-full by a name in the certificate: success with the full report', async () => {
-    if (!certs) return;
     const result = await check(certs.server, 'localhost', { mode: 'verify-full', ca: [pem(certs.ca.pem)] });
     assert.equal(result.success, true, result.error_msg);
     assert.deepEqual(result.tls, expectedReport(certs.server.cert));
@@ -73,7 +73,6 @@ describe('TLS through the tcp probe, against Node TLS servers', { skip: certs ? 
   });
 
   it('verify-full by an IP the certificate does not name: TLS_HOSTNAME_MISMATCH, with the report; verify-ca: success', async () => {
-    if (!certs) return;
     const full = await check(certs.server, '127.0.0.1', { mode: 'verify-full', ca: [pem(certs.ca.pem)] });
     assert.equal(full.error_code, ItemErrorCode.TLS_HOSTNAME_MISMATCH);
     assert.equal(full.error_msg, 'the server certificate is for DNS:localhost, not 127.0.0.1');
@@ -84,21 +83,18 @@ describe('TLS through the tcp probe, against Node TLS servers', { skip: certs ? 
   });
 
   it('verify-full by an IP in the certificate\'s IP SANs: success', async () => {
-    if (!certs) return;
     const result = await check(certs.server_ip, '127.0.0.1', { mode: 'verify-full', ca: [pem(certs.ca.pem)] });
     assert.equal(result.success, true, result.error_msg);
     assert.deepEqual(result.tls?.subject_alt_names, ['DNS:localhost', 'IP:127.0.0.1']);
   });
 
   it('a certificate for another name: TLS_HOSTNAME_MISMATCH naming it', async () => {
-    if (!certs) return;
     const result = await check(certs.wrong_name, 'localhost', { mode: 'verify-full', ca: [pem(certs.ca.pem)] });
     assert.equal(result.error_code, ItemErrorCode.TLS_HOSTNAME_MISMATCH);
     assert.equal(result.error_msg, 'the server certificate is for DNS:wrong.example, not localhost');
   });
 
   it('the wrong CA: TLS_CERT_UNTRUSTED', async () => {
-    if (!certs) return;
     const result = await check(certs.server, 'localhost', { mode: 'verify-full', ca: [pem(certs.other_ca.pem)] });
     assert.equal(result.error_code, ItemErrorCode.TLS_CERT_UNTRUSTED);
     assert.equal(
@@ -109,7 +105,6 @@ describe('TLS through the tcp probe, against Node TLS servers', { skip: certs ? 
   });
 
   it('the server certificate uploaded instead of its CA: TLS_CERT_UNTRUSTED saying so', async () => {
-    if (!certs) return;
     const result = await check(certs.server, 'localhost', { mode: 'verify-full', ca: [pem(certs.server.cert)] });
     assert.equal(result.error_code, ItemErrorCode.TLS_CERT_UNTRUSTED);
     assert.equal(
@@ -119,7 +114,6 @@ describe('TLS through the tcp probe, against Node TLS servers', { skip: certs ? 
   });
 
   it('a self-signed certificate: TLS_CERT_UNTRUSTED; under require (no CA): success with a warning', async () => {
-    if (!certs) return;
     const verified = await check(certs.self_signed, 'localhost', { mode: 'verify-ca', ca: [pem(certs.ca.pem)] });
     assert.equal(verified.error_code, ItemErrorCode.TLS_CERT_UNTRUSTED);
     assert.equal(verified.error_msg, 'the server certificate (CN=localhost, O=conncheck tests) is self-signed and not trusted by the CA given in ssl_cert_key (DEPTH_ZERO_SELF_SIGNED_CERT)');
@@ -132,14 +126,12 @@ describe('TLS through the tcp probe, against Node TLS servers', { skip: certs ? 
   });
 
   it('verify-ca without a CA uses the system store, which does not hold the test CA: TLS_CERT_UNTRUSTED', async () => {
-    if (!certs) return;
     const result = await check(certs.server, 'localhost', { mode: 'verify-ca' });
     assert.equal(result.error_code, ItemErrorCode.TLS_CERT_UNTRUSTED);
     assert.match(result.error_msg ?? '', /is not signed by any CA in the system store \(give the CA in ssl_cert_key\) \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)$/);
   });
 
   it('an expired certificate: TLS_CERT_EXPIRED with its date, even from the right CA', async () => {
-    if (!certs) return;
     const result = await check(certs.expired, 'localhost', { mode: 'verify-full', ca: [pem(certs.ca.pem)] });
     assert.equal(result.error_code, ItemErrorCode.TLS_CERT_EXPIRED);
     assert.equal(result.error_msg, 'the server certificate (CN=localhost, O=conncheck tests) expired on 2021-01-01T00:00:00.000Z (CERT_HAS_EXPIRED)');
@@ -148,7 +140,6 @@ describe('TLS through the tcp probe, against Node TLS servers', { skip: certs ? 
   });
 
   it('a certificate expiring within the warning threshold: success with a warning', async () => {
-    if (!certs) return;
     const report = expectedReport(certs.server.cert);
     const result = await check(certs.server, 'localhost', { mode: 'verify-full', ca: [pem(certs.ca.pem)], expiryWarningDays: 400 });
     assert.equal(result.success, true, result.error_msg);
@@ -194,7 +185,6 @@ describe('TLS through the tcp probe, against Node TLS servers', { skip: certs ? 
   });
 
   it('a server that only speaks TLS 1.2 is reported as such', async () => {
-    if (!certs) return;
     const server = await tlsServer(certs.server, { maxVersion: 'TLSv1.2' });
     try {
       const result = await run(tcpProbe, target('tcp', 'localhost', server.port, { tls: { mode: 'verify-full', ca: [pem(certs.ca.pem)] } }));

@@ -77,6 +77,11 @@ export function pgAuth(request: number, extra: Buffer = Buffer.alloc(0)): Buffer
   return pgMessage('R', Buffer.concat([code, extra]));
 }
 
+/** AuthenticationSASL offering `mechanisms`. */
+export function pgSasl(...mechanisms: string[]): Buffer {
+  return pgAuth(10, Buffer.from(`${mechanisms.map((m) => `${m}\0`).join('')}\0`, 'latin1'));
+}
+
 /** An ErrorResponse with the fields the probe reads: severity, SQLSTATE, message and routine. */
 export function pgError(sqlstate: string, message: string, routine: string): Buffer {
   const fields = [`SFATAL`, `VFATAL`, `C${sqlstate}`, `M${message}`, `R${routine}`].map((f) => `${f}\0`).join('');

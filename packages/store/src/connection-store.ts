@@ -3,7 +3,7 @@
 // task. Must not: schedule checks (BullMQ job schedulers, in the apps) or probe anything.
 
 import { randomUUID } from 'node:crypto';
-import { type HostMapping, type ItemSecrets, type ItemSpec, type SecretBox, TASK_TYPES } from '@conncheck/core';
+import { type HostMapping, type ItemSecrets, type ItemSpec, type SecretBox, type Stage, TASK_TYPES } from '@conncheck/core';
 import type { Redis } from 'ioredis';
 import type { StoreKeys } from './keys.js';
 import { NameTakenError } from './name-taken-error.js';
@@ -20,7 +20,7 @@ export interface ConnectionCheckResult {
   error_code: string | null;
   error_msg: string | null;
   duration_ms: number | null;
-  stages: unknown[];
+  stages: Stage[];
   finished_at: string | null;
 }
 

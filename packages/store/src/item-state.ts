@@ -3,8 +3,10 @@
 
 import {
   type CheckItem,
+  type ItemOutcome,
   type ItemSpec,
   type ItemStatus,
+  type ServerInfo,
   type Task,
   type TaskHeader,
   type TaskStatus,
@@ -30,25 +32,14 @@ export interface ItemState {
   duration_ms?: number;
   stages?: CheckItem['stages'];
   address?: string;
-  server?: { product: string; version: string };
+  server?: ServerInfo;
   tls?: CheckItem['tls'];
   cluster?: Record<string, unknown>;
   warnings?: string[];
 }
 
-/** A finished probe, as the worker hands it to the store. */
-export interface ItemOutcome {
-  success: boolean;
-  error_code?: string;
-  error_msg?: string;
-  duration_ms: number;
-  stages: CheckItem['stages'];
-  address?: string;
-  server?: { product: string; version: string };
-  tls?: CheckItem['tls'];
-  cluster?: Record<string, unknown>;
-  warnings?: string[];
-}
+/** A finished probe, as the worker hands it to the store (defined in core, with the rest of a result's vocabulary). */
+export type { ItemOutcome };
 
 export const INITIAL_ITEM_STATE: ItemState = { status: 'pending', attempts: 0 };
 

@@ -4,7 +4,7 @@
 
 import { isIP } from 'node:net';
 import Type from 'typebox';
-import { ApiError, ApiErrorCode, BatchJob, ErrorBody, POOL_NAME_PATTERN, buildItems } from '@conncheck/core';
+import { ApiError, ApiErrorCode, BatchJob, ErrorBody, POOL_NAME_PATTERN, StageView, buildItems } from '@conncheck/core';
 import { ConnectionStore, NameTakenError, type SavedConnection } from '@conncheck/store';
 import type { ApiDeps, ApiInstance } from '../deps.js';
 import { ProjectId, ProjectParams, bodyErrors } from '../params.js';
@@ -50,7 +50,7 @@ const LastCheck = Type.Object({
   error_code: Type.Union([Type.String(), Type.Null()]),
   error_msg: Type.Union([Type.String(), Type.Null()]),
   duration_ms: Type.Union([Type.Number(), Type.Null()]),
-  stages: Type.Array(Type.Object({}, { additionalProperties: true })),
+  stages: Type.Array(StageView),
   finished_at: Type.Union([Type.String(), Type.Null()]),
 });
 const QueueInfo = Type.Object({
@@ -302,7 +302,7 @@ async function present(connection: SavedConnection, registry: ApiDeps['registry'
       err_msg: q.err_msg,
       update_time: q.update_time,
       create_time: q.create_time,
-      ...(q.last ? { last_check: { ...q.last, stages: Array.isArray(q.last.stages) ? (q.last.stages as Record<string, unknown>[]) : [] } } : {}),
+      ...(q.last ? { last_check: { ...q.last, stages: Array.isArray(q.last.stages) ? q.last.stages : [] } } : {}),
       ...(live && q.status === 'CREATING' && !live.has(q.name) ? { waiting: `no live worker serves pool "${q.name}"; the first check runs when one starts` } : {}),
     })),
     elastic_resource_pools: [],
