@@ -3,9 +3,10 @@
 // Must not: let kafkajs open a connection itself (kafka-link.ts dials every one), retry, or outlive the deadline.
 
 import { isIP, type Socket } from 'node:net';
-import kafkajs, { type Admin, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { Admin, LogEntry, SASLOptions } from 'kafkajs';
 import { hostPort, isSaslProtocol, isTlsProtocol, ItemErrorCode, kafkaSslMode } from '@conncheck/core';
 import type { Dialed } from './dial.js';
+import { loadDriver, loadedDriver } from './drivers.js';
 import { brokerFailure, explainClient, explainRecord, type KafkaRequest, kafkaWording } from './kafka-errors.js';
 import { BrokerDeadline, KafkaLinks, type LinkRecord } from './kafka-link.js';
 import {
@@ -19,12 +20,13 @@ import { plannedStages } from './stage-recorder.js';
 import { abortable, subDeadline, type SubDeadline } from './step-context.js';
 import type { Endpoint, KafkaSettings, Probe, ProbeContext, ProbeResult, ProbeTarget, ProbeTls, ServerInfo, TlsReport } from './types.js';
 
-const { Kafka, logLevel } = kafkajs;
-
 /** Advertised brokers are checked at most this many at a time. */
 const BROKER_CHECKS_AT_ONCE = 8;
 
-export const kafkaProbe: Probe = (target, ctx) => new KafkaCheck(target, ctx).run();
+export const kafkaProbe: Probe = async (target, ctx) => {
+  await loadDriver('kafkajs');
+  return new KafkaCheck(target, ctx).run();
+};
 
 interface BrokerStatus {
   broker: AdvertisedBroker;
@@ -171,6 +173,7 @@ class KafkaCheck {
     }
     const timeoutMs = Math.max(1, this.ctx.deadline - Date.now()) + 5000;
     const logger = this.ctx.logger;
+    const { Kafka, logLevel } = loadedDriver('kafkajs');
     const kafka = new Kafka({
       clientId: 'conncheck',
       brokers: [`${host}:${endpoint.port}`],

@@ -2,17 +2,7 @@
 // failures. Must not: match on message text, or open connections.
 
 import { ItemErrorCode as Code } from '@conncheck/core';
-import {
-  BSON,
-  MongoCompatibilityError,
-  MongoError,
-  MongoMissingCredentialsError,
-  MongoNetworkError,
-  MongoNetworkTimeoutError,
-  MongoParseError,
-  MongoServerError,
-  MongoUnexpectedServerResponseError,
-} from 'mongodb';
+import { loadedDriver } from './drivers.js';
 import { fromNodeError } from './node-errors.js';
 import { ProbeFailure } from './probe-result.js';
 import { serverText } from './server-text.js';
@@ -41,6 +31,8 @@ const MONGO_SERVER_CODES: Readonly<Record<number, Code>> = {
  * the deepest error we know, and that one is mapped. Never throws.
  */
 export function fromMongoError(err: unknown): ProbeFailure {
+  const { BSON, MongoCompatibilityError, MongoMissingCredentialsError, MongoNetworkError, MongoNetworkTimeoutError, MongoParseError, MongoServerError, MongoUnexpectedServerResponseError } =
+    loadedDriver('mongodb');
   const root = mongoRootCause(err);
   if (root instanceof ProbeFailure) return root;
   const message = serverText(root instanceof Error ? root.message : String(root));
@@ -70,6 +62,7 @@ export function fromMongoError(err: unknown): ProbeFailure {
 
 /** Follows `reason` (topology description) and `cause` down to the error that names what went wrong. */
 export function mongoRootCause(err: unknown): unknown {
+  const { MongoError, MongoNetworkError } = loadedDriver('mongodb');
   let current = err;
   for (let depth = 0; depth < 8; depth++) {
     if (!(current instanceof MongoError)) return current;

@@ -4,10 +4,11 @@
 // other than the driver's handshake, ping, buildInfo, listDatabases (no credentials given) and the auth diagnosis.
 
 import type { Socket } from 'node:net';
-import { MongoClient, MongoServerError, type Document, type ServerHeartbeatFailedEvent, type ServerHeartbeatSucceededEvent } from 'mongodb';
+import type { Document, MongoClient, ServerHeartbeatFailedEvent, ServerHeartbeatSucceededEvent } from 'mongodb';
 import { ItemErrorCode } from '@conncheck/core';
 import { dialTcp, reach, type Dialed } from './dial.js';
 import { DriverRelay } from './driver-relay.js';
+import { loadDriver, loadedDriver } from './drivers.js';
 import { fromMongoError, mongoRootCause } from './mongodb-errors.js';
 import { normalizeAddress } from './network-policy.js';
 import { fromNodeError, timedOut } from './node-errors.js';
@@ -49,6 +50,7 @@ interface Facts extends Findings {
 }
 
 export const mongodbProbe: Probe = async (target, ctx) => {
+  await loadDriver('mongodb');
   ctx.stages.plan(plannedStages({ tls: Boolean(target.tls) }));
   const facts: Facts = { warnings: [] };
   const session: Session = { clients: [] };
@@ -138,7 +140,7 @@ async function check(target: ProbeTarget, ctx: ProbeContext, session: Session, f
  */
 function newClient(relay: DriverRelay, target: ProbeTarget, ctx: ProbeContext, credentials: boolean): MongoClient {
   const outlive = Math.max(0, ctx.deadline - Date.now()) + 5000;
-  return new MongoClient(`mongodb://${encodeURIComponent(relay.path)}/?directConnection=true`, {
+  return new (loadedDriver('mongodb').MongoClient)(`mongodb://${encodeURIComponent(relay.path)}/?directConnection=true`, {
     // SCRAM: without authMechanism the driver asks the server (saslSupportedMechs) and uses SCRAM-SHA-256 where the
     // user has it, else SCRAM-SHA-1. It never falls back to a mechanism that sends the password in clear.
     ...(credentials ? { auth: { username: target.user ?? '', password: target.password ?? '' }, authSource: authDatabase(target) } : {}),
@@ -201,7 +203,7 @@ async function buildInfo(client: MongoClient, call: Call, facts: Facts): Promise
     info = await call(client.db('admin').command({ buildInfo: 1 }));
   } catch (err) {
     // Only a server's refusal is tolerated: the version is a nice-to-have, the check itself worked.
-    if (!(err instanceof MongoServerError)) throw err;
+    if (!(err instanceof loadedDriver('mongodb').MongoServerError)) throw err;
     facts.warnings.push(`the server refused buildInfo, so its version is unknown: ${serverText(err.message)}`);
     return undefined;
   }
@@ -227,7 +229,7 @@ async function checkOpenAccess(client: MongoClient, call: Call, facts: Facts): P
     await call(client.db('admin').command({ listDatabases: 1, nameOnly: true }));
     facts.warnings.push('no db_user given: the server let an unauthenticated client list its databases (access control is off)');
   } catch (err) {
-    if (!(err instanceof MongoServerError)) throw err;
+    if (!(err instanceof loadedDriver('mongodb').MongoServerError)) throw err;
     if (err.code === 13 || err.code === 18) {
       throw new ProbeFailure(
         ItemErrorCode.AUTH_FAILED,
@@ -363,7 +365,7 @@ async function explain(err: unknown, target: ProbeTarget, ctx: ProbeContext, ses
   // The driver's text names the relay's socket path where it means the server: the only address it knows.
   failure = new ProbeFailure(failure.code, failure.what.split(relay.path).join(dialed.address), failure.tls, failure.causes);
   if (!timeForDiagnosis(ctx)) return failure;
-  const loginRefused = root instanceof MongoServerError && (root.code === 18 || root.code === 11);
+  const loginRefused = root instanceof loadedDriver('mongodb').MongoServerError && (root.code === 18 || root.code === 11);
   if (loginRefused && target.user !== undefined) return diagnoseLogin(failure, target, ctx, session);
   if (failure.code === ItemErrorCode.CONNECTION_RESET && !relay.answered) {
     // A server that only accepts TLS closes a plain-text connection without a word; one TLS handshake tells.

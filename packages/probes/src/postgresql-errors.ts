@@ -2,7 +2,7 @@
 // Must not: match on message text where a code exists, or open connections.
 
 import { ItemErrorCode as Code } from '@conncheck/core';
-import pg from 'pg';
+import { loadedDriver } from './drivers.js';
 import { fromNodeError } from './node-errors.js';
 import { ProbeFailure } from './probe-result.js';
 import { serverText } from './server-text.js';
@@ -41,7 +41,7 @@ const PG_SQLSTATES: Readonly<Record<string, Code>> = {
  * localised, unlike the message): pg_hba refusals come from ClientAuthentication.
  */
 export function fromPgServerError(err: unknown): ProbeFailure | undefined {
-  if (!(err instanceof pg.DatabaseError) || typeof err.code !== 'string') return undefined;
+  if (!(err instanceof loadedDriver('pg').DatabaseError) || typeof err.code !== 'string') return undefined;
   const sqlstate = err.code;
   let code = PG_SQLSTATES[sqlstate];
   if (sqlstate === '28000') {

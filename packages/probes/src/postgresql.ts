@@ -3,9 +3,10 @@
 // ~/.pgpass, or run other SQL.
 
 import type { Socket } from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
 import { ItemErrorCode } from '@conncheck/core';
 import { dialTcp, resolveTarget, type Dialed } from './dial.js';
+import { loadDriver, loadedDriver } from './drivers.js';
 import { fromNodeError } from './node-errors.js';
 import { fromPgError } from './postgresql-errors.js';
 import { failureResult, ProbeFailure, successResult } from './probe-result.js';
@@ -33,6 +34,7 @@ interface Session {
 }
 
 export const postgresqlProbe: Probe = async (target, ctx) => {
+  await loadDriver('pg');
   ctx.stages.plan(plannedStages({ tls: Boolean(target.tls) }));
   const { host, port } = singleEndpoint(target);
   let address: string | undefined;
@@ -167,7 +169,7 @@ function startSession(dialed: Dialed, stream: Socket, target: ProbeTarget, ctx: 
     guardReplies(socket, { expected: EXPECTED, judge: judgeFirstMessage, onGreeting: () => undefined, onFailure: reject });
     socket.once('end', () => (serverClosed = true));
 
-    const client = new pg.Client({
+    const client = new (loadedDriver('pg').Client)({
       // host is the address we validated and connected to, never the name: pg must not resolve anything.
       host: remote.address,
       port: dialed.port,

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 import { ItemErrorCode } from '@conncheck/core';
+import { loadDriver } from '../src/drivers.js';
 import { fromMongoError } from '../src/mongodb-errors.js';
 import { judgeMongoReply, parseHostPort, serverInfoFromBuildInfo, type MemberReport } from '../src/mongodb.js';
 import { mongodbProbe } from '../src/mongodb.js';
@@ -36,6 +37,8 @@ const seedList = (dbType: ProbeTarget['dbType'], hosts: [string, number][], extr
 });
 
 describe('mongodb probe helpers', () => {
+  // The error mapping reads the driver's classes, which the probe loads on its first run.
+  before(() => loadDriver('mongodb'));
   it('parses the member names hello lists', () => {
     assert.deepEqual(parseHostPort('db-1.internal:27018'), { host: 'db-1.internal', port: 27018 });
     assert.deepEqual(parseHostPort('10.0.0.5'), { host: '10.0.0.5', port: 27017 });
