@@ -92,11 +92,15 @@ async function startService(mode: 'npm start' | 'start:api + start:worker' | 'st
   await waitUntilReady(base, procs[0]!, 120_000);
   if (worker && mode !== 'npm start') {
     // The worker registers itself in the pools view once it takes jobs.
-    await waitFor(async () => {
-      if (worker!.child.exitCode !== null) throw new Error(`the worker exited: ${worker!.output()}`);
-      const pools = (await (await fetch(`${base}/v1/bench/pools`)).json()) as { pools: { workers: unknown[] }[] };
-      return pools.pools.some((p) => p.workers.length > 0) ? true : undefined;
-    }, 120_000, 'the worker to join its pool');
+    await waitFor(
+      async () => {
+        if (worker.child.exitCode !== null) throw new Error(`the worker exited: ${worker.output()}`);
+        const pools = (await (await fetch(`${base}/v1/bench/pools`)).json()) as { pools: { workers: unknown[] }[] };
+        return pools.pools.some((p) => p.workers.length > 0) ? true : undefined;
+      },
+      120_000,
+      'the worker to join its pool',
+    );
   }
   return {
     mode,
@@ -116,7 +120,11 @@ async function startService(mode: 'npm start' | 'start:api + start:worker' | 'st
 const serviceCpu = (service: Service): number => service.procs.reduce((sum, p) => sum + groupCpu(p.child.pid!), 0);
 
 async function post(base: string, jobs: unknown[]): Promise<string> {
-  const res = await fetch(`${base}/v3/bench/jobs/batch-connection`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) });
+  const res = await fetch(`${base}/v3/bench/jobs/batch-connection`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jobs }),
+  });
   if (res.status !== 202) throw new Error(`submit failed: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { check_id: string }).check_id;
 }
@@ -141,7 +149,14 @@ async function waitEnd(base: string, checkId: string, items = true): Promise<Tas
 // 1. A single check
 
 const { mariadb } = services;
-const mysqlJob = { id: 'mysql', db_type: 'mysql', ip: mariadb.host, db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: mariadb.users.main.password };
+const mysqlJob = {
+  id: 'mysql',
+  db_type: 'mysql',
+  ip: mariadb.host,
+  db_port: mariadb.port,
+  db_user: mariadb.users.main.user,
+  db_password: mariadb.users.main.password,
+};
 
 async function bareMysql(): Promise<number> {
   const started = performance.now();
@@ -218,7 +233,15 @@ async function singleCheck(mode: 'npm start' | 'start:api + start:worker'): Prom
     const overhead = median(ours.map((o) => o.total)) - median(bare);
     console.log(`\n1. single MySQL check, ${mode}: ${SINGLE_RUNS} of each, interleaved`);
     console.log(`   bare mysql2 connect+ping+end   median ${fmt(median(bare), 2)} ms (p90 ${fmt(percentile(bare, 0.9), 2)})`);
-    console.log(`   conncheck submit → answer      median ${col('total')} ms (p90 ${fmt(percentile(ours.map((o) => o.total), 0.9), 2)})`);
+    console.log(
+      `   conncheck submit → answer      median ${col('total')} ms (p90 ${fmt(
+        percentile(
+          ours.map((o) => o.total),
+          0.9,
+        ),
+        2,
+      )})`,
+    );
     console.log(
       `   where it goes (medians, ms): submit round trip ${col('submit')}, created → started ${col('queued')}, probe ${col('probe')}, ` +
         `result recorded ${col('recorded')}, end → answer ${col('answered')}`,
@@ -262,12 +285,16 @@ async function throughput(): Promise<void> {
     const t0 = performance.now();
     const ids = await Promise.all(
       Array.from({ length: submissions }, (_, s) =>
-        post(service.base, Array.from({ length: perSubmission }, (_, i) => ({ id: `t${s}-${i}`, db_type: 'tcp', ip: '127.0.0.1', db_port: targetPort }))),
+        post(
+          service.base,
+          Array.from({ length: perSubmission }, (_, i) => ({ id: `t${s}-${i}`, db_type: 'tcp', ip: '127.0.0.1', db_port: targetPort })),
+        ),
       ),
     );
     const tasks = await Promise.all(ids.map((id) => waitEnd(service.base, id, false)));
     const ms = performance.now() - t0;
-    for (const task of tasks) if (task.summary.succeeded !== perSubmission) throw new Error(`only ${task.summary.succeeded} of ${perSubmission} items succeeded`);
+    for (const task of tasks)
+      if (task.summary.succeeded !== perSubmission) throw new Error(`only ${task.summary.succeeded} of ${perSubmission} items succeeded`);
     const total = perSubmission * submissions;
     return { rate: total / (ms / 1000), cpu: (serviceCpu(service) - cpu0) / total, commands: (await redisCommands(redis)) / total };
   };
@@ -278,7 +305,9 @@ async function throughput(): Promise<void> {
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: submissions }, (_, s) =>
-        bareQueue.addBulk(Array.from({ length: perSubmission }, (_, i) => ({ name: 'tcp', data: { i: s * perSubmission + i }, opts: { removeOnComplete: true } }))),
+        bareQueue.addBulk(
+          Array.from({ length: perSubmission }, (_, i) => ({ name: 'tcp', data: { i: s * perSubmission + i }, opts: { removeOnComplete: true } })),
+        ),
       ),
     );
     await bareWorker.next();
@@ -298,10 +327,15 @@ async function throughput(): Promise<void> {
       await connectLoop();
     }
     const rows: { bare: Awaited<ReturnType<typeof bare>>; ours: Awaited<ReturnType<typeof ours>>; loop: number }[] = [];
-    console.log(`\n2. throughput: ${ITEMS} tcp items (${submissions} submissions of ${perSubmission}), concurrency ${CONCURRENCY}, start:api + start:worker; ${ROUNDS} rounds`);
+    console.log(
+      `\n2. throughput: ${ITEMS} tcp items (${submissions} submissions of ${perSubmission}), concurrency ${CONCURRENCY}, start:api + start:worker; ${ROUNDS} rounds`,
+    );
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate the order so drift in the machine's load hits every side alike.
-      const row = round % 2 === 0 ? { bare: await bare(), ours: await ours(), loop: await connectLoop() } : { loop: await connectLoop(), ours: await ours(), bare: await bare() };
+      const row =
+        round % 2 === 0
+          ? { bare: await bare(), ours: await ours(), loop: await connectLoop() }
+          : { loop: await connectLoop(), ours: await ours(), bare: await bare() };
       rows.push(row);
       console.log(
         `   round ${round + 1}: connect loop ${fmt(row.loop, 0)}/s; bare BullMQ ${fmt(row.bare.rate, 0)} items/s (${fmt(row.bare.cpu, 0)} µs CPU, ${fmt(row.bare.commands, 1)} Redis commands per item); ` +
@@ -357,10 +391,15 @@ async function submissions(): Promise<void> {
     const rows: { ours: Awaited<ReturnType<typeof load>>; bare: Awaited<ReturnType<typeof load>> }[] = [];
     console.log(`\n3. submissions: POST of a 1-item batch, autocannon with 10 connections, ${SUBMIT_SECONDS} s per side, start:api alone; 2 rounds`);
     for (let round = 0; round < 2; round++) {
-      const row = round === 0 ? { bare: await load(bareUrl, SUBMIT_SECONDS), ours: await load(oursUrl, SUBMIT_SECONDS) } : { ours: await load(oursUrl, SUBMIT_SECONDS), bare: await load(bareUrl, SUBMIT_SECONDS) };
+      const row =
+        round === 0
+          ? { bare: await load(bareUrl, SUBMIT_SECONDS), ours: await load(oursUrl, SUBMIT_SECONDS) }
+          : { ours: await load(oursUrl, SUBMIT_SECONDS), bare: await load(bareUrl, SUBMIT_SECONDS) };
       if (row.ours.non2xx > 0 || row.bare.non2xx > 0) throw new Error(`non-2xx answers under load: conncheck ${row.ours.non2xx}, bare ${row.bare.non2xx}`);
       rows.push(row);
-      console.log(`   round ${round + 1}: bare Fastify + BullMQ add ${fmt(row.bare.rate, 0)} req/s (p99 ${row.bare.p99} ms); conncheck ${fmt(row.ours.rate, 0)} req/s (p99 ${row.ours.p99} ms)`);
+      console.log(
+        `   round ${round + 1}: bare Fastify + BullMQ add ${fmt(row.bare.rate, 0)} req/s (p99 ${row.bare.p99} ms); conncheck ${fmt(row.ours.rate, 0)} req/s (p99 ${row.ours.p99} ms)`,
+      );
     }
     const ratio = median(rows.map((r) => r.ours.rate / r.bare.rate));
     verdicts.push({
@@ -384,13 +423,29 @@ async function submissions(): Promise<void> {
 async function inFlight(): Promise<void> {
   const { child: silent, ready } = await startChild('target', ['silent']);
   const port = ready.port as number;
-  const service = await startService('start:api + start:worker', { CONNCHECK_WORKER_CONCURRENCY: String(IN_FLIGHT), CONNCHECK_MAX_PENDING_ITEMS: String(IN_FLIGHT * 2) });
+  const service = await startService('start:api + start:worker', {
+    CONNCHECK_WORKER_CONCURRENCY: String(IN_FLIGHT),
+    CONNCHECK_MAX_PENDING_ITEMS: String(IN_FLIGHT * 2),
+  });
   const batches = Math.ceil(IN_FLIGHT / 1000);
   try {
     const rssBefore = serviceRss(service.worker!.child.pid!);
     const ids: string[] = [];
     for (let b = 0; b < batches; b++) {
-      ids.push(await post(service.base, Array.from({ length: Math.min(1000, IN_FLIGHT - b * 1000) }, (_, i) => ({ id: `s${b}-${i}`, db_type: 'mysql', ip: '127.0.0.1', db_port: port, db_user: 'bench', db_password: 'bench-password', timeout_ms: IN_FLIGHT_TIMEOUT_MS }))));
+      ids.push(
+        await post(
+          service.base,
+          Array.from({ length: Math.min(1000, IN_FLIGHT - b * 1000) }, (_, i) => ({
+            id: `s${b}-${i}`,
+            db_type: 'mysql',
+            ip: '127.0.0.1',
+            db_port: port,
+            db_user: 'bench',
+            db_password: 'bench-password',
+            timeout_ms: IN_FLIGHT_TIMEOUT_MS,
+          })),
+        ),
+      );
     }
     let maxRss = rssBefore;
     let maxRunning = 0;
@@ -425,13 +480,40 @@ async function inFlight(): Promise<void> {
     const firstStart = Math.min(...items.map((i) => Date.parse(i.started_at!)));
     const lastStart = Math.max(...items.map((i) => Date.parse(i.started_at!)));
     const p99 = percentile(latencies, 0.99);
-    console.log(`\n4. ${IN_FLIGHT} MySQL checks against a silent server (it accepts and never sends its greeting), timeout ${IN_FLIGHT_TIMEOUT_MS / 1000} s, one worker process (concurrency ${IN_FLIGHT})`);
-    console.log(`   most running at once ${maxRunning}; all started within ${fmt((lastStart - firstStart) / 1000, 1)} s; started → finished ${fmt(Math.min(...spans) / 1000, 2)}–${fmt(Math.max(...spans) / 1000, 2)} s`);
+    console.log(
+      `\n4. ${IN_FLIGHT} MySQL checks against a silent server (it accepts and never sends its greeting), timeout ${IN_FLIGHT_TIMEOUT_MS / 1000} s, one worker process (concurrency ${IN_FLIGHT})`,
+    );
+    console.log(
+      `   most running at once ${maxRunning}; all started within ${fmt((lastStart - firstStart) / 1000, 1)} s; started → finished ${fmt(Math.min(...spans) / 1000, 2)}–${fmt(Math.max(...spans) / 1000, 2)} s`,
+    );
     console.log(`   items not ended as TIMEOUT at their deadline (+1 s): ${late.length}`);
-    console.log(`   worker RSS ${fmt(rssBefore / 2 ** 20, 0)} MB idle, ${fmt(maxRss / 2 ** 20, 0)} MB at most; GET of a task (summary) during the load: p50 ${fmt(percentile(latencies, 0.5), 1)} ms, p99 ${fmt(p99, 1)} ms over ${latencies.length}`);
-    verdicts.push({ measure: `${IN_FLIGHT} in flight: worker RSS`, baseline: `${fmt(rssBefore / 2 ** 20, 0)} MB idle`, conncheck: `${fmt(maxRss / 2 ** 20, 0)} MB`, result: `${fmt(maxRss / 2 ** 20, 0)} MB`, target: '< 300 MB', met: maxRss < 300 * 2 ** 20 });
-    verdicts.push({ measure: `${IN_FLIGHT} in flight: ended at deadline`, baseline: '–', conncheck: `${items.length - late.length} of ${items.length}`, result: `${late.length} late`, target: 'all', met: late.length === 0 && maxRunning >= IN_FLIGHT * 0.9 });
-    verdicts.push({ measure: `${IN_FLIGHT} in flight: GET p99`, baseline: '–', conncheck: `${fmt(p99, 1)} ms`, result: `${fmt(p99, 1)} ms`, target: '< 50 ms', met: p99 < 50 });
+    console.log(
+      `   worker RSS ${fmt(rssBefore / 2 ** 20, 0)} MB idle, ${fmt(maxRss / 2 ** 20, 0)} MB at most; GET of a task (summary) during the load: p50 ${fmt(percentile(latencies, 0.5), 1)} ms, p99 ${fmt(p99, 1)} ms over ${latencies.length}`,
+    );
+    verdicts.push({
+      measure: `${IN_FLIGHT} in flight: worker RSS`,
+      baseline: `${fmt(rssBefore / 2 ** 20, 0)} MB idle`,
+      conncheck: `${fmt(maxRss / 2 ** 20, 0)} MB`,
+      result: `${fmt(maxRss / 2 ** 20, 0)} MB`,
+      target: '< 300 MB',
+      met: maxRss < 300 * 2 ** 20,
+    });
+    verdicts.push({
+      measure: `${IN_FLIGHT} in flight: ended at deadline`,
+      baseline: '–',
+      conncheck: `${items.length - late.length} of ${items.length}`,
+      result: `${late.length} late`,
+      target: 'all',
+      met: late.length === 0 && maxRunning >= IN_FLIGHT * 0.9,
+    });
+    verdicts.push({
+      measure: `${IN_FLIGHT} in flight: GET p99`,
+      baseline: '–',
+      conncheck: `${fmt(p99, 1)} ms`,
+      result: `${fmt(p99, 1)} ms`,
+      target: '< 50 ms',
+      met: p99 < 50,
+    });
   } finally {
     await service.close();
     silent.stop();

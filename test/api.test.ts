@@ -80,7 +80,13 @@ describe('API', () => {
       ['ssl_link not boolean', job({ ssl_link: 'yes' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_link: must be boolean'],
       ['timeout too long', job({ timeout_ms: 60001 }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].timeout_ms: must be <= 60000'],
       ['timeout too short', job({ timeout_ms: 10 }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].timeout_ms: must be >= 100'],
-      ['ssl_mode without ssl_link', job({ ssl_mode: 'verify-ca' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_mode: needs ssl_link true (without it the check does not use TLS)'],
+      [
+        'ssl_mode without ssl_link',
+        job({ ssl_mode: 'verify-ca' }),
+        400,
+        'CC.INVALID_PARAMETER',
+        'jobs[0].ssl_mode: needs ssl_link true (without it the check does not use TLS)',
+      ],
       ['certificate not base64', job({ ssl_link: true, ssl_cert_key: 'not*base64' }), 400, 'CC.CERT_NOT_BASE64', 'jobs[0].ssl_cert_key: is not valid base64'],
       [
         'certificate sent as PEM text',
@@ -118,18 +124,65 @@ describe('API', () => {
         'jobs[0].ssl_cert_password: the PKCS#12 file needs a password, and none was given',
       ],
       ['bad ssl_mode', job({ ssl_mode: 'prefer' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_mode: must be one of require, verify-ca, verify-full'],
-      ['checksum not hex', job({ ssl_cert_check_sum: 'abc' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ssl_cert_check_sum: must match pattern "^[0-9a-fA-F]{64}$"'],
-      ['unknown db_type', job({ db_type: 'sybase' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].db_type: unknown db_type "sybase"; expected one of mysql, postgresql, mongodb, oracle, kafka, tcp'],
-      ['oracle', job({ db_type: 'oracle' }), 400, 'CC.UNSUPPORTED_DB_TYPE', 'jobs[0].db_type: db_type "oracle" is recognised but this conncheck version has no probe for it'],
+      [
+        'checksum not hex',
+        job({ ssl_cert_check_sum: 'abc' }),
+        400,
+        'CC.INVALID_PARAMETER',
+        'jobs[0].ssl_cert_check_sum: must match pattern "^[0-9a-fA-F]{64}$"',
+      ],
+      [
+        'unknown db_type',
+        job({ db_type: 'sybase' }),
+        400,
+        'CC.INVALID_PARAMETER',
+        'jobs[0].db_type: unknown db_type "sybase"; expected one of mysql, postgresql, mongodb, oracle, kafka, tcp',
+      ],
+      [
+        'oracle',
+        job({ db_type: 'oracle' }),
+        400,
+        'CC.UNSUPPORTED_DB_TYPE',
+        'jobs[0].db_type: db_type "oracle" is recognised but this conncheck version has no probe for it',
+      ],
       ['mysql without user', withoutField('db_user'), 400, 'CC.MISSING_FIELD', 'jobs[0].db_user: is required for db_type mysql'],
-      ['mysql without password', withoutField('db_password'), 400, 'CC.MISSING_FIELD', 'jobs[0].db_password: is required for db_type mysql (use "" for no password)'],
+      [
+        'mysql without password',
+        withoutField('db_password'),
+        400,
+        'CC.MISSING_FIELD',
+        'jobs[0].db_password: is required for db_type mysql (use "" for no password)',
+      ],
       ['port mismatch', job({ ip: '10.0.0.1:3307' }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].ip: "10.0.0.1:3307" names port 3307 but db_port is 3306'],
-      ['tcp without port', { jobs: [{ id: 't', db_type: 'tcp', ip: 'example.com' }] }, 400, 'CC.INVALID_PARAMETER', 'jobs[0].ip: no port: give db_port or write "example.com:<port>"'],
-      ['kafka config on mysql', job({ kafka_security_config: { type: 'PLAINTEXT' } }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].kafka_security_config: is only valid with db_type kafka'],
-      ['bad kafka type', job({ kafka_security_config: { type: 'SASL' } }), 400, 'CC.INVALID_PARAMETER', 'jobs[0].kafka_security_config.type: must be one of PLAINTEXT, SASL_PLAINTEXT, SSL, SASL_SSL'],
+      [
+        'tcp without port',
+        { jobs: [{ id: 't', db_type: 'tcp', ip: 'example.com' }] },
+        400,
+        'CC.INVALID_PARAMETER',
+        'jobs[0].ip: no port: give db_port or write "example.com:<port>"',
+      ],
+      [
+        'kafka config on mysql',
+        job({ kafka_security_config: { type: 'PLAINTEXT' } }),
+        400,
+        'CC.INVALID_PARAMETER',
+        'jobs[0].kafka_security_config: is only valid with db_type kafka',
+      ],
+      [
+        'bad kafka type',
+        job({ kafka_security_config: { type: 'SASL' } }),
+        400,
+        'CC.INVALID_PARAMETER',
+        'jobs[0].kafka_security_config.type: must be one of PLAINTEXT, SASL_PLAINTEXT, SSL, SASL_SSL',
+      ],
       [
         'two problems',
-        { jobs: [{ ...mysqlJob, db_user: '' }, { ...mysqlJob, db_type: 'oracle' }] },
+        {
+          jobs: [
+            { ...mysqlJob, db_user: '' },
+            { ...mysqlJob, db_type: 'oracle' },
+          ],
+        },
         400,
         'CC.MISSING_FIELD',
         'jobs[0].db_user: is required for db_type mysql (and 1 more problem; POST with ?dry_run=true to see all)',
@@ -211,7 +264,7 @@ describe('API', () => {
   describe('tasks', () => {
     let checkId: string;
 
-    it('accepts seed 002\'s MySQL example: 202 with a check_id at once', async () => {
+    it("accepts seed 002's MySQL example: 202 with a check_id at once", async () => {
       const res = await post({ jobs: [mysqlJob, { ...mysqlJob, id: 'second', end_point_type: 'ta' }] });
       assert.equal(res.statusCode, 202);
       const body = res.json();
@@ -262,7 +315,7 @@ describe('API', () => {
       assert.deepEqual(task.pools, ['default']);
     });
 
-    it('shows the task in the migration service\'s shape', async () => {
+    it("shows the task in the migration service's shape", async () => {
       const res = await get(`/v3/projA/jobs/batch-connection/${checkId}`);
       assert.deepEqual(res.json(), {
         results: [
@@ -290,7 +343,7 @@ describe('API', () => {
       assert.match(fresh, /: unknown: no check with this id was submitted to this project$/);
     });
 
-    it('a 404 says what the id\'s creation time allows: lost with Redis\'s earlier data, or past the retention', async () => {
+    it("a 404 says what the id's creation time allows: lost with Redis's earlier data, or past the retention", async () => {
       const since = Date.now() - 60_000;
       const lostApp = await buildApp({ config: h.config, store: h.store, queue: h.queue, dataSince: () => since });
       try {
@@ -311,12 +364,18 @@ describe('API', () => {
       const { newCheckId } = await import('@conncheck/core');
       const old = newCheckId(Date.now() - 8 * 24 * 3600 * 1000);
       const res = await get(`/v1/projA/checks/${old}`);
-      assert.match(res.json().error_msg, /: unknown now: it was created at .*, and tasks are removed 604800 s after they end \(CONNCHECK_RETENTION_SECONDS\), if it was one of this project's$/);
+      assert.match(
+        res.json().error_msg,
+        /: unknown now: it was created at .*, and tasks are removed 604800 s after they end \(CONNCHECK_RETENTION_SECONDS\), if it was one of this project's$/,
+      );
     });
 
     it('lists it', async () => {
       const res = await get('/v1/projA/checks?status=Pending');
-      assert.deepEqual(res.json().checks.map((c: { check_id: string }) => c.check_id), [checkId]);
+      assert.deepEqual(
+        res.json().checks.map((c: { check_id: string }) => c.check_id),
+        [checkId],
+      );
     });
 
     it('dry_run validates without storing', async () => {
@@ -369,7 +428,7 @@ describe('API', () => {
       });
     });
 
-    it('dry_run lists schema problems of every job too, beside the other jobs\' certificate problems', async () => {
+    it("dry_run lists schema problems of every job too, beside the other jobs' certificate problems", async () => {
       const res = await post(
         {
           jobs: [
@@ -396,16 +455,27 @@ describe('API', () => {
       assert.deepEqual(real.json(), { error_code: 'CC.INVALID_PARAMETER', error_msg: 'jobs[0].db_port: must be integer' });
     });
 
-    it('dry_run reports a job\'s other problems too when it has schema problems (a missing id beside an unsupported db_type)', async () => {
+    it("dry_run reports a job's other problems too when it has schema problems (a missing id beside an unsupported db_type)", async () => {
       const { id: _id, ...withoutId } = mysqlJob;
-      const res = await post({ jobs: [{ ...withoutId, db_type: 'oracle' }, { ...withoutId, db_password: undefined, db_port: 'x' }] }, { query: '?dry_run=true' });
-      assert.deepEqual(res.json().problems.map((p: { field: string; error_code: string }) => [p.field, p.error_code]), [
-        ['jobs[0].id', 'CC.MISSING_FIELD'],
-        ['jobs[0].db_type', 'CC.UNSUPPORTED_DB_TYPE'],
-        ['jobs[1].id', 'CC.MISSING_FIELD'],
-        ['jobs[1].db_port', 'CC.INVALID_PARAMETER'],
-        ['jobs[1].db_password', 'CC.MISSING_FIELD'],
-      ]);
+      const res = await post(
+        {
+          jobs: [
+            { ...withoutId, db_type: 'oracle' },
+            { ...withoutId, db_password: undefined, db_port: 'x' },
+          ],
+        },
+        { query: '?dry_run=true' },
+      );
+      assert.deepEqual(
+        res.json().problems.map((p: { field: string; error_code: string }) => [p.field, p.error_code]),
+        [
+          ['jobs[0].id', 'CC.MISSING_FIELD'],
+          ['jobs[0].db_type', 'CC.UNSUPPORTED_DB_TYPE'],
+          ['jobs[1].id', 'CC.MISSING_FIELD'],
+          ['jobs[1].db_port', 'CC.INVALID_PARAMETER'],
+          ['jobs[1].db_password', 'CC.MISSING_FIELD'],
+        ],
+      );
     });
 
     it('a TLS job with its CA is accepted, and the certificate never reaches Redis in clear', async () => {
@@ -427,16 +497,19 @@ describe('API', () => {
       assert.equal(res.statusCode, 200);
       const task = res.json();
       assert.equal(task.status, 'Canceled');
-      assert.deepEqual(task.check_items.map((i: { status: string; error_code: string }) => [i.status, i.error_code]), [
-        ['canceled', 'CANCELED'],
-        ['canceled', 'CANCELED'],
-      ]);
+      assert.deepEqual(
+        task.check_items.map((i: { status: string; error_code: string }) => [i.status, i.error_code]),
+        [
+          ['canceled', 'CANCELED'],
+          ['canceled', 'CANCELED'],
+        ],
+      );
       assert.equal(await h.queue.queue('default').count(), 0, 'waiting jobs were removed');
       const again = await app.inject({ method: 'DELETE', url: `/v1/projA/checks/${checkId}`, headers: { 'x-auth-token': TOKEN_A } });
       assert.deepEqual([again.statusCode, again.json()], [409, { error_code: 'CC.ALREADY_FINISHED', error_msg: `check ${checkId} already ended as Canceled` }]);
     });
 
-    it('429 once a project\'s backlog would pass CONNCHECK_MAX_PENDING_ITEMS', async () => {
+    it("429 once a project's backlog would pass CONNCHECK_MAX_PENDING_ITEMS", async () => {
       for (let i = 0; i < 2; i++) assert.equal((await post({ jobs: Array(5).fill(mysqlJob) })).statusCode, 202);
       const res = await post({ jobs: Array(5).fill(mysqlJob) });
       assert.deepEqual([res.statusCode, res.json().error_code], [429, 'CC.RATE_LIMITED']);
@@ -485,7 +558,9 @@ describe('API', () => {
       const [ended, v3Ended] = await Promise.all([waiting, v3Waiting]);
       assert.ok(Date.now() - waitStarted < 5000, `answered after ${Date.now() - waitStarted} ms`);
       assert.deepEqual([ended.statusCode, ended.json().status, ended.json().check_items], [200, 'Canceled', []]);
-      assert.deepEqual(v3Ended.json().results, [{ id: mysqlJob.id, status: 'canceled', success: false, error_code: 'CANCELED', error_msg: 'canceled before it finished' }]);
+      assert.deepEqual(v3Ended.json().results, [
+        { id: mysqlJob.id, status: 'canceled', success: false, error_code: 'CANCELED', error_msg: 'canceled before it finished' },
+      ]);
 
       // An ended task, and a task of another project, answer at once.
       const quick = Date.now();
@@ -499,7 +574,7 @@ describe('API', () => {
     });
   });
 
-  describe('the dashboard\'s files at /ui/', () => {
+  describe("the dashboard's files at /ui/", () => {
     const dir = mkdtempSync(join(tmpdir(), 'conncheck-ui-'));
     let ui: FastifyInstance;
     before(async () => {

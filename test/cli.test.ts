@@ -31,7 +31,11 @@ interface Ran {
 /** Runs `command args…` in the repo root with only PATH, HOME and `env`; `input` is its standard input. */
 function run(command: string, args: string[], env: Record<string, string>, input?: string): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -137,7 +141,10 @@ describe('the conncheck command against a running service', () => {
     assert.equal(watched.code, 0, watched.stderr);
     const task = JSON.parse(watched.stdout);
     assert.equal(task.status, 'Succeeded');
-    assert.deepEqual(task.check_items.map((i: any) => [i.id, i.status]), [[`127.0.0.1:${listenPort}`, 'success']]);
+    assert.deepEqual(
+      task.check_items.map((i: any) => [i.id, i.status]),
+      [[`127.0.0.1:${listenPort}`, 'success']],
+    );
 
     const got = await cli(['get', checkId]);
     assert.equal(got.code, 0, got.stderr);
@@ -160,7 +167,13 @@ describe('the conncheck command against a running service', () => {
     const lines = ran.stdout.split('\n');
     // The three item lines come in the order the items end; each names its counter, status, id, target and code.
     const itemLines = lines.slice(0, 3).map((line) => line.replace(/^\[\d\/3\] /, ''));
-    assert.deepEqual(lines.slice(0, 3).map((line) => line.slice(0, 6)).sort(), ['[1/3] ', '[2/3] ', '[3/3] ']);
+    assert.deepEqual(
+      lines
+        .slice(0, 3)
+        .map((line) => line.slice(0, 6))
+        .sort(),
+      ['[1/3] ', '[2/3] ', '[3/3] '],
+    );
     const expected = [
       new RegExp(`^success  127\\.0\\.0\\.1:${listenPort}  tcp 127\\.0\\.0\\.1:${listenPort}  [\\d.]+ ms$`),
       new RegExp(`^failed   127\\.0\\.0\\.1:${closedPort}  tcp 127\\.0\\.0\\.1:${closedPort}  CONNECTION_REFUSED$`),
@@ -171,7 +184,10 @@ describe('the conncheck command against a running service', () => {
     assert.equal(lines[4], '');
     assert.equal(lines[5], '2 items did not succeed:');
     assert.match(lines[6]!, /^id +target +error_code +hint$/);
-    assert.match(lines[7]!, new RegExp(`^127\\.0\\.0\\.1:${closedPort} +tcp 127\\.0\\.0\\.1:${closedPort} +CONNECTION_REFUSED +${escape(itemErrorHints.CONNECTION_REFUSED)}$`));
+    assert.match(
+      lines[7]!,
+      new RegExp(`^127\\.0\\.0\\.1:${closedPort} +tcp 127\\.0\\.0\\.1:${closedPort} +CONNECTION_REFUSED +${escape(itemErrorHints.CONNECTION_REFUSED)}$`),
+    );
     assert.match(lines[8]!, new RegExp(`^x\\.invalid:5432 +tcp x\\.invalid:5432 +DNS_RESOLUTION_FAILED +${escape(itemErrorHints.DNS_RESOLUTION_FAILED)}$`));
     assert.deepEqual(lines.slice(9), ['']);
     // The id column lines up: every row's target starts where the header's does.
@@ -204,7 +220,14 @@ describe('the conncheck command against a running service', () => {
     assert.equal(ran.code, 1, ran.stderr);
     const task = JSON.parse(ran.stdout);
     const byIndex = task.check_items.sort((a: any, b: any) => a.index - b.index);
-    assert.deepEqual(byIndex.map((i: any) => [i.status, i.error_code]), [['success', null], ['failed', 'AUTH_FAILED'], ['success', null]]);
+    assert.deepEqual(
+      byIndex.map((i: any) => [i.status, i.error_code]),
+      [
+        ['success', null],
+        ['failed', 'AUTH_FAILED'],
+        ['success', null],
+      ],
+    );
     assert.equal(byIndex[0].id, `mysql://${user.user}@127.0.0.1:${mariadb.port}/${mariadb.database}`);
     assert.equal(byIndex[2].target.ssl_mode, 'verify-full');
     assert.ok(byIndex[2].tls, 'the PostgreSQL item was checked over TLS');
@@ -213,7 +236,10 @@ describe('the conncheck command against a running service', () => {
 
   it('cancel ends a running task; watch then exits 1 with the canceled items', async () => {
     const file = join(dir, 'slow.json');
-    writeFileSync(file, JSON.stringify({ jobs: [{ id: 'silent', db_type: 'mysql', ip: '127.0.0.1', db_port: silentPort, db_user: 'u', db_password: 'p', timeout_ms: 60_000 }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({ jobs: [{ id: 'silent', db_type: 'mysql', ip: '127.0.0.1', db_port: silentPort, db_user: 'u', db_password: 'p', timeout_ms: 60_000 }] }),
+    );
     const submitted = await cli(['submit', file]);
     assert.equal(submitted.code, 0, submitted.stderr);
     const checkId = submitted.stdout.trim();
@@ -249,7 +275,7 @@ describe('the conncheck command against a running service', () => {
     // cli-progress's shades_classic preset and our format, redrawn in place.
     assert.match(screen, /█+░* \d+% \| \d\/3 items \| \d failed \| (Pending|Running)/, 'the bar while the task runs');
     assert.match(screen, /█{10,} 100% \| 3\/3 items \| 2 failed \| Failed/, 'the bar at the end');
-    assert.match(screen, /\u001b\[\?25l/, 'the cursor is hidden while the bar draws');
+    assert.ok(screen.includes('\u001b[?25l'), 'the cursor is hidden while the bar draws');
     const end = screen.lastIndexOf('100%');
     const rest = screen.slice(end);
     assert.match(rest, /check [0-9a-f-]{36}: Failed — 2 of 3 items failed/);
@@ -275,7 +301,10 @@ describe('the conncheck command against a running service', () => {
     // The API refuses the third line; its `jobs[2]` is named by line (line 1 is a comment).
     const refused = await cli(['submit', '-'], `# x\n127.0.0.1:${listenPort}\n127.0.0.1:${listenPort}\n127.0.0.1:99999\n`);
     assert.equal(refused.code, 2);
-    assert.match(refused.stderr, /^conncheck: POST \/v3\/cli-project\/jobs\/batch-connection: 400 CC\.INVALID_PARAMETER: jobs\[2\] \(line 4\)\.ip: port 99999 .*out of range/);
+    assert.match(
+      refused.stderr,
+      /^conncheck: POST \/v3\/cli-project\/jobs\/batch-connection: 400 CC\.INVALID_PARAMETER: jobs\[2\] \(line 4\)\.ip: port 99999 .*out of range/,
+    );
 
     const badToken = await cli(['list', '--project', PROJECT], undefined, { CONNCHECK_TOKEN: 'not-a-token-0123456789' });
     assert.equal(badToken.code, 2);
@@ -305,22 +334,50 @@ describe('submit input: target lines and URLs', () => {
     assert.deepEqual(parseTarget('[::1]:80'), { id: '[::1]:80', db_type: 'tcp', ip: '[::1]:80' });
     assert.deepEqual(parseTarget('tcp://h:1'), { id: 'tcp://h:1', db_type: 'tcp', ip: 'h:1' });
     assert.deepEqual(parseTarget('mysql://app:p%40ss%3Aw0rd@db:3306/shop'), {
-      id: 'mysql://app@db:3306/shop', db_type: 'mysql', ip: 'db:3306', db_user: 'app', db_password: 'p@ss:w0rd', db_name: 'shop',
+      id: 'mysql://app@db:3306/shop',
+      db_type: 'mysql',
+      ip: 'db:3306',
+      db_user: 'app',
+      db_password: 'p@ss:w0rd',
+      db_name: 'shop',
     });
     assert.deepEqual(parseTarget('postgres://u:p@h:5432/d?sslmode=verify-full'), {
-      id: 'postgres://u@h:5432/d?sslmode=verify-full', db_type: 'postgresql', ip: 'h:5432', db_user: 'u', db_password: 'p', db_name: 'd', ssl_link: true, ssl_mode: 'verify-full',
+      id: 'postgres://u@h:5432/d?sslmode=verify-full',
+      db_type: 'postgresql',
+      ip: 'h:5432',
+      db_user: 'u',
+      db_password: 'p',
+      db_name: 'd',
+      ssl_link: true,
+      ssl_mode: 'verify-full',
     });
     assert.deepEqual(parseTarget('mongodb://root:pw@h1:27017,h2:27017/admin?replicaSet=rs0'), {
-      id: 'mongodb://root@h1:27017,h2:27017/admin?replicaSet=rs0', db_type: 'mongodb', ip: 'h1:27017,h2:27017', db_user: 'root', db_password: 'pw', db_name: 'admin',
+      id: 'mongodb://root@h1:27017,h2:27017/admin?replicaSet=rs0',
+      db_type: 'mongodb',
+      ip: 'h1:27017,h2:27017',
+      db_user: 'root',
+      db_password: 'pw',
+      db_name: 'admin',
     });
     assert.deepEqual(parseTarget('mongodb://h1'), { id: 'mongodb://h1', db_type: 'mongodb', ip: 'h1' });
     assert.deepEqual(parseTarget('kafka://k1:9092,k2:9092'), { id: 'kafka://k1:9092,k2:9092', db_type: 'kafka', ip: 'k1:9092,k2:9092' });
     assert.deepEqual(parseTarget('kafka://app:pw@k1:9093?security.protocol=SASL_SSL&sasl.mechanism=scram-sha-512'), {
-      id: 'kafka://app@k1:9093?security.protocol=SASL_SSL&sasl.mechanism=scram-sha-512', db_type: 'kafka', ip: 'k1:9093', db_user: 'app', db_password: 'pw',
+      id: 'kafka://app@k1:9093?security.protocol=SASL_SSL&sasl.mechanism=scram-sha-512',
+      db_type: 'kafka',
+      ip: 'k1:9093',
+      db_user: 'app',
+      db_password: 'pw',
       kafka_security_config: { type: 'SASL_SSL', sasl_mechanism: 'SCRAM-SHA-512' },
     });
     assert.deepEqual(parseTarget('mysql://root@h/x?ssl-mode=VERIFY_IDENTITY'), {
-      id: 'mysql://root@h/x?ssl-mode=VERIFY_IDENTITY', db_type: 'mysql', ip: 'h', db_user: 'root', db_password: '', db_name: 'x', ssl_link: true, ssl_mode: 'verify-full',
+      id: 'mysql://root@h/x?ssl-mode=VERIFY_IDENTITY',
+      db_type: 'mysql',
+      ip: 'h',
+      db_user: 'root',
+      db_password: '',
+      db_name: 'x',
+      ssl_link: true,
+      ssl_mode: 'verify-full',
     });
   });
 
@@ -330,10 +387,19 @@ describe('submit input: target lines and URLs', () => {
       writeFileSync(join(dir, 'ca.pem'), 'not really a PEM');
       const job = parseTarget(`kafka://app:pw@k:9093?security.protocol=SASL_SSL&sasl.mechanism=PLAIN&ssl.truststore.location=${join(dir, 'ca.pem')}`);
       assert.deepEqual(job.kafka_security_config, {
-        type: 'SASL_SSL', sasl_mechanism: 'PLAIN', trust_store_key: Buffer.from('not really a PEM').toString('base64'), trust_store_key_name: 'ca.pem',
+        type: 'SASL_SSL',
+        sasl_mechanism: 'PLAIN',
+        trust_store_key: Buffer.from('not really a PEM').toString('base64'),
+        trust_store_key_name: 'ca.pem',
       });
-      assert.throws(() => parseTarget(`kafka://k:9092?security.protocol=PLAINTEXT&ssl.truststore.location=${join(dir, 'ca.pem')}`), /needs security\.protocol SSL or SASL_SSL/);
-      assert.throws(() => parseTarget(`kafka://k:9093?security.protocol=SSL&ssl.truststore.location=${join(dir, 'nope.pem')}`), /cannot read the truststore .*nope\.pem: ENOENT/);
+      assert.throws(
+        () => parseTarget(`kafka://k:9092?security.protocol=PLAINTEXT&ssl.truststore.location=${join(dir, 'ca.pem')}`),
+        /needs security\.protocol SSL or SASL_SSL/,
+      );
+      assert.throws(
+        () => parseTarget(`kafka://k:9093?security.protocol=SSL&ssl.truststore.location=${join(dir, 'nope.pem')}`),
+        /cannot read the truststore .*nope\.pem: ENOENT/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -364,7 +430,10 @@ describe('submit input: target lines and URLs', () => {
     assert.deepEqual(parseInput(JSON.stringify(body)), { body, lines: [] });
     const list = parseInput('# comment\n\nh:1\r\n  mysql://u@h/d  \n');
     assert.deepEqual(list.lines, [3, 4]);
-    assert.deepEqual(list.body.jobs.map((j) => j.id), ['h:1', 'mysql://u@h/d']);
+    assert.deepEqual(
+      list.body.jobs.map((j) => j.id),
+      ['h:1', 'mysql://u@h/d'],
+    );
     assert.throws(() => parseInput('{"jobs": []}'), /no "jobs" array/);
     assert.throws(() => parseInput('# only\n'), /no targets/);
   });

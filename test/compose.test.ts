@@ -27,15 +27,18 @@ type Json = any;
  */
 function interpolate(value: Json, env: Record<string, string>): Json {
   if (typeof value === 'string') {
-    return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])((?:[^{}]|\{[^{}]*\})*))?\}/g, (whole, name: string | undefined, op: string | undefined, arg: string | undefined) => {
-      if (whole === '$$') return '$';
-      const set = name! in env;
-      const value = env[name!];
-      const missing = op?.startsWith(':') ? !set || value === '' : !set;
-      if (op?.endsWith('?') && missing) throw new Error(`required variable ${name} is missing a value: ${arg}`);
-      if (op?.endsWith('-') && missing) return arg ?? '';
-      return value ?? '';
-    });
+    return value.replace(
+      /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])((?:[^{}]|\{[^{}]*\})*))?\}/g,
+      (whole, name: string | undefined, op: string | undefined, arg: string | undefined) => {
+        if (whole === '$$') return '$';
+        const set = name! in env;
+        const value = env[name!];
+        const missing = op?.startsWith(':') ? !set || value === '' : !set;
+        if (op?.endsWith('?') && missing) throw new Error(`required variable ${name} is missing a value: ${arg}`);
+        if (op?.endsWith('-') && missing) return arg ?? '';
+        return value ?? '';
+      },
+    );
   }
   if (Array.isArray(value)) return value.map((v) => interpolate(v, env));
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env)]));
@@ -67,7 +70,10 @@ describe('docker-compose.yml', () => {
   });
 
   it('needs a secret key and tokens from the user, and shares the one key between API and workers', () => {
-    assert.throws(() => interpolate(raw, { CONNCHECK_AUTH_TOKENS: ENV.CONNCHECK_AUTH_TOKENS }), /required variable CONNCHECK_SECRET_KEY is missing a value: set CONNCHECK_SECRET_KEY/);
+    assert.throws(
+      () => interpolate(raw, { CONNCHECK_AUTH_TOKENS: ENV.CONNCHECK_AUTH_TOKENS }),
+      /required variable CONNCHECK_SECRET_KEY is missing a value: set CONNCHECK_SECRET_KEY/,
+    );
     assert.throws(() => interpolate(raw, { CONNCHECK_SECRET_KEY: ENV.CONNCHECK_SECRET_KEY }), /required variable CONNCHECK_AUTH_TOKENS/);
     assert.equal(services.api.environment.CONNCHECK_SECRET_KEY, ENV.CONNCHECK_SECRET_KEY);
     assert.equal(services.worker.environment.CONNCHECK_SECRET_KEY, ENV.CONNCHECK_SECRET_KEY);
@@ -85,7 +91,7 @@ describe('docker-compose.yml', () => {
     assert.ok(services.redis.volumes.some((v: string) => v.endsWith(':/data')));
   });
 
-  it('runs the API and workers from the repo\'s bins, with health checks, and workers that --scale', () => {
+  it("runs the API and workers from the repo's bins, with health checks, and workers that --scale", () => {
     const bins = {
       ...JSON.parse(readFileSync(join(repoRoot, 'apps/api/package.json'), 'utf8')).bin,
       ...JSON.parse(readFileSync(join(repoRoot, 'apps/worker/package.json'), 'utf8')).bin,
@@ -109,7 +115,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('has a targets profile with MySQL, PostgreSQL, MongoDB and Kafka from their official images', () => {
-    const targets = Object.entries(services).filter(([, s]: [string, Json]) => s.profiles?.includes('targets')).map(([name]) => name);
+    const targets = Object.entries(services)
+      .filter(([, s]: [string, Json]) => s.profiles?.includes('targets'))
+      .map(([name]) => name);
     assert.deepEqual(targets.sort(), ['kafka', 'kafka-certs', 'mongo', 'mysql', 'postgres']);
     // Docker Official Images (docker.io/library/…), and Kafka's own project image (there is no library/kafka).
     assert.match(services.mysql.image, /^mysql:\d/);
@@ -133,7 +141,7 @@ describe('docker-compose.yml', () => {
   });
 });
 
-describe('the targets profile\'s Kafka scripts, run here on the stock Kafka jars', () => {
+describe("the targets profile's Kafka scripts, run here on the stock Kafka jars", () => {
   let pipeline: Pipeline;
   let broker: ChildProcess;
   let dir: string;
@@ -179,11 +187,17 @@ describe('the targets profile\'s Kafka scripts, run here on the stock Kafka jars
   });
 
   it('make-certs.sh is idempotent and start.sh serves SASL_SSL (SCRAM-SHA-512, PLAIN) that conncheck checks', async () => {
-    const again = await promisify(execFile)('sh', [join(repoRoot, 'deploy/kafka/make-certs.sh')], { env: { PATH: process.env.PATH ?? '', CERTS_DIR: join(dir, 'certs') } });
+    const again = await promisify(execFile)('sh', [join(repoRoot, 'deploy/kafka/make-certs.sh')], {
+      env: { PATH: process.env.PATH ?? '', CERTS_DIR: join(dir, 'certs') },
+    });
     assert.match(again.stdout, /certificates already in/);
     const ca = readFileSync(join(dir, 'certs', 'ca.pem')).toString('base64');
     const sasl = (id: string, mechanism: string, pass: string) => ({
-      id, db_type: 'kafka', ip: `localhost:${ports.saslSsl}`, db_user: 'app', db_password: pass,
+      id,
+      db_type: 'kafka',
+      ip: `localhost:${ports.saslSsl}`,
+      db_user: 'app',
+      db_password: pass,
       kafka_security_config: { type: 'SASL_SSL', sasl_mechanism: mechanism, trust_store_key: ca, trust_store_key_name: 'ca.pem' },
     });
     const jobs = [
@@ -193,11 +207,15 @@ describe('the targets profile\'s Kafka scripts, run here on the stock Kafka jars
       sasl('wrong-password', 'SCRAM-SHA-512', 'not-it'),
     ];
     // The broker takes a few seconds to start: retry the whole batch until the plaintext item connects.
-    const task = await waitFor(async () => {
-      if (broker.exitCode !== null) throw new Error(`start.sh exited with ${broker.exitCode}:\n${output}`);
-      const t = await pipeline.finished(await pipeline.submit(jobs));
-      return t.check_items.find((i) => i.id === 'plaintext')?.success ? t : undefined;
-    }, 60_000, `the broker of deploy/kafka/start.sh; it said:\n${output}`);
+    const task = await waitFor(
+      async () => {
+        if (broker.exitCode !== null) throw new Error(`start.sh exited with ${broker.exitCode}:\n${output}`);
+        const t = await pipeline.finished(await pipeline.submit(jobs));
+        return t.check_items.find((i) => i.id === 'plaintext')?.success ? t : undefined;
+      },
+      60_000,
+      `the broker of deploy/kafka/start.sh; it said:\n${output}`,
+    );
     const byId = Object.fromEntries(task.check_items.map((i) => [i.id, i]));
     assert.equal(byId.scram!.success, true, JSON.stringify(byId.scram));
     assert.equal(byId.plain!.success, true, JSON.stringify(byId.plain));

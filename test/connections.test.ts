@@ -56,10 +56,14 @@ describe('enhanced connections checked from several pools', () => {
       startScript('start:worker', { ...env, CONNCHECK_WORKER_POOL: 'zone-b', CONNCHECK_TARGET_DENY: '127.0.0.0/8' }),
     );
     await waitUntilReady(base, procs[0]!);
-    await waitFor(async () => {
-      const pools = (await api('GET', '/v1/p1/pools')).json.pools;
-      return ['zone-a', 'zone-b'].every((name) => pools.some((p: any) => p.name === name && p.served)) ? true : undefined;
-    }, 15_000, 'both pools to be served');
+    await waitFor(
+      async () => {
+        const pools = (await api('GET', '/v1/p1/pools')).json.pools;
+        return ['zone-a', 'zone-b'].every((name) => pools.some((p: any) => p.name === name && p.served)) ? true : undefined;
+      },
+      15_000,
+      'both pools to be served',
+    );
     redis = createRedis(services.redis.url, 'api', 'connections-test');
     await redis.connect();
   });
@@ -78,7 +82,13 @@ describe('enhanced connections checked from several pools', () => {
     const { mariadb } = services;
     const created = await api('POST', '/v2.0/p1/datasource/enhanced-connections', {
       name: 'orders_db',
-      destination: { db_type: 'mysql', ip: 'orders-db.internal.invalid', db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: mariadb.users.main.password },
+      destination: {
+        db_type: 'mysql',
+        ip: 'orders-db.internal.invalid',
+        db_port: mariadb.port,
+        db_user: mariadb.users.main.user,
+        db_password: mariadb.users.main.password,
+      },
       hosts: [{ name: 'orders-db.internal.invalid', ip: '127.0.0.1' }],
       queues: ['zone-a', 'zone-b'],
       elastic_resource_pools: ['zone-c'],
@@ -90,10 +100,14 @@ describe('enhanced connections checked from several pools', () => {
     assert.equal(created.json.message, 'Create peer connection for queues:{zone-a,zone-b,zone-c}');
     mysqlId = created.json.connection_id;
 
-    const c = await waitFor(async () => {
-      const view = (await connection(mysqlId)).json;
-      return queue(view, 'zone-a').status !== 'CREATING' && queue(view, 'zone-b').status !== 'CREATING' ? view : undefined;
-    }, 15_000, 'the first checks from zone-a and zone-b');
+    const c = await waitFor(
+      async () => {
+        const view = (await connection(mysqlId)).json;
+        return queue(view, 'zone-a').status !== 'CREATING' && queue(view, 'zone-b').status !== 'CREATING' ? view : undefined;
+      },
+      15_000,
+      'the first checks from zone-a and zone-b',
+    );
     assert.equal(c.status, 'ACTIVE');
     assert.equal(c.dest_vpc_id, 'vpc-1');
     assert.deepEqual(c.hosts, [{ name: 'orders-db.internal.invalid', ip: '127.0.0.1' }]);
@@ -101,7 +115,10 @@ describe('enhanced connections checked from several pools', () => {
     assert.equal(a.status, 'ACTIVE', a.err_msg);
     assert.equal(a.err_msg, '');
     assert.equal(a.last_check.success, true);
-    assert.deepEqual(a.last_check.stages.map((s: any) => `${s.name}:${s.status}`), ['dns:skipped', 'tcp:ok', 'auth:ok', 'probe:ok']);
+    assert.deepEqual(
+      a.last_check.stages.map((s: any) => `${s.name}:${s.status}`),
+      ['dns:skipped', 'tcp:ok', 'auth:ok', 'probe:ok'],
+    );
     assert.equal(a.last_check.stages[0].detail, '127.0.0.1 (from hosts)');
     const b = queue(c, 'zone-b');
     assert.equal(b.status, 'FAILED');
@@ -116,10 +133,14 @@ describe('enhanced connections checked from several pools', () => {
 
     // The password is in no response and nowhere in Redis in clear.
     const password = mariadb.users.main.password;
-    for (const body of [created.json, c, task, (await api('GET', '/v2.0/p1/datasource/enhanced-connections')).json]) assert.ok(!JSON.stringify(body).includes(password));
+    for (const body of [created.json, c, task, (await api('GET', '/v2.0/p1/datasource/enhanced-connections')).json])
+      assert.ok(!JSON.stringify(body).includes(password));
     assert.ok(!(await dumpKeys(redis, `${prefix}:*`)).includes(password), 'a password in clear in Redis');
 
-    const taken = await api('POST', '/v2.0/p1/datasource/enhanced-connections', { name: 'orders_db', destination: { db_type: 'tcp', ip: '127.0.0.1', db_port: 1 } });
+    const taken = await api('POST', '/v2.0/p1/datasource/enhanced-connections', {
+      name: 'orders_db',
+      destination: { db_type: 'tcp', ip: '127.0.0.1', db_port: 1 },
+    });
     assert.deepEqual([taken.status, taken.json.error_code], [409, 'CC.NAME_TAKEN']);
     const bad = await api('POST', '/v2.0/p1/datasource/enhanced-connections', { name: 'bad_one', destination: { db_type: 'mysql', ip: '10.0.0.1' } });
     assert.deepEqual([bad.status, bad.json.error_msg], [400, 'destination.db_user: is required for db_type mysql']);
@@ -135,10 +156,14 @@ describe('enhanced connections checked from several pools', () => {
     tcpId = created.json.connection_id;
     await waitFor(async () => (queue((await connection(tcpId)).json, 'zone-a').status === 'ACTIVE' ? true : undefined), 10_000, 'ACTIVE');
     await new Promise<void>((r) => target.close(() => r()));
-    const failed = await waitFor(async () => {
-      const q = queue((await connection(tcpId)).json, 'zone-a');
-      return q.status === 'FAILED' ? q : undefined;
-    }, 15_000, 'the scheduled re-check to find the target down');
+    const failed = await waitFor(
+      async () => {
+        const q = queue((await connection(tcpId)).json, 'zone-a');
+        return q.status === 'FAILED' ? q : undefined;
+      },
+      15_000,
+      'the scheduled re-check to find the target down',
+    );
     assert.match(failed.err_msg, /^CONNECTION_REFUSED: /);
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     assert.match(metrics, /conncheck_connection_status_changes_total\{pool="zone-a",from="ACTIVE",to="FAILED"\} 1/);
@@ -175,11 +200,17 @@ describe('enhanced connections checked from several pools', () => {
     assert.equal(view.status, 'DELETED');
     assert.equal(await redis.hexists(`${prefix}:conn:${mysqlId}`, 'secrets'), 0, 'its sealed credentials are gone');
     for (const pool of ['zone-a', 'zone-b', 'zone-c']) assert.equal(await redis.exists(`${prefix}:bull:checks-${pool}:repeat:conn.${mysqlId}.${pool}`), 0);
-    assert.deepEqual((await api('GET', '/v2.0/p1/datasource/enhanced-connections?status=DELETED')).json.connections.map((c: any) => c.id), [mysqlId]);
+    assert.deepEqual(
+      (await api('GET', '/v2.0/p1/datasource/enhanced-connections?status=DELETED')).json.connections.map((c: any) => c.id),
+      [mysqlId],
+    );
     assert.equal((await api('POST', `/v2.0/p1/datasource/enhanced-connections/${mysqlId}/check`)).status, 404);
     assert.equal((await api('DELETE', `/v2.0/p1/datasource/enhanced-connections/${mysqlId}`)).status, 404);
     // Its name is free again.
-    const again = await api('POST', '/v2.0/p1/datasource/enhanced-connections', { name: 'orders_db', destination: { db_type: 'tcp', ip: '127.0.0.1', db_port: targetPort } });
+    const again = await api('POST', '/v2.0/p1/datasource/enhanced-connections', {
+      name: 'orders_db',
+      destination: { db_type: 'tcp', ip: '127.0.0.1', db_port: targetPort },
+    });
     assert.equal(again.status, 201);
   });
 
@@ -191,10 +222,14 @@ describe('enhanced connections checked from several pools', () => {
     ];
     const { json } = await api('POST', '/v3/p1/jobs/batch-connection', { jobs });
     const checkId = json.check_id;
-    const task = await waitFor(async () => {
-      const t = (await api('GET', `/v1/p1/checks/${checkId}`)).json;
-      return t.summary.pending === 1 && t.summary.running === 0 ? t : undefined;
-    }, 10_000, 'the two served items to end');
+    const task = await waitFor(
+      async () => {
+        const t = (await api('GET', `/v1/p1/checks/${checkId}`)).json;
+        return t.summary.pending === 1 && t.summary.running === 0 ? t : undefined;
+      },
+      10_000,
+      'the two served items to end',
+    );
     assert.deepEqual(task.pools, ['zone-a', 'zone-b', 'default']);
     assert.deepEqual(
       task.check_items.map((i: any) => [i.id, i.pool, i.status, i.worker?.pool ?? null, i.error_code]),

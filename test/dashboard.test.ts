@@ -19,7 +19,15 @@ import { type TestServices, loadServices } from './lib/services.js';
 /** Debian's package (test/services.d/chromium.mjs installs it); Playwright's own browser downloads are not used. */
 const CHROMIUM = '/usr/bin/chromium';
 /** The flags this machine's closed network needs (no background connections), as test/SERVICES.md says. */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ARTIFACTS = join(repoRoot, 'test/artifacts');
 /** The README's opening picture: this run's task page at 1280 px. */
 const README_SCREENSHOT = join(repoRoot, 'docs/dashboard.png');
@@ -33,11 +41,15 @@ async function textOf(locator: Locator, pattern: RegExp, timeoutMs = 10_000): Pr
   let last = '';
   return waitFor(
     async () => {
-      last = (await locator.first().textContent({ timeout: 1000 }).catch(() => null)) ?? '';
+      last =
+        (await locator
+          .first()
+          .textContent({ timeout: 1000 })
+          .catch(() => null)) ?? '';
       return pattern.test(last) ? last : undefined;
     },
     timeoutMs,
-    `${pattern} in ${locator} (last seen: ${JSON.stringify(last.slice(0, 200))})`,
+    `${pattern} in ${String(locator)} (last seen: ${JSON.stringify(last.slice(0, 200))})`,
   );
 }
 
@@ -221,10 +233,14 @@ describe('the dashboard in Chromium', () => {
       const events = requests.filter((r) => new URL(r.url()).pathname === `/v1/${PROJECT}/checks/${checkId}/events`);
       assert.ok(events.length > 0, 'the page followed the events stream');
       for (const request of events) assert.equal(request.headers()['x-auth-token'], TOKEN, 'the stream carries the token as a header');
-      assert.deepEqual(requests.filter((r) => r.url().includes(TOKEN)).map((r) => r.url()), [], 'the token is never in a URL');
+      assert.deepEqual(
+        requests.filter((r) => r.url().includes(TOKEN)).map((r) => r.url()),
+        [],
+        'the token is never in a URL',
+      );
     }));
 
-  it('shows each failed item\'s error code, its hint and its stages', () =>
+  it("shows each failed item's error code, its hint and its stages", () =>
     step('items', async () => {
       const refused = page.locator('[data-item-id="closed-port"]');
       await textOf(refused.getByTestId('item-status'), /failed/);

@@ -52,10 +52,7 @@ describe('separate API and worker processes', () => {
     listenerPort = (listener.address() as AddressInfo).port;
     api = startScript('start:api', env);
     metricsPort = await freePort();
-    workers = [
-      startScript('start:worker', { ...env, CONNCHECK_WORKER_METRICS_PORT: String(metricsPort) }),
-      startScript('start:worker', env),
-    ];
+    workers = [startScript('start:worker', { ...env, CONNCHECK_WORKER_METRICS_PORT: String(metricsPort) }), startScript('start:worker', env)];
     await waitUntilReady(base, api);
     // Both workers take jobs before the batch goes in, or the first to start may take them all.
     for (const w of workers) await waitFor(async () => (/"msg":"worker started"/.test(w.output()) ? true : undefined), 30_000, 'a worker to start');
@@ -70,28 +67,76 @@ describe('separate API and worker processes', () => {
     redis.disconnect();
   });
 
-  it('runs a batch built from seed 002\'s examples plus 300 TCP items, spread over both workers, in both views', async () => {
+  it("runs a batch built from seed 002's examples plus 300 TCP items, spread over both workers, in both views", async () => {
     const { mariadb, postgresql } = services;
     const jobs = [
-      { id: '140b5236-88ad-43c8-811c-1268453jb101', ip: mariadb.host, net_type: 'eip', db_type: 'mysql', db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: mariadb.users.main.password, inst_id: 'e05a3679efe241d8b5dee80b17c1a863in01', project_id: '054ba152d480d55b2f5dc0069e7ddef0', region: 'region-1', end_point_type: 'ta' },
-      { id: '140b5236-88ad-43c8-811c-1268453jb101', ip: mariadb.host, net_type: 'eip', db_type: 'mysql', db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: 'not-the-password', ssl_link: false, end_point_type: 'so' },
-      { id: 'pg-source', ip: postgresql.host, net_type: 'vpc', vpc_id: 'vpc-1', subnet_id: 'subnet-1', db_type: 'postgresql', db_port: postgresql.port, db_user: postgresql.users.scram.user, db_password: postgresql.users.scram.password, db_name: postgresql.database, end_point_type: 'so' },
-      ...Array.from({ length: 300 }, (_, i) => ({ id: `tcp-${i}`, net_type: 'eip', db_type: 'tcp', ip: '127.0.0.1', db_port: listenerPort, end_point_type: 'ta' })),
+      {
+        id: '140b5236-88ad-43c8-811c-1268453jb101',
+        ip: mariadb.host,
+        net_type: 'eip',
+        db_type: 'mysql',
+        db_port: mariadb.port,
+        db_user: mariadb.users.main.user,
+        db_password: mariadb.users.main.password,
+        inst_id: 'e05a3679efe241d8b5dee80b17c1a863in01',
+        project_id: '054ba152d480d55b2f5dc0069e7ddef0',
+        region: 'region-1',
+        end_point_type: 'ta',
+      },
+      {
+        id: '140b5236-88ad-43c8-811c-1268453jb101',
+        ip: mariadb.host,
+        net_type: 'eip',
+        db_type: 'mysql',
+        db_port: mariadb.port,
+        db_user: mariadb.users.main.user,
+        db_password: 'not-the-password',
+        ssl_link: false,
+        end_point_type: 'so',
+      },
+      {
+        id: 'pg-source',
+        ip: postgresql.host,
+        net_type: 'vpc',
+        vpc_id: 'vpc-1',
+        subnet_id: 'subnet-1',
+        db_type: 'postgresql',
+        db_port: postgresql.port,
+        db_user: postgresql.users.scram.user,
+        db_password: postgresql.users.scram.password,
+        db_name: postgresql.database,
+        end_point_type: 'so',
+      },
+      ...Array.from({ length: 300 }, (_, i) => ({
+        id: `tcp-${i}`,
+        net_type: 'eip',
+        db_type: 'tcp',
+        ip: '127.0.0.1',
+        db_port: listenerPort,
+        end_point_type: 'ta',
+      })),
     ];
     const submitted = await http('POST', `${base}/v3/proj1/jobs/batch-connection`, { jobs });
     assert.equal(submitted.status, 202, JSON.stringify(submitted.json));
     const checkId: string = submitted.json.check_id;
-    const done = await waitFor(async () => {
-      const { json } = await http('GET', `${base}/v1/proj1/checks/${checkId}`);
-      return json.finished_at ? json : undefined;
-    }, 60_000, 'the batch to finish');
+    const done = await waitFor(
+      async () => {
+        const { json } = await http('GET', `${base}/v1/proj1/checks/${checkId}`);
+        return json.finished_at ? json : undefined;
+      },
+      60_000,
+      'the batch to finish',
+    );
     assert.equal(done.status, 'Failed');
     assert.deepEqual(done.summary, { total: 303, succeeded: 302, failed: 1, canceled: 0, running: 0, pending: 0 });
-    assert.deepEqual(done.check_items.slice(0, 3).map((i: any) => [i.status, i.error_code]), [
-      ['success', null],
-      ['failed', 'AUTH_FAILED'],
-      ['success', null],
-    ]);
+    assert.deepEqual(
+      done.check_items.slice(0, 3).map((i: any) => [i.status, i.error_code]),
+      [
+        ['success', null],
+        ['failed', 'AUTH_FAILED'],
+        ['success', null],
+      ],
+    );
     assert.deepEqual([...new Set(done.check_items.map((i: any) => i.attempts))], [1], 'no item ran twice');
     const workerIds = new Set(done.check_items.map((i: any) => i.worker.id));
     assert.equal(workerIds.size, 2, 'both worker processes took part');
@@ -102,7 +147,10 @@ describe('separate API and worker processes', () => {
     assert.equal(v3.json.results[1].error_code, 'AUTH_FAILED');
 
     const list = await http('GET', `${base}/v1/proj1/checks?status=Failed`);
-    assert.deepEqual(list.json.checks.map((c: any) => c.check_id), [checkId]);
+    assert.deepEqual(
+      list.json.checks.map((c: any) => c.check_id),
+      [checkId],
+    );
     const forbidden = await http('GET', `${base}/v1/proj2/checks`);
     assert.equal(forbidden.status, 403);
 
@@ -116,7 +164,13 @@ describe('separate API and worker processes', () => {
     assert.deepEqual(codes, [0, 0, 0]);
     const logs = [api, ...workers].map((p) => p.output()).join('\n');
     assert.ok(logs.includes('check submitted'), 'the API logged the submission');
-    for (const secret of [services.mariadb.users.main.password, services.postgresql.users.scram.password, 'not-the-password', TOKEN, env.CONNCHECK_SECRET_KEY!]) {
+    for (const secret of [
+      services.mariadb.users.main.password,
+      services.postgresql.users.scram.password,
+      'not-the-password',
+      TOKEN,
+      env.CONNCHECK_SECRET_KEY!,
+    ]) {
       assert.ok(!logs.includes(secret), 'a secret reached a log');
     }
   });
@@ -151,8 +205,20 @@ describe('a worker killed mid-job', () => {
     const base = `http://127.0.0.1:${apiPort}`;
     try {
       await waitUntilReady(base, api);
-      const jobs = Array.from({ length: 3 }, (_, i) => ({ id: `hang-${i}`, db_type: 'mysql', ip: '127.0.0.1', db_port: port, db_user: 'u', db_password: 'p', timeout_ms: 30_000 }));
-      const res = await fetch(`${base}/v3/p/jobs/batch-connection`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) });
+      const jobs = Array.from({ length: 3 }, (_, i) => ({
+        id: `hang-${i}`,
+        db_type: 'mysql',
+        ip: '127.0.0.1',
+        db_port: port,
+        db_user: 'u',
+        db_password: 'p',
+        timeout_ms: 30_000,
+      }));
+      const res = await fetch(`${base}/v3/p/jobs/batch-connection`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jobs }),
+      });
       const { check_id } = (await res.json()) as { check_id: string };
       await waitFor(async () => (connections.length === 3 ? true : undefined), 10_000, 'worker A to connect to all three');
       workerA.kill();
@@ -161,10 +227,14 @@ describe('a worker killed mid-job', () => {
       for (const socket of connections) socket.destroy();
       const killedAt = Date.now();
       workerB = startScript('start:worker', env);
-      const done = await waitFor(async () => {
-        const t = (await (await fetch(`${base}/v1/p/checks/${check_id}`)).json()) as any;
-        return t.finished_at ? t : undefined;
-      }, 20_000, 'the task to end after the kill');
+      const done = await waitFor(
+        async () => {
+          const t = (await (await fetch(`${base}/v1/p/checks/${check_id}`)).json()) as any;
+          return t.finished_at ? t : undefined;
+        },
+        20_000,
+        'the task to end after the kill',
+      );
       const recovered = Date.now() - killedAt;
       t.diagnostic(`the killed worker's items ended on another worker ${recovered} ms after the kill`);
       assert.ok(recovered < 15_000, `${recovered} ms`);
@@ -200,7 +270,11 @@ describe('process start-up', () => {
   });
 
   it('a worker with a bad CIDR stops with one line', async () => {
-    const p = startScript('start:worker', { CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'), CONNCHECK_TARGET_ALLOW: '10.0.0.0/33', REDIS_URL: loadServices().redis.url });
+    const p = startScript('start:worker', {
+      CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'),
+      CONNCHECK_TARGET_ALLOW: '10.0.0.0/33',
+      REDIS_URL: loadServices().redis.url,
+    });
     assert.equal(await p.exited, 2);
     assert.match(p.serviceOutput(), /^conncheck: CONNCHECK_TARGET_ALLOW: .*10\.0\.0\.0\/33.*\n$/);
   });

@@ -33,7 +33,12 @@ async function readEvents(url: string, headers: Record<string, string>, stopAfte
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        const fields = Object.fromEntries(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trimStart()]));
+        const fields = Object.fromEntries(
+          block
+            .split('\n')
+            .filter((l) => !l.startsWith(':'))
+            .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trimStart()]),
+        );
         if (fields.event) events.push({ ...(fields.id ? { id: fields.id } : {}), event: fields.event, data: JSON.parse(fields.data ?? 'null') });
         if (stopAfter(events)) {
           controller.abort();
@@ -62,7 +67,13 @@ describe('task events over several API processes', () => {
       s.on('error', () => undefined);
     });
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    const env = { REDIS_URL: services.redis.url, CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'), CONNCHECK_REDIS_PREFIX: prefix, CONNCHECK_AUTH_TOKENS: `${token}=p`, CONNCHECK_TARGET_ALLOW: '127.0.0.0/8' };
+    const env = {
+      REDIS_URL: services.redis.url,
+      CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'),
+      CONNCHECK_REDIS_PREFIX: prefix,
+      CONNCHECK_AUTH_TOKENS: `${token}=p`,
+      CONNCHECK_TARGET_ALLOW: '127.0.0.0/8',
+    };
     for (let i = 0; i < 2; i++) {
       const port = await freePort();
       bases.push(`http://127.0.0.1:${port}`);
@@ -89,7 +100,11 @@ describe('task events over several API processes', () => {
       { id: 'slow', db_type: 'postgresql', ip: '127.0.0.1', db_port: (silent.address() as AddressInfo).port, db_user: 'u', db_password: 'p', timeout_ms: 2000 },
     ];
     const headers = { 'x-auth-token': token };
-    const res = await fetch(`${bases[0]}/v3/p/jobs/batch-connection`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) });
+    const res = await fetch(`${bases[0]}/v3/p/jobs/batch-connection`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ jobs }),
+    });
     const { check_id: checkId } = (await res.json()) as { check_id: string };
 
     // Watch on the second API process, and stop after the first three items.
@@ -105,7 +120,10 @@ describe('task events over several API processes', () => {
     // Resume on the first process after the last item seen: the slow item, progress, the end, then the stream closes.
     const rest = await readEvents(`${bases[0]}/v1/p/checks/${checkId}/events`, { ...headers, 'last-event-id': items.at(-1)!.id! });
     const restItems = rest.filter((e) => e.event === 'item');
-    assert.deepEqual(restItems.map((e) => [e.data.id, e.data.error_code]), [['slow', 'TIMEOUT']]);
+    assert.deepEqual(
+      restItems.map((e) => [e.data.id, e.data.error_code]),
+      [['slow', 'TIMEOUT']],
+    );
     const end = rest.at(-1)!;
     assert.equal(end.event, 'end');
     assert.equal(end.data.check_id, checkId);

@@ -111,10 +111,14 @@ describe('the API killed mid-submit', () => {
     const cutOff = outcomes.filter((o) => o === 'cut off').length;
     t.diagnostic(`${outcomes.length - cutOff} submissions answered, ${cutOff} cut off by the kill`);
 
-    const tasks = await waitFor(async () => {
-      const all = await storedTasks(s);
-      return all.every((task) => task.finished_at !== undefined) ? all : undefined;
-    }, 10_000, 'every stored task to end within 10 s of the kill');
+    const tasks = await waitFor(
+      async () => {
+        const all = await storedTasks(s);
+        return all.every((task) => task.finished_at !== undefined) ? all : undefined;
+      },
+      10_000,
+      'every stored task to end within 10 s of the kill',
+    );
     const elapsed = Date.now() - killedAt;
     t.diagnostic(`${tasks.length} tasks stored, all ended ${elapsed} ms after the kill`);
     assert.ok(tasks.length >= 3);
@@ -143,8 +147,20 @@ describe('a worker stopped with SIGTERM and a short grace', () => {
     s.procs.push(api, first);
     await waitUntilReady(s.base, api);
     // 300 items: jobs of 3, so each job has items left to hand back.
-    const jobs = Array.from({ length: 300 }, (_, i) => ({ id: `pg${i}`, db_type: 'postgresql', ip: '127.0.0.1', db_port: target.port, db_user: 'u', db_password: 'p', timeout_ms: 30_000 }));
-    const res = await fetch(`${s.base}/v3/p/jobs/batch-connection`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) });
+    const jobs = Array.from({ length: 300 }, (_, i) => ({
+      id: `pg${i}`,
+      db_type: 'postgresql',
+      ip: '127.0.0.1',
+      db_port: target.port,
+      db_user: 'u',
+      db_password: 'p',
+      timeout_ms: 30_000,
+    }));
+    const res = await fetch(`${s.base}/v3/p/jobs/batch-connection`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jobs }),
+    });
     const { check_id: checkId } = (await res.json()) as { check_id: string };
     await waitFor(async () => (target.arrivals.length === 10 ? true : undefined), 15_000, 'ten probes running');
 
@@ -165,15 +181,22 @@ describe('a worker stopped with SIGTERM and a short grace', () => {
     for (const socket of target.sockets) socket.destroy();
     const second = startScript('start:worker', s.env);
     s.procs.push(second);
-    const done = await waitFor(async () => {
-      const task = await getJson(`${s.base}/v1/p/checks/${checkId}?include_items=false`);
-      return task.finished_at ? task : undefined;
-    }, 30_000, 'the task to end on the second worker');
+    const done = await waitFor(
+      async () => {
+        const task = await getJson(`${s.base}/v1/p/checks/${checkId}?include_items=false`);
+        return task.finished_at ? task : undefined;
+      },
+      30_000,
+      'the task to end on the second worker',
+    );
     assert.deepEqual(done.summary, { total: 300, succeeded: 0, failed: 300, canceled: 0, running: 0, pending: 0 });
     const items = (await getJson(`${s.base}/v1/p/checks/${checkId}`)).check_items;
     assert.deepEqual([...new Set(items.map((i: any) => i.error_code))], ['PROTOCOL_ERROR']);
     assert.deepEqual(
-      items.filter((i: any) => i.attempts === 2).map((i: any) => i.index).sort(),
+      items
+        .filter((i: any) => i.attempts === 2)
+        .map((i: any) => i.index)
+        .sort(),
       handedBack.map((i: any) => i.index).sort(),
       'the handed-back items ran once more, the others once',
     );
@@ -218,7 +241,11 @@ describe('a worker with another secret key, and a cancel while a probe runs', ()
     const silent = await listener(s, () => undefined);
     const api = startScript('start:api', s.env);
     const metricsPort = await freePort();
-    const worker = startScript('start:worker', { ...s.env, CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'), CONNCHECK_WORKER_METRICS_PORT: String(metricsPort) });
+    const worker = startScript('start:worker', {
+      ...s.env,
+      CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'),
+      CONNCHECK_WORKER_METRICS_PORT: String(metricsPort),
+    });
     s.procs.push(api, worker);
     await waitUntilReady(s.base, api);
     const password = mariadb.users.main.password;
@@ -234,12 +261,19 @@ describe('a worker with another secret key, and a cancel while a probe runs', ()
       }),
     });
     const { check_id: checkId } = (await res.json()) as { check_id: string };
-    await waitFor(async () => {
-      const task = await getJson(`${s.base}/v1/p/checks/${checkId}`);
-      return task.summary.failed === 2 && silent.arrivals.length === 1 ? true : undefined;
-    }, 30_000, 'the two mysql items to fail and the tcp probe to start');
+    await waitFor(
+      async () => {
+        const task = await getJson(`${s.base}/v1/p/checks/${checkId}`);
+        return task.summary.failed === 2 && silent.arrivals.length === 1 ? true : undefined;
+      },
+      30_000,
+      'the two mysql items to fail and the tcp probe to start',
+    );
     const task = await getJson(`${s.base}/v1/p/checks/${checkId}`);
-    assert.deepEqual(task.check_items.slice(0, 2).map((i: { error_code: string }) => i.error_code), ['CREDENTIALS_UNAVAILABLE', 'CREDENTIALS_UNAVAILABLE']);
+    assert.deepEqual(
+      task.check_items.slice(0, 2).map((i: { error_code: string }) => i.error_code),
+      ['CREDENTIALS_UNAVAILABLE', 'CREDENTIALS_UNAVAILABLE'],
+    );
     const lines = worker
       .serviceOutput()
       .split('\n')
@@ -250,10 +284,14 @@ describe('a worker with another secret key, and a cancel while a probe runs', ()
     assert.equal(lines[0]!.level, 50);
 
     assert.equal((await fetch(`${s.base}/v1/p/checks/${checkId}`, { method: 'DELETE' })).status, 200);
-    const worked = await waitFor(async () => {
-      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      return /status="canceled"/.test(text) ? text : undefined;
-    }, 10_000, 'the worker to count the canceled probe');
+    const worked = await waitFor(
+      async () => {
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        return /status="canceled"/.test(text) ? text : undefined;
+      },
+      10_000,
+      'the worker to count the canceled probe',
+    );
     assert.match(worked, /conncheck_items_completed_total\{db_type="tcp",status="canceled",error_code="CANCELED",pool="default"\} 1\n/);
     assert.match(worked, /conncheck_items_completed_total\{db_type="mysql",status="failed",error_code="CREDENTIALS_UNAVAILABLE",pool="default"\} 2\n/);
     assert.doesNotMatch(worked, /status="failed",error_code="CANCELED"/);
@@ -311,19 +349,25 @@ describe('Redis stopped and started again under a running API and worker', () =>
     const dir = mkdtempSync(join(tmpdir(), 'conncheck-redis-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const startRedis = async (): Promise<ChildProcess> => {
-      const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-      await waitFor(async () => {
-        const probe = createRedis(`redis://127.0.0.1:${port}`, 'api', 'faults-probe');
-        probe.on('error', () => undefined);
-        try {
-          await probe.connect();
-          return (await probe.ping()) === 'PONG' ? true : undefined;
-        } catch {
-          return undefined;
-        } finally {
-          probe.disconnect();
-        }
-      }, 10_000, 'redis-server');
+      const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+        stdio: 'ignore',
+      });
+      await waitFor(
+        async () => {
+          const probe = createRedis(`redis://127.0.0.1:${port}`, 'api', 'faults-probe');
+          probe.on('error', () => undefined);
+          try {
+            await probe.connect();
+            return (await probe.ping()) === 'PONG' ? true : undefined;
+          } catch {
+            return undefined;
+          } finally {
+            probe.disconnect();
+          }
+        },
+        10_000,
+        'redis-server',
+      );
       return proc;
     };
     redisServer = await startRedis();
@@ -342,22 +386,33 @@ describe('Redis stopped and started again under a running API and worker', () =>
     redisServer = await startRedis();
 
     const target = await listener(s, (socket) => socket.end());
-    const checkId = await waitFor(async () => {
-      const res = await fetch(`${s.base}/v3/p/jobs/batch-connection`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jobs: [{ id: 'x', db_type: 'tcp', ip: '127.0.0.1', db_port: target.port }] }),
-      });
-      return res.status === 202 ? ((await res.json()) as { check_id: string }).check_id : undefined;
-    }, 15_000, 'the API to accept a check again');
-    const task = await waitFor(async () => {
-      const body = await getJson(`${s.base}/v1/p/checks/${checkId}`);
-      return body.finished_at ? body : undefined;
-    }, 30_000, 'the worker to run it');
+    const checkId = await waitFor(
+      async () => {
+        const res = await fetch(`${s.base}/v3/p/jobs/batch-connection`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ jobs: [{ id: 'x', db_type: 'tcp', ip: '127.0.0.1', db_port: target.port }] }),
+        });
+        return res.status === 202 ? ((await res.json()) as { check_id: string }).check_id : undefined;
+      },
+      15_000,
+      'the API to accept a check again',
+    );
+    const task = await waitFor(
+      async () => {
+        const body = await getJson(`${s.base}/v1/p/checks/${checkId}`);
+        return body.finished_at ? body : undefined;
+      },
+      30_000,
+      'the worker to run it',
+    );
     assert.equal(task.status, 'Succeeded');
 
     for (const proc of [api, worker]) {
-      const lines = proc.serviceOutput().split('\n').filter((l) => l !== '');
+      const lines = proc
+        .serviceOutput()
+        .split('\n')
+        .filter((l) => l !== '');
       for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `not a JSON line: ${line}`);
     }
     const errorLines = worker
@@ -382,12 +437,17 @@ describe('a synchronous check whose pool lost its only worker', () => {
     const worker = startScript('start:worker', { ...s.env, CONNCHECK_WORKER_POOL: 'zone-x' });
     s.procs.push(api, worker);
     await waitUntilReady(s.base, api);
-    await waitFor(async () => ((await getJson(`${s.base}/v1/p/pools`)).pools.some((p: any) => p.name === 'zone-x' && p.served) ? true : undefined), 10_000, 'the worker to announce itself');
+    await waitFor(
+      async () => ((await getJson(`${s.base}/v1/p/pools`)).pools.some((p: any) => p.name === 'zone-x' && p.served) ? true : undefined),
+      10_000,
+      'the worker to announce itself',
+    );
     worker.kill();
     await worker.exited;
 
     // Its heartbeat is still fresh: the pool looks served, the task is stored, and nobody picks it up.
-    const post = (path: string, body: unknown) => fetch(`${s.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown) =>
+      fetch(`${s.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const started = Date.now();
     const res = await post('/v1.0/p/clusters/zone-x/checkconnection', { address_and_ports: [{ address: '127.0.0.1', port: target.port }], timeout_ms: 500 });
     assert.ok(Date.now() - started < 5000, 'it did not hang');
@@ -398,7 +458,11 @@ describe('a synchronous check whose pool lost its only worker', () => {
     assert.match(body.error_msg, /no worker of pool "zone-x" picked it up/);
     assert.equal(res.headers.get('x-check-id'), body.check_id);
     assert.equal(res.headers.get('location'), `/v1/p/checks/${body.check_id}`);
-    const gateway = await post('/v2/p/apigw/instances/zone-x/backend/connectivity/check', { backend_type: 'backend_address', backend_address: `127.0.0.1:${target.port}`, timeout_ms: 500 });
+    const gateway = await post('/v2/p/apigw/instances/zone-x/backend/connectivity/check', {
+      backend_type: 'backend_address',
+      backend_address: `127.0.0.1:${target.port}`,
+      timeout_ms: 500,
+    });
     assert.equal(gateway.status, 503);
     const gatewayBody = (await gateway.json()) as { check_id: string };
 
@@ -409,10 +473,14 @@ describe('a synchronous check whose pool lost its only worker', () => {
     const second = startScript('start:worker', { ...s.env, CONNCHECK_WORKER_POOL: 'zone-x' });
     s.procs.push(second);
     for (const checkId of [body.check_id, gatewayBody.check_id]) {
-      const done = await waitFor(async () => {
-        const task = await getJson(`${s.base}/v1/p/checks/${checkId}`);
-        return task.finished_at ? task : undefined;
-      }, 15_000, 'the task to run on the new worker');
+      const done = await waitFor(
+        async () => {
+          const task = await getJson(`${s.base}/v1/p/checks/${checkId}`);
+          return task.finished_at ? task : undefined;
+        },
+        15_000,
+        'the task to run on the new worker',
+      );
       assert.equal(done.status, 'Succeeded');
     }
   });

@@ -120,7 +120,23 @@ describe('the API under schemathesis', () => {
     try {
       ({ stdout: output } = await promisify(execFile)(
         st,
-        ['--config-file', join(dir, 'schemathesis.toml'), 'run', `${base}/openapi.json`, '--checks', 'all', '--max-examples', '25', '--workers', '2', '--seed', '1', '--no-color', '-H', `X-Auth-Token: ${token}`],
+        [
+          '--config-file',
+          join(dir, 'schemathesis.toml'),
+          'run',
+          `${base}/openapi.json`,
+          '--checks',
+          'all',
+          '--max-examples',
+          '25',
+          '--workers',
+          '2',
+          '--seed',
+          '1',
+          '--no-color',
+          '-H',
+          `X-Auth-Token: ${token}`,
+        ],
         { cwd: dir, timeout: 600_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, SCHEMATHESIS_HOOKS: '' } },
       ));
     } catch (err) {

@@ -71,7 +71,10 @@ describe('HTTP edges of a running API', () => {
   });
 
   it('cuts off a body that never arrives (408 within the request timeout), and answers bad HTTP as JSON', async () => {
-    const slow = await raw(port, `POST /v3/p/jobs/batch-connection HTTP/1.1\r\nHost: x\r\nX-Auth-Token: ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"jobs":[`);
+    const slow = await raw(
+      port,
+      `POST /v3/p/jobs/batch-connection HTTP/1.1\r\nHost: x\r\nX-Auth-Token: ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"jobs":[`,
+    );
     assert.match(slow.text, /^HTTP\/1\.1 408 /);
     assert.deepEqual(jsonBody(slow.text).error_code, 'CC.REQUEST_TIMEOUT');
     assert.ok(slow.closedAfterMs < 1500 + 1500, `closed after ${slow.closedAfterMs} ms`);
@@ -80,7 +83,10 @@ describe('HTTP edges of a running API', () => {
     assert.match(garbage.text, /^HTTP\/1\.1 400 /);
     assert.equal(jsonBody(garbage.text).error_code, 'CC.BAD_REQUEST');
 
-    const chunked = await raw(port, `POST /v3/p/jobs/batch-connection HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nZZZ\r\n{}\r\n0\r\n\r\n`);
+    const chunked = await raw(
+      port,
+      `POST /v3/p/jobs/batch-connection HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nZZZ\r\n{}\r\n0\r\n\r\n`,
+    );
     assert.match(chunked.text, /^HTTP\/1\.1 400 /);
     assert.equal(jsonBody(chunked.text).error_code, 'CC.BAD_REQUEST');
 
@@ -133,8 +139,15 @@ describe('HTTP edges of a running API', () => {
       body: '{"jobs":[{"id":"x","db_type":"tcp","ip":"10.0.0.1","db_port":1,"__proto__":{"polluted":true}}]}',
     });
     assert.equal(proto.status, 400);
-    assert.deepEqual(await proto.json(), { error_code: 'CC.INVALID_PARAMETER', error_msg: "jobs[0].__proto__: a key that could change an object's prototype is refused" });
-    const gzip = await fetch(`${base}/v3/p/jobs/batch-connection`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: '{}' });
+    assert.deepEqual(await proto.json(), {
+      error_code: 'CC.INVALID_PARAMETER',
+      error_msg: "jobs[0].__proto__: a key that could change an object's prototype is refused",
+    });
+    const gzip = await fetch(`${base}/v3/p/jobs/batch-connection`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: '{}',
+    });
     assert.equal(gzip.status, 415);
   });
 
@@ -162,7 +175,10 @@ describe('HTTP edges of a running API', () => {
   });
 
   it('logs every refusal above as one JSON line naming its error_code, and never a token', () => {
-    const lines = api.serviceOutput().split('\n').filter((l) => l !== '');
+    const lines = api
+      .serviceOutput()
+      .split('\n')
+      .filter((l) => l !== '');
     const entries = lines.map((line) => {
       try {
         return JSON.parse(line) as { msg?: string; level?: number; status_code?: number; error_code?: string };
@@ -172,7 +188,16 @@ describe('HTTP edges of a running API', () => {
     });
     const refused = entries.filter((e) => e.msg === 'request refused');
     const codes = new Set(refused.map((e) => e.error_code));
-    for (const code of ['CC.REQUEST_TIMEOUT', 'CC.BAD_REQUEST', 'CC.HEADERS_TOO_LARGE', 'CC.METHOD_NOT_ALLOWED', 'CC.URI_TOO_LONG', 'CC.BAD_URL', 'CC.UNAUTHORIZED', 'CC.RATE_LIMITED']) {
+    for (const code of [
+      'CC.REQUEST_TIMEOUT',
+      'CC.BAD_REQUEST',
+      'CC.HEADERS_TOO_LARGE',
+      'CC.METHOD_NOT_ALLOWED',
+      'CC.URI_TOO_LONG',
+      'CC.BAD_URL',
+      'CC.UNAUTHORIZED',
+      'CC.RATE_LIMITED',
+    ]) {
       assert.ok(codes.has(code), `a "request refused" line with ${code}; got ${[...codes].join(', ')}`);
     }
     for (const e of refused) {

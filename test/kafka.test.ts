@@ -4,17 +4,15 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { buildApp } from '@conncheck/api';
 import type { CheckItem, Task } from '@conncheck/core';
 import type { FastifyInstance } from 'fastify';
-import { type Harness, dumpKeys, harness, waitFor } from './lib/harness.js';
+import { type Harness, dumpKeys, harness } from './lib/harness.js';
 import { type Pipeline, stages, startPipeline } from './lib/pipeline.js';
 import { type TestServices, loadServices } from './lib/services.js';
 
 const b64 = (file: string): string => readFileSync(file).toString('base64');
-
 
 /** Seed 002's four Kafka examples as the migration service documents them; `ip` is filled in per test. */
 const SEED = {
@@ -66,7 +64,6 @@ const SEED = {
 describe('kafka through the pipeline', () => {
   let p: Pipeline;
   let h: Harness;
-  let app: FastifyInstance;
   let services: TestServices;
   const submit = (jobs: unknown[]): Promise<string> => p.submit(jobs);
   const finished = (checkId: string, timeoutMs?: number): Promise<Task> => p.finished(checkId, timeoutMs);
@@ -83,7 +80,7 @@ describe('kafka through the pipeline', () => {
   before(async () => {
     services = loadServices();
     p = await startPipeline();
-    ({ h, app } = p);
+    ({ h } = p);
   });
   after(async () => {
     await p.close();
@@ -99,9 +96,23 @@ describe('kafka through the pipeline', () => {
       { ...SEED.saslPlaintext, id: 'sasl-plaintext', ip: at('sasl_plaintext'), db_user: plain.user, db_password: plain.password },
       { ...SEED.ssl, id: 'ssl', ip: at('ssl'), kafka_security_config: { ...SEED.ssl.kafka_security_config, ...truststore } },
       // The "SASL_SSL" example sends type SSL with a user: against the SSL listener it passes (credentials unused) …
-      { ...SEED.saslSsl, id: 'sasl-ssl-as-sent', ip: at('ssl'), db_user: plain.user, db_password: plain.password, kafka_security_config: { ...SEED.saslSsl.kafka_security_config, ...truststore } },
+      {
+        ...SEED.saslSsl,
+        id: 'sasl-ssl-as-sent',
+        ip: at('ssl'),
+        db_user: plain.user,
+        db_password: plain.password,
+        kafka_security_config: { ...SEED.saslSsl.kafka_security_config, ...truststore },
+      },
       // … against a real SASL_SSL listener it fails, saying the type should be SASL_SSL.
-      { ...SEED.saslSsl, id: 'sasl-ssl-on-sasl', ip: at('sasl_ssl'), db_user: plain.user, db_password: plain.password, kafka_security_config: { ...SEED.saslSsl.kafka_security_config, ...truststore } },
+      {
+        ...SEED.saslSsl,
+        id: 'sasl-ssl-on-sasl',
+        ip: at('sasl_ssl'),
+        db_user: plain.user,
+        db_password: plain.password,
+        kafka_security_config: { ...SEED.saslSsl.kafka_security_config, ...truststore },
+      },
       // … and as it was meant.
       {
         ...SEED.saslSsl,
@@ -113,14 +124,20 @@ describe('kafka through the pipeline', () => {
       },
     ];
     const done = await finished(await submit(jobs));
-    assert.deepEqual(outcome(done, jobs.map((j) => j.id)), [
-      ['plaintext', 'success', null],
-      ['sasl-plaintext', 'success', null],
-      ['ssl', 'success', null],
-      ['sasl-ssl-as-sent', 'success', null],
-      ['sasl-ssl-on-sasl', 'failed', 'SECURITY_PROTOCOL_MISMATCH'],
-      ['sasl-ssl-meant', 'success', null],
-    ]);
+    assert.deepEqual(
+      outcome(
+        done,
+        jobs.map((j) => j.id),
+      ),
+      [
+        ['plaintext', 'success', null],
+        ['sasl-plaintext', 'success', null],
+        ['ssl', 'success', null],
+        ['sasl-ssl-as-sent', 'success', null],
+        ['sasl-ssl-on-sasl', 'failed', 'SECURITY_PROTOCOL_MISMATCH'],
+        ['sasl-ssl-meant', 'success', null],
+      ],
+    );
     const plaintext = item(done, 'plaintext');
     assert.equal(plaintext.db_type, 'kafka');
     assert.equal(stages(plaintext), 'dns:skipped tcp:ok probe:ok');
@@ -173,16 +190,22 @@ describe('kafka through the pipeline', () => {
       ssl('mtls-none', 'ssl_mtls', { ...jks, enable_key_store: false }),
     ];
     const done = await finished(await submit(jobs));
-    assert.deepEqual(outcome(done, jobs.map((j) => j.id)), [
-      ['jks', 'success', null],
-      ['p12', 'success', null],
-      ['pem', 'success', null],
-      ['other-ca', 'failed', 'TLS_CERT_UNTRUSTED'],
-      ['system-cas', 'failed', 'TLS_CERT_UNTRUSTED'],
-      ['mtls-p12', 'success', null],
-      ['mtls-jks', 'success', null],
-      ['mtls-none', 'failed', 'TLS_CLIENT_CERT_REQUIRED'],
-    ]);
+    assert.deepEqual(
+      outcome(
+        done,
+        jobs.map((j) => j.id),
+      ),
+      [
+        ['jks', 'success', null],
+        ['p12', 'success', null],
+        ['pem', 'success', null],
+        ['other-ca', 'failed', 'TLS_CERT_UNTRUSTED'],
+        ['system-cas', 'failed', 'TLS_CERT_UNTRUSTED'],
+        ['mtls-p12', 'success', null],
+        ['mtls-jks', 'success', null],
+        ['mtls-none', 'failed', 'TLS_CLIENT_CERT_REQUIRED'],
+      ],
+    );
     assert.equal(stages(item(done, 'other-ca')), 'dns:skipped tcp:ok tls:failed probe:skipped');
     assert.match(item(done, 'other-ca').error_msg ?? '', /trust_store_key/);
   });
@@ -196,24 +219,51 @@ describe('kafka through the pipeline', () => {
       { ...SEED.ssl, id: 'name-checked', ip: at('ssl_localhost'), kafka_security_config: { type: 'SSL', ...truststore, endpoint_algorithm: 'https' } },
       { ...SEED.ssl, id: 'name-default', ip: at('ssl_localhost'), kafka_security_config: { type: 'SSL', ...truststore } },
       { ...SEED.ssl, id: 'name-unchecked', ip: at('ssl_localhost'), kafka_security_config: { type: 'SSL', ...truststore, endpoint_algorithm: '' } },
-      { ...SEED.saslPlaintext, id: 'wrong-password', ip: at('sasl_plaintext'), db_user: scram.user, db_password: 'not-the-password', kafka_security_config: { type: 'SASL_PLAINTEXT', sasl_mechanism: 'SCRAM-SHA-256' } },
-      { ...SEED.saslPlaintext, id: 'mechanism-off', ip: at('sasl_plain_only'), db_user: scram.user, db_password: scram.password, kafka_security_config: { type: 'SASL_PLAINTEXT', sasl_mechanism: 'SCRAM-SHA-256' } },
+      {
+        ...SEED.saslPlaintext,
+        id: 'wrong-password',
+        ip: at('sasl_plaintext'),
+        db_user: scram.user,
+        db_password: 'not-the-password',
+        kafka_security_config: { type: 'SASL_PLAINTEXT', sasl_mechanism: 'SCRAM-SHA-256' },
+      },
+      {
+        ...SEED.saslPlaintext,
+        id: 'mechanism-off',
+        ip: at('sasl_plain_only'),
+        db_user: scram.user,
+        db_password: scram.password,
+        kafka_security_config: { type: 'SASL_PLAINTEXT', sasl_mechanism: 'SCRAM-SHA-256' },
+      },
       { ...SEED.plaintext, id: 'tls-listener', ip: at('ssl') },
       { ...SEED.plaintext, id: 'bad-advertised', ip: at('bad_advertised') },
-      { ...SEED.plaintext, id: 'bootstrap-list', ip: `${kafka.host}:${kafka.listeners.bad_advertised.advertised_port},localhost:${kafka.listeners.plaintext.port}` },
+      {
+        ...SEED.plaintext,
+        id: 'bootstrap-list',
+        ip: `${kafka.host}:${kafka.listeners.bad_advertised.advertised_port},localhost:${kafka.listeners.plaintext.port}`,
+      },
     ];
     const done = await finished(await submit(jobs));
-    assert.deepEqual(outcome(done, jobs.map((j) => j.id)), [
-      ['name-checked', 'failed', 'TLS_HOSTNAME_MISMATCH'],
-      ['name-default', 'failed', 'TLS_HOSTNAME_MISMATCH'],
-      ['name-unchecked', 'success', null],
-      ['wrong-password', 'failed', 'AUTH_FAILED'],
-      ['mechanism-off', 'failed', 'SASL_MECHANISM_UNSUPPORTED'],
-      ['tls-listener', 'failed', 'TLS_REQUIRED'],
-      ['bad-advertised', 'failed', 'BROKER_UNREACHABLE'],
-      ['bootstrap-list', 'success', null],
-    ]);
-    assert.match(item(done, 'bad-advertised').error_msg ?? '', new RegExp(`^broker 1 advertises 127\\.0\\.0\\.1:${kafka.listeners.bad_advertised.advertised_port} `));
+    assert.deepEqual(
+      outcome(
+        done,
+        jobs.map((j) => j.id),
+      ),
+      [
+        ['name-checked', 'failed', 'TLS_HOSTNAME_MISMATCH'],
+        ['name-default', 'failed', 'TLS_HOSTNAME_MISMATCH'],
+        ['name-unchecked', 'success', null],
+        ['wrong-password', 'failed', 'AUTH_FAILED'],
+        ['mechanism-off', 'failed', 'SASL_MECHANISM_UNSUPPORTED'],
+        ['tls-listener', 'failed', 'TLS_REQUIRED'],
+        ['bad-advertised', 'failed', 'BROKER_UNREACHABLE'],
+        ['bootstrap-list', 'success', null],
+      ],
+    );
+    assert.match(
+      item(done, 'bad-advertised').error_msg ?? '',
+      new RegExp(`^broker 1 advertises 127\\.0\\.0\\.1:${kafka.listeners.bad_advertised.advertised_port} `),
+    );
     assert.equal(item(done, 'bootstrap-list').warnings?.length, 1);
   });
 
@@ -261,45 +311,118 @@ describe('kafka requests the API refuses', () => {
   it('answers each with its exact body', async () => {
     const { tls } = services;
     const table: [string, unknown, string, string][] = [
-      ['GSSAPI', kafkaJob({ type: 'SASL_PLAINTEXT', sasl_mechanism: 'GSSAPI' }, sasl), 'CC.UNSUPPORTED_SASL_MECHANISM',
-        'jobs[0].kafka_security_config.sasl_mechanism: "GSSAPI" is not supported; conncheck performs PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (not GSSAPI/Kerberos, OAUTHBEARER or AWS_MSK_IAM)'],
-      ['OAUTHBEARER', kafkaJob({ type: 'SASL_SSL', sasl_mechanism: 'OAUTHBEARER' }, sasl), 'CC.UNSUPPORTED_SASL_MECHANISM',
-        'jobs[0].kafka_security_config.sasl_mechanism: "OAUTHBEARER" is not supported; conncheck performs PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (not GSSAPI/Kerberos, OAUTHBEARER or AWS_MSK_IAM)'],
-      ['SASL without a mechanism', kafkaJob({ type: 'SASL_PLAINTEXT' }, sasl), 'CC.MISSING_FIELD',
-        'jobs[0].kafka_security_config.sasl_mechanism: is required for type SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)'],
-      ['SASL without a user', kafkaJob({ type: 'SASL_PLAINTEXT', sasl_mechanism: 'PLAIN' }, { db_password: 'p' }), 'CC.MISSING_FIELD',
-        'jobs[0].db_user: is required for kafka type SASL_PLAINTEXT (the SASL user)'],
-      ['a mechanism with type SSL', kafkaJob({ type: 'SSL', sasl_mechanism: 'PLAIN' }, sasl), 'CC.INVALID_PARAMETER',
-        'jobs[0].kafka_security_config.sasl_mechanism: is used only with type SASL_PLAINTEXT or SASL_SSL, not SSL (for SASL over TLS, set type SASL_SSL)'],
-      ['wrong JKS truststore password', kafkaJob({ type: 'SSL', trust_store_key: b64(tls.ca.jks), trust_store_password: 'not-the-password' }), 'CC.CERT_PASSWORD_WRONG',
-        'jobs[0].kafka_security_config.trust_store_password: the JKS store cannot be opened with the password given (its integrity check fails)'],
-      ['wrong PKCS#12 truststore password', kafkaJob({ type: 'SSL', trust_store_key: b64(tls.ca.p12), trust_store_password: 'not-the-password' }), 'CC.CERT_PASSWORD_WRONG',
-        'jobs[0].kafka_security_config.trust_store_password: the PKCS#12 file cannot be opened with the password given'],
-      ['unreadable truststore', kafkaJob({ type: 'SSL', trust_store_key: Buffer.from('not a store at all').toString('base64') }), 'CC.CERT_UNREADABLE',
-        'jobs[0].kafka_security_config.trust_store_key: the uploaded file is neither a JKS, a PKCS#12 nor a PEM truststore'],
-      ['truststore not base64', kafkaJob({ type: 'SSL', trust_store_key: 'not base64!' }), 'CC.CERT_NOT_BASE64',
-        'jobs[0].kafka_security_config.trust_store_key: is not valid base64'],
-      ['wrong keystore password', kafkaJob({ type: 'SSL', enable_key_store: true, key_store_key: b64(tls.client.p12), key_store_password: 'not-the-password' }), 'CC.CERT_PASSWORD_WRONG',
-        'jobs[0].kafka_security_config.key_store_password: the PKCS#12 file cannot be opened with the password given'],
-      ['wrong JKS key password', kafkaJob({ type: 'SSL', enable_key_store: true, key_store_key: b64(tls.client.jks), key_store_password: tls.client.jks_password, key_store_key_password: 'not-the-password' }), 'CC.CERT_PASSWORD_WRONG',
-        'jobs[0].kafka_security_config.key_store_key_password: the private key in the JKS keystore cannot be opened with the password given (key password)'],
-      ['keystore without a key', kafkaJob({ type: 'SSL', enable_key_store: true, key_store_key: b64(tls.ca.pem) }), 'CC.CERT_UNREADABLE',
-        'jobs[0].kafka_security_config.key_store_key: the PEM keystore holds no private key block'],
-      ['key store enabled but missing', kafkaJob({ type: 'SSL', enable_key_store: true }), 'CC.MISSING_FIELD',
-        'jobs[0].kafka_security_config.key_store_key: is required when enable_key_store is true (the client certificate and key)'],
-      ['truststore with PLAINTEXT', kafkaJob({ type: 'PLAINTEXT', trust_store_key: b64(tls.ca.pem) }), 'CC.INVALID_PARAMETER',
-        'jobs[0].kafka_security_config.trust_store_key: is used only with type SSL or SASL_SSL, not PLAINTEXT'],
-      ['bad endpoint_algorithm', kafkaJob({ type: 'SSL', endpoint_algorithm: 'ldaps' }), 'CC.INVALID_PARAMETER',
-        'jobs[0].kafka_security_config.endpoint_algorithm: must be "https" (verify the broker\'s name) or "" (do not), got "ldaps"'],
-      ['ssl_link on kafka', { jobs: [{ ...base, ssl_link: true, kafka_security_config: { type: 'SSL' } }] }, 'CC.INVALID_PARAMETER',
-        'jobs[0].ssl_link: is not used for kafka; set kafka_security_config.type to SSL or SASL_SSL'],
+      [
+        'GSSAPI',
+        kafkaJob({ type: 'SASL_PLAINTEXT', sasl_mechanism: 'GSSAPI' }, sasl),
+        'CC.UNSUPPORTED_SASL_MECHANISM',
+        'jobs[0].kafka_security_config.sasl_mechanism: "GSSAPI" is not supported; conncheck performs PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (not GSSAPI/Kerberos, OAUTHBEARER or AWS_MSK_IAM)',
+      ],
+      [
+        'OAUTHBEARER',
+        kafkaJob({ type: 'SASL_SSL', sasl_mechanism: 'OAUTHBEARER' }, sasl),
+        'CC.UNSUPPORTED_SASL_MECHANISM',
+        'jobs[0].kafka_security_config.sasl_mechanism: "OAUTHBEARER" is not supported; conncheck performs PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (not GSSAPI/Kerberos, OAUTHBEARER or AWS_MSK_IAM)',
+      ],
+      [
+        'SASL without a mechanism',
+        kafkaJob({ type: 'SASL_PLAINTEXT' }, sasl),
+        'CC.MISSING_FIELD',
+        'jobs[0].kafka_security_config.sasl_mechanism: is required for type SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)',
+      ],
+      [
+        'SASL without a user',
+        kafkaJob({ type: 'SASL_PLAINTEXT', sasl_mechanism: 'PLAIN' }, { db_password: 'p' }),
+        'CC.MISSING_FIELD',
+        'jobs[0].db_user: is required for kafka type SASL_PLAINTEXT (the SASL user)',
+      ],
+      [
+        'a mechanism with type SSL',
+        kafkaJob({ type: 'SSL', sasl_mechanism: 'PLAIN' }, sasl),
+        'CC.INVALID_PARAMETER',
+        'jobs[0].kafka_security_config.sasl_mechanism: is used only with type SASL_PLAINTEXT or SASL_SSL, not SSL (for SASL over TLS, set type SASL_SSL)',
+      ],
+      [
+        'wrong JKS truststore password',
+        kafkaJob({ type: 'SSL', trust_store_key: b64(tls.ca.jks), trust_store_password: 'not-the-password' }),
+        'CC.CERT_PASSWORD_WRONG',
+        'jobs[0].kafka_security_config.trust_store_password: the JKS store cannot be opened with the password given (its integrity check fails)',
+      ],
+      [
+        'wrong PKCS#12 truststore password',
+        kafkaJob({ type: 'SSL', trust_store_key: b64(tls.ca.p12), trust_store_password: 'not-the-password' }),
+        'CC.CERT_PASSWORD_WRONG',
+        'jobs[0].kafka_security_config.trust_store_password: the PKCS#12 file cannot be opened with the password given',
+      ],
+      [
+        'unreadable truststore',
+        kafkaJob({ type: 'SSL', trust_store_key: Buffer.from('not a store at all').toString('base64') }),
+        'CC.CERT_UNREADABLE',
+        'jobs[0].kafka_security_config.trust_store_key: the uploaded file is neither a JKS, a PKCS#12 nor a PEM truststore',
+      ],
+      [
+        'truststore not base64',
+        kafkaJob({ type: 'SSL', trust_store_key: 'not base64!' }),
+        'CC.CERT_NOT_BASE64',
+        'jobs[0].kafka_security_config.trust_store_key: is not valid base64',
+      ],
+      [
+        'wrong keystore password',
+        kafkaJob({ type: 'SSL', enable_key_store: true, key_store_key: b64(tls.client.p12), key_store_password: 'not-the-password' }),
+        'CC.CERT_PASSWORD_WRONG',
+        'jobs[0].kafka_security_config.key_store_password: the PKCS#12 file cannot be opened with the password given',
+      ],
+      [
+        'wrong JKS key password',
+        kafkaJob({
+          type: 'SSL',
+          enable_key_store: true,
+          key_store_key: b64(tls.client.jks),
+          key_store_password: tls.client.jks_password,
+          key_store_key_password: 'not-the-password',
+        }),
+        'CC.CERT_PASSWORD_WRONG',
+        'jobs[0].kafka_security_config.key_store_key_password: the private key in the JKS keystore cannot be opened with the password given (key password)',
+      ],
+      [
+        'keystore without a key',
+        kafkaJob({ type: 'SSL', enable_key_store: true, key_store_key: b64(tls.ca.pem) }),
+        'CC.CERT_UNREADABLE',
+        'jobs[0].kafka_security_config.key_store_key: the PEM keystore holds no private key block',
+      ],
+      [
+        'key store enabled but missing',
+        kafkaJob({ type: 'SSL', enable_key_store: true }),
+        'CC.MISSING_FIELD',
+        'jobs[0].kafka_security_config.key_store_key: is required when enable_key_store is true (the client certificate and key)',
+      ],
+      [
+        'truststore with PLAINTEXT',
+        kafkaJob({ type: 'PLAINTEXT', trust_store_key: b64(tls.ca.pem) }),
+        'CC.INVALID_PARAMETER',
+        'jobs[0].kafka_security_config.trust_store_key: is used only with type SSL or SASL_SSL, not PLAINTEXT',
+      ],
+      [
+        'bad endpoint_algorithm',
+        kafkaJob({ type: 'SSL', endpoint_algorithm: 'ldaps' }),
+        'CC.INVALID_PARAMETER',
+        'jobs[0].kafka_security_config.endpoint_algorithm: must be "https" (verify the broker\'s name) or "" (do not), got "ldaps"',
+      ],
+      [
+        'ssl_link on kafka',
+        { jobs: [{ ...base, ssl_link: true, kafka_security_config: { type: 'SSL' } }] },
+        'CC.INVALID_PARAMETER',
+        'jobs[0].ssl_link: is not used for kafka; set kafka_security_config.type to SSL or SASL_SSL',
+      ],
     ];
     const answers = [];
     for (const [name, body] of table) {
       const res = await post(body);
       answers.push({ name, status: res.statusCode, body: res.json() });
     }
-    assert.deepEqual(answers, table.map(([name, , code, message]) => ({ name, status: 400, body: { error_code: code, error_msg: message } })));
+    assert.deepEqual(
+      answers,
+      table.map(([name, , code, message]) => ({ name, status: 400, body: { error_code: code, error_msg: message } })),
+    );
     const list = await app.inject('/v1/projA/checks');
     assert.deepEqual(list.json(), { checks: [], next_cursor: null }, 'a refused request stored nothing');
   });

@@ -38,7 +38,14 @@ describe('submission', () => {
     const { items } = buildItems(jobs(250));
     const submitting = h.store.submit('p1', items, dying, 'default');
     let checkId: string | undefined;
-    await waitFor(async () => ((checkId = (await h.redis.zrange(h.store.keys.enqueueIntents(), '0', '-1'))[0]) ? true : undefined), 5000, 'the task to be stored');
+    await waitFor(
+      async () => {
+        checkId = (await h.redis.zrange(h.store.keys.enqueueIntents(), '0', '-1'))[0];
+        return checkId ? true : undefined;
+      },
+      5000,
+      'the task to be stored',
+    );
     void submitting;
     const queue = h.queue.queue('default');
     assert.equal(await queue.count(), 0, 'no job was added');
@@ -88,7 +95,10 @@ describe('Idempotency-Key over HTTP', () => {
     const answers = await Promise.all(Array.from({ length: 10 }, () => post(body, 'retry-me-1')));
     const ids = new Set(answers.map((a) => a.json().check_id));
     assert.equal(ids.size, 1, 'one task for ten racing requests');
-    assert.deepEqual(answers.map((a) => a.statusCode), Array(10).fill(202));
+    assert.deepEqual(
+      answers.map((a) => a.statusCode),
+      Array(10).fill(202),
+    );
     assert.equal(answers.filter((a) => a.headers['idempotent-replayed'] === 'true').length, 9);
     const [checkId] = [...ids] as [string];
     await p.finished(checkId);
@@ -178,13 +188,24 @@ describe('retention and keys', () => {
     }
     assert.equal(await open(), 0);
     // Running jobs of canceled tasks finish and are removed.
-    await waitFor(async () => ((await p.h.queue.queue('default').getJobCountByTypes('active', 'waiting', 'delayed')) === 0 ? true : undefined), 10_000, 'the queue to drain');
+    await waitFor(
+      async () => ((await p.h.queue.queue('default').getJobCountByTypes('active', 'waiting', 'delayed')) === 0 ? true : undefined),
+      10_000,
+      'the queue to drain',
+    );
     await sleep(2200);
     const left = await keysUnder(p.h);
     const ofTasks = left.filter((key) => ids.some((id) => key.includes(id)) || /:(idx|ended|unfinished|idem):/.test(key));
     assert.deepEqual(ofTasks, []);
     for (const key of [p.h.store.keys.openTasks(), p.h.store.keys.enqueueIntents()]) assert.equal(await p.h.redis.exists(key), 0, key);
     // What remains is the deployment's, not any task's: BullMQ's queue keys, and conncheck's meta, pool, heartbeat and reaper keys.
-    for (const key of left) assert.match(key, new RegExp(`^${p.h.prefix}:(bull:(checks-default|checks-nobody|webhooks):(meta|id|events|stalled-check|marker)|meta|pools|workers|worker:.+|ratelimit:.+|reaper-(lock|cursor))$`), key);
+    for (const key of left)
+      assert.match(
+        key,
+        new RegExp(
+          `^${p.h.prefix}:(bull:(checks-default|checks-nobody|webhooks):(meta|id|events|stalled-check|marker)|meta|pools|workers|worker:.+|ratelimit:.+|reaper-(lock|cursor))$`,
+        ),
+        key,
+      );
   });
 });

@@ -3,15 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { buildApp } from '@conncheck/api';
 import type { CheckItem, Task } from '@conncheck/core';
 import type { FastifyInstance } from 'fastify';
-import { type Harness, dumpKeys, harness, waitFor } from './lib/harness.js';
+import { type Harness, dumpKeys, waitFor } from './lib/harness.js';
 import { type Pipeline, stages, startPipeline } from './lib/pipeline.js';
 import { type TestServices, loadServices } from './lib/services.js';
-
 
 describe('mongodb through the pipeline', () => {
   let p: Pipeline;
@@ -53,12 +50,18 @@ describe('mongodb through the pipeline', () => {
     const ok = items.get(dds.id)!;
     assert.equal(ok.status, 'success', ok.error_msg ?? '');
     assert.equal(ok.end_point_type, 'ta');
-    assert.deepEqual(ok.target.endpoints, [{ host: mongodb.host, port: mongodb.port }, { host: 'localhost', port: mongodb.port }]);
+    assert.deepEqual(ok.target.endpoints, [
+      { host: mongodb.host, port: mongodb.port },
+      { host: 'localhost', port: mongodb.port },
+    ]);
     assert.deepEqual(ok.server, { product: 'FerretDB', version: mongodb.version });
     assert.equal(stages(ok), 'dns:ok tcp:ok auth:ok probe:ok');
     const cluster = ok.cluster as { set_name?: string; members?: { status: string }[] } | undefined;
     assert.equal(cluster?.set_name, mongodb.repl_set_name);
-    assert.deepEqual(cluster?.members?.map((m) => m.status), ['reachable']);
+    assert.deepEqual(
+      cluster?.members?.map((m) => m.status),
+      ['reachable'],
+    );
 
     const bad = items.get('dds-badpw')!;
     assert.equal(bad.error_code, 'AUTH_FAILED');
@@ -95,7 +98,15 @@ describe('mongodb through the pipeline', () => {
     const { mongodb, tls } = services;
     const ca = readFileSync(tls.ca.pem).toString('base64');
     const otherCa = readFileSync(tls.other_ca.pem).toString('base64');
-    const base = { db_type: 'mongodb', ip: `localhost:${mongodb.tls_port}`, db_port: 0, db_user: mongodb.users.main.user, db_password: mongodb.users.main.password, ssl_link: true, ssl_cert_name: 'ca.pem' };
+    const base = {
+      db_type: 'mongodb',
+      ip: `localhost:${mongodb.tls_port}`,
+      db_port: 0,
+      db_user: mongodb.users.main.user,
+      db_password: mongodb.users.main.password,
+      ssl_link: true,
+      ssl_cert_name: 'ca.pem',
+    };
     const checkId = await submit([
       { ...base, id: 'tls-ok', ssl_cert_key: ca },
       { ...base, id: 'tls-wrong-ca', ssl_cert_key: otherCa },
@@ -116,7 +127,14 @@ describe('mongodb through the pipeline', () => {
     const res = await app.inject({
       method: 'POST',
       url: '/v3/proj/jobs/batch-connection?dry_run=true',
-      payload: { jobs: [{ ...base, id: 'a', db_user: 'x' }, { ...base, id: 'b', db_password: 'y' }, { ...base, id: 'c', db_user: '', db_password: 'y' }, { ...base, id: 'd' }] },
+      payload: {
+        jobs: [
+          { ...base, id: 'a', db_user: 'x' },
+          { ...base, id: 'b', db_password: 'y' },
+          { ...base, id: 'c', db_user: '', db_password: 'y' },
+          { ...base, id: 'd' },
+        ],
+      },
     });
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(

@@ -63,7 +63,7 @@ describe('the README\'s "A first check", as written', () => {
 
   it('starts with `npm ci && npm start` and tells the user how it runs', () => {
     const first = blocks[0];
-    assert.ok(first && first.lang === 'sh' && first.body.startsWith('npm ci && npm start &'), 'the section starts with the README\'s two commands');
+    assert.ok(first && first.lang === 'sh' && first.body.startsWith('npm ci && npm start &'), "the section starts with the README's two commands");
     assert.match(proc.output(), /OPEN MODE/, 'open mode is announced');
     assert.match(proc.output(), /"msg":"api listening"/, 'the README says to wait for "api listening"');
   });
@@ -92,7 +92,7 @@ describe('the README\'s "A first check", as written', () => {
     assert.deepEqual(await answer.json(), shownResults);
 
     // "What a result looks like": the same task in the cluster-check view, the README's item among its items.
-    const shownTask = JSON.parse(onPort(codeBlocks(quickStart.slice(quickStart.indexOf('### What a result looks like')))[0]!.body)) as any;
+    const shownTask = JSON.parse(onPort(codeBlocks(quickStart.slice(quickStart.indexOf('### What a result looks like')))[0]!.body));
     const task = (await (await fetch(`${base}/v1/my-project/checks/${accepted.check_id}`)).json()) as any;
     for (const field of ['type', 'status', 'message', 'summary']) assert.deepEqual(task[field], shownTask[field], field);
     assert.deepEqual(Object.keys(task).sort(), Object.keys(shownTask).sort());
@@ -111,7 +111,10 @@ describe('the README\'s "A first check", as written', () => {
 
     // The other calls of the section on the same task.
     const list = (await (await fetch(`${base}/v1/my-project/checks?status=Failed&limit=20`)).json()) as { checks: { check_id: string }[] };
-    assert.deepEqual(list.checks.map((c) => c.check_id), [accepted.check_id]);
+    assert.deepEqual(
+      list.checks.map((c) => c.check_id),
+      [accepted.check_id],
+    );
     const cancel = await fetch(`${base}/v1/my-project/checks/${accepted.check_id}`, { method: 'DELETE' });
     assert.equal(cancel.status, 409, 'an ended task cannot be canceled');
   });

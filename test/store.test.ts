@@ -37,11 +37,14 @@ describe('TaskStore', () => {
     assert.ok(task);
     assert.equal(task.status, 'Pending');
     assert.deepEqual(task.summary, { total: 3, succeeded: 0, failed: 0, canceled: 0, running: 0, pending: 3 });
-    assert.deepEqual(task.check_items.map((i) => [i.index, i.id, i.status]), [
-      [0, 'job-0', 'pending'],
-      [1, 'job-1', 'pending'],
-      [2, 'job-2', 'pending'],
-    ]);
+    assert.deepEqual(
+      task.check_items.map((i) => [i.index, i.id, i.status]),
+      [
+        [0, 'job-0', 'pending'],
+        [1, 'job-1', 'pending'],
+        [2, 'job-2', 'pending'],
+      ],
+    );
     assert.equal(await h.queue.queue('default').count(), 3);
     assert.equal(await h.store.getTask(check_id, 'other-project'), undefined);
   });
@@ -73,7 +76,7 @@ describe('TaskStore', () => {
     assert.equal(task?.message, '1 of 2 items failed');
     assert.ok(task?.finished_at);
     assert.deepEqual(task?.summary, { total: 2, succeeded: 1, failed: 1, canceled: 0, running: 0, pending: 0 });
-    const item = task!.check_items[1]!;
+    const item = task.check_items[1]!;
     assert.equal(item.error_code, 'CONNECTION_REFUSED');
     assert.equal(item.success, false);
     assert.equal(await h.store.unfinishedItems('p1'), 0);
@@ -140,11 +143,14 @@ describe('TaskStore', () => {
     const task = await h.store.getTask(check_id, 'p1');
     assert.equal(task?.status, 'Canceled');
     assert.deepEqual(task?.summary, { total: 3, succeeded: 1, failed: 0, canceled: 2, running: 0, pending: 0 });
-    assert.deepEqual(task?.check_items.map((i) => [i.status, i.error_code]), [
-      ['success', null],
-      ['canceled', 'CANCELED'],
-      ['canceled', 'CANCELED'],
-    ]);
+    assert.deepEqual(
+      task?.check_items.map((i) => [i.status, i.error_code]),
+      [
+        ['success', null],
+        ['canceled', 'CANCELED'],
+        ['canceled', 'CANCELED'],
+      ],
+    );
     // The cancel answers the task as a read after it shows it, and where its jobs are.
     assert.deepEqual(outcome.task, task);
     assert.deepEqual(outcome.runs, [['default', 3]]);
@@ -162,15 +168,27 @@ describe('TaskStore', () => {
     await submit(1, {}, 'p2');
     await h.store.advance({ checkId: ids[1]!, project: 'p1', worker, finish: { index: 0, claimed: { attempts: 1, started_at: 0 }, outcome: ok } });
     const page1 = await h.store.listTasks('p1', { limit: 2 });
-    assert.deepEqual(page1.checks.map((c) => c.check_id), [ids[4], ids[3]]);
+    assert.deepEqual(
+      page1.checks.map((c) => c.check_id),
+      [ids[4], ids[3]],
+    );
     assert.ok(page1.next_cursor);
-    const page2 = await h.store.listTasks('p1', { limit: 2, cursor: page1.next_cursor! });
-    assert.deepEqual(page2.checks.map((c) => c.check_id), [ids[2], ids[1]]);
+    const page2 = await h.store.listTasks('p1', { limit: 2, cursor: page1.next_cursor });
+    assert.deepEqual(
+      page2.checks.map((c) => c.check_id),
+      [ids[2], ids[1]],
+    );
     const page3 = await h.store.listTasks('p1', { limit: 2, cursor: page2.next_cursor! });
-    assert.deepEqual(page3.checks.map((c) => c.check_id), [ids[0]]);
+    assert.deepEqual(
+      page3.checks.map((c) => c.check_id),
+      [ids[0]],
+    );
     assert.equal(page3.next_cursor, null);
     const succeeded = await h.store.listTasks('p1', { limit: 10, status: 'Succeeded' });
-    assert.deepEqual(succeeded.checks.map((c) => c.check_id), [ids[1]]);
+    assert.deepEqual(
+      succeeded.checks.map((c) => c.check_id),
+      [ids[1]],
+    );
     const pending = await h.store.listTasks('p1', { limit: 10, status: 'Pending' });
     assert.equal(pending.checks.length, 4);
     // An expired task leaves the list (and its index entry is dropped) rather than showing as an empty row.
@@ -221,11 +239,14 @@ describe('TaskReaper', () => {
     assert.equal(await reaper.reapOnce(Date.now() + 120_000), 2);
     const task = await h.store.getTask(lost.check_id, 'p1');
     assert.equal(task?.status, 'Failed');
-    assert.deepEqual(task?.check_items.map((i) => [i.status, i.error_code]), [
-      ['success', null],
-      ['failed', 'INTERNAL_ERROR'],
-      ['failed', 'INTERNAL_ERROR'],
-    ]);
+    assert.deepEqual(
+      task?.check_items.map((i) => [i.status, i.error_code]),
+      [
+        ['success', null],
+        ['failed', 'INTERNAL_ERROR'],
+        ['failed', 'INTERNAL_ERROR'],
+      ],
+    );
     assert.equal((await h.store.getTask(waiting.check_id, 'p1'))?.status, 'Pending', 'its jobs are still waiting');
     // A second pass finds nothing more to do, and the ended task left the open set.
     assert.equal(await reaper.reapOnce(Date.now() + 120_000), 0);
@@ -253,7 +274,7 @@ describe('TaskReaper', () => {
     assert.equal(ended, 1, 'found within three passes of 100');
     const task = await h.store.getTask(orphan.check_id, 'p1');
     assert.equal(task?.status, 'Failed');
-    const item = task!.check_items[0]!;
+    const item = task.check_items[0]!;
     assert.equal(item.error_code, 'INTERNAL_ERROR');
     // The item keeps what it had: it was started once, by w1, at t0 + 400.
     assert.equal(item.attempts, 1);
@@ -269,12 +290,18 @@ describe('isUnavailableError', () => {
   it('tells a Redis that cannot be reached from one that answered with an error, and from a bug', async () => {
     const h = await harness();
     try {
-      const answered = await h.redis.call('NO-SUCH-COMMAND').then(() => undefined, (err: unknown) => err);
+      const answered = await h.redis.call('NO-SUCH-COMMAND').then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       assert.equal(isUnavailableError(answered, h.redis), false, 'a ReplyError: Redis is there');
       // The API's connection (no offline queue) to a port nothing listens on: ioredis rejects with a bare Error.
       const away = createRedis(`redis://127.0.0.1:${await freePort()}`, 'api', 'unavailable-test');
       away.on('error', () => undefined);
-      const refused = await away.get('k').then(() => undefined, (err: unknown) => err);
+      const refused = await away.get('k').then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       away.disconnect();
       assert.ok(refused instanceof Error);
       assert.equal(isUnavailableError(refused, away), true, String(refused));

@@ -23,9 +23,14 @@ describe('cluster connectivity test', () => {
     await p.close();
   });
   const check = (body: unknown, cluster = 'default') =>
-    p.app.inject({ method: 'POST', url: `/v1.0/proj/clusters/${cluster}/checkconnection`, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    p.app.inject({
+      method: 'POST',
+      url: `/v1.0/proj/clusters/${cluster}/checkconnection`,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
 
-  it('answers each address with the original\'s integer, in input order, in the port type sent', async () => {
+  it("answers each address with the original's integer, in input order, in the port type sent", async () => {
     const res = await check({
       address_and_ports: [
         { address: '127.0.0.1', port: open },
@@ -60,14 +65,26 @@ describe('cluster connectivity test', () => {
     assert.equal(task.check_items[3].stages.find((s: any) => s.name === 'tcp').status, 'failed');
   });
 
-  it('refuses port 0 (the original\'s default names no port) and bad input with a clear 400', async () => {
+  it("refuses port 0 (the original's default names no port) and bad input with a clear 400", async () => {
     const cases: [unknown, string][] = [
       // The port is required here: the original's default, 0, names no port.
       [{ address_and_ports: [{ address: '10.0.0.83' }] }, 'address_and_ports[0].port: is required'],
-      [{ address_and_ports: [{ address: '10.0.0.83', port: 0 }] }, 'address_and_ports[0].port: is none of the accepted forms: Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.'],
-      [{ address_and_ports: [{ address: '10.0.0.83', port: 70000 }] }, 'address_and_ports[0].port: is none of the accepted forms: Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.'],
-      [{ address_and_ports: [{ address: '10.0.0.83', port: '70000' }] }, 'address_and_ports[0].port: is none of the accepted forms: Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.'],
-      [{ address_and_ports: [{ address: '10.0.0.83', port: '0' }] }, 'address_and_ports[0].port: is none of the accepted forms: Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.'],
+      [
+        { address_and_ports: [{ address: '10.0.0.83', port: 0 }] },
+        'address_and_ports[0].port: is none of the accepted forms: Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.',
+      ],
+      [
+        { address_and_ports: [{ address: '10.0.0.83', port: 70000 }] },
+        'address_and_ports[0].port: is none of the accepted forms: Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.',
+      ],
+      [
+        { address_and_ports: [{ address: '10.0.0.83', port: '70000' }] },
+        'address_and_ports[0].port: is none of the accepted forms: Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.',
+      ],
+      [
+        { address_and_ports: [{ address: '10.0.0.83', port: '0' }] },
+        'address_and_ports[0].port: is none of the accepted forms: Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.',
+      ],
       [{ address_and_ports: [{ address: 'bad host!', port: 1 }] }, 'address_and_ports[0].address: "bad host!" is not an IP address or a valid host name'],
       [{ address_and_ports: [] }, 'address_and_ports: must NOT have fewer than 1 items'],
       [{ address_and_ports: [{ address: 'a', port: 1, extra: 1 }] }, 'address_and_ports[0].extra: unknown field'],
@@ -107,7 +124,11 @@ describe('gateway backend connectivity check and VPC channels', () => {
   let open: number;
   let refused: number;
   before(async () => {
-    p = await startPipeline({ CONNCHECK_AUTH_TOKENS: `${TOKEN_A}=projA;${TOKEN_B}=projB`, CONNCHECK_TARGET_ALLOW: '127.0.0.0/8,::1', CONNCHECK_TARGET_DENY: '127.0.0.99/32' });
+    p = await startPipeline({
+      CONNCHECK_AUTH_TOKENS: `${TOKEN_A}=projA;${TOKEN_B}=projB`,
+      CONNCHECK_TARGET_ALLOW: '127.0.0.0/8,::1',
+      CONNCHECK_TARGET_DENY: '127.0.0.99/32',
+    });
     open = (await p.listen((s) => s.end())).port;
     refused = await freePort();
     hole = await blackhole();
@@ -150,13 +171,23 @@ describe('gateway backend connectivity check and VPC channels', () => {
     }
   });
 
-  it('answers bad requests with the gateway\'s codes', async () => {
+  it("answers bad requests with the gateway's codes", async () => {
     const cases: [unknown, number, string, RegExp][] = [
       [{ backend_type: 'backend_address' }, 400, 'APIG.2001', /parameter name:backend_address$/],
       [{ backend_type: 'vpc_channel' }, 400, 'APIG.2001', /parameter name:vpc_channel_id$/],
-      [{ backend_type: 'backend_address', backend_address: '10.0.0.1' }, 400, 'APIG.2012', /^Invalid parameter value,parameterName:backend_address\. .*no port/],
+      [
+        { backend_type: 'backend_address', backend_address: '10.0.0.1' },
+        400,
+        'APIG.2012',
+        /^Invalid parameter value,parameterName:backend_address\. .*no port/,
+      ],
       [{ backend_type: 'other' }, 400, 'APIG.2012', /^Invalid parameter value,parameterName:backend_type\./],
-      [{ backend_type: 'vpc_channel', vpc_channel_id: 'ffffffffffffffffffffffffffffffff' }, 404, 'APIG.3023', /^The VPC channel does not exist,id:ffffffffffffffffffffffffffffffff$/],
+      [
+        { backend_type: 'vpc_channel', vpc_channel_id: 'ffffffffffffffffffffffffffffffff' },
+        404,
+        'APIG.3023',
+        /^The VPC channel does not exist,id:ffffffffffffffffffffffffffffffff$/,
+      ],
     ];
     for (const [body, status, code, message] of cases) {
       const res = await check(body);
@@ -194,17 +225,41 @@ describe('gateway backend connectivity check and VPC channels', () => {
     assert.match(channel.id, /^[0-9a-f]{32}$/);
     assert.deepEqual(
       { ...channel, id: undefined, create_time: undefined, member_groups: undefined },
-      { name: 'backends-1', port: open, balance_strategy: 1, member_type: 'ip', type: 2, vpc_channel_type: 'builtin', status: 1, id: undefined, create_time: undefined, member_groups: undefined },
+      {
+        name: 'backends-1',
+        port: open,
+        balance_strategy: 1,
+        member_type: 'ip',
+        type: 2,
+        vpc_channel_type: 'builtin',
+        status: 1,
+        id: undefined,
+        create_time: undefined,
+        member_groups: undefined,
+      },
     );
     assert.equal(channel.member_groups[0].member_group_name, 'blue');
 
-    const taken = await call('POST', 'projA/apigw/instances/default/vpc-channels', { name: 'backends-1', port: 80, member_type: 'ip', members: [{ host: '10.0.0.1' }] });
+    const taken = await call('POST', 'projA/apigw/instances/default/vpc-channels', {
+      name: 'backends-1',
+      port: 80,
+      member_type: 'ip',
+      members: [{ host: '10.0.0.1' }],
+    });
     assert.deepEqual([taken.statusCode, taken.json().error_code], [400, 'APIG.3208']);
-    const ecs = await call('POST', 'projA/apigw/instances/default/vpc-channels', { name: 'ecs-one', port: 80, member_type: 'ecs', members: [{ ecs_id: 'x', ecs_name: 'y' }] });
+    const ecs = await call('POST', 'projA/apigw/instances/default/vpc-channels', {
+      name: 'ecs-one',
+      port: 80,
+      member_type: 'ecs',
+      members: [{ ecs_id: 'x', ecs_name: 'y' }],
+    });
     assert.deepEqual([ecs.statusCode, ecs.json().error_code], [400, 'APIG.2012']);
     assert.match(ecs.json().error_msg, /parameterName:member_type/);
     const noHost = await call('POST', 'projA/apigw/instances/default/vpc-channels', { name: 'no-host', port: 80, member_type: 'ip', members: [{ weight: 1 }] });
-    assert.deepEqual([noHost.statusCode, noHost.json().error_message ?? noHost.json().error_msg], [400, 'The request parameters must be specified, parameter name:members[0].host']);
+    assert.deepEqual(
+      [noHost.statusCode, noHost.json().error_message ?? noHost.json().error_msg],
+      [400, 'The request parameters must be specified, parameter name:members[0].host'],
+    );
 
     const list = (await call('GET', 'projA/apigw/instances/default/vpc-channels?name=BACKENDS')).json();
     assert.deepEqual([list.size, list.total, list.vpc_channels[0].id], [1, 1, channel.id]);
@@ -225,7 +280,10 @@ describe('gateway backend connectivity check and VPC channels', () => {
     const checked = await check({ backend_type: 'vpc_channel', vpc_channel_id: channel.id });
     assert.equal(checked.statusCode, 201, checked.body);
     assert.deepEqual(checked.json().failures, [`127.0.0.1:${refused}`, `no-such-host.invalid:${open}`]);
-    assert.deepEqual(checked.json().failure_reasons.map((r: any) => r.error_code), ['CONNECTION_REFUSED', 'DNS_RESOLUTION_FAILED']);
+    assert.deepEqual(
+      checked.json().failure_reasons.map((r: any) => r.error_code),
+      ['CONNECTION_REFUSED', 'DNS_RESOLUTION_FAILED'],
+    );
     assert.equal(checked.json().check_result, 'FAILED');
 
     // Another project sees none of it: the same id is a 404 there.
@@ -240,14 +298,19 @@ describe('gateway backend connectivity check and VPC channels', () => {
     assert.equal(deleted.statusCode, 204);
     assert.equal((await call('GET', `projA/apigw/instances/default/vpc-channels/${channel.id}`)).statusCode, 404);
     // Its name is free again.
-    const again = await call('POST', 'projA/apigw/instances/default/vpc-channels', { name: 'backends-1', port: open, member_type: 'ip', members: [{ host: '127.0.0.1' }] });
+    const again = await call('POST', 'projA/apigw/instances/default/vpc-channels', {
+      name: 'backends-1',
+      port: open,
+      member_type: 'ip',
+      members: [{ host: '127.0.0.1' }],
+    });
     assert.equal(again.statusCode, 201);
     const allOk = await check({ backend_type: 'vpc_channel', vpc_channel_id: again.json().id });
     assert.deepEqual(allOk.json(), { check_result: 'SUCCESS', failures: [] });
   });
 });
 
-describe('tenancy: what a tenant\'s checks may reach', () => {
+describe("tenancy: what a tenant's checks may reach", () => {
   const TOKEN = 'token-tenant-000000000000000';
   let p: Pipeline;
   before(async () => {
@@ -260,10 +323,14 @@ describe('tenancy: what a tenant\'s checks may reach', () => {
     const res = await pipeline.app.inject({ method: 'POST', url: '/v3/t1/jobs/batch-connection', headers: { 'x-auth-token': token }, payload: { jobs } });
     assert.equal(res.statusCode, 202, res.body);
     const checkId = res.json().check_id;
-    return waitFor(async () => {
-      const t = (await pipeline.app.inject({ url: `/v1/t1/checks/${checkId}`, headers: { 'x-auth-token': token } })).json();
-      return t.finished_at ? t : undefined;
-    }, 10_000, 'the task');
+    return waitFor(
+      async () => {
+        const t = (await pipeline.app.inject({ url: `/v1/t1/checks/${checkId}`, headers: { 'x-auth-token': token } })).json();
+        return t.finished_at ? t : undefined;
+      },
+      10_000,
+      'the task',
+    );
   };
 
   it('with tokens, loopback is denied in every spelling unless CONNCHECK_TARGET_ALLOW opens it', async () => {
@@ -273,12 +340,15 @@ describe('tenancy: what a tenant\'s checks may reach', () => {
     const task = await submit(spellings.map((ip, i) => ({ id: `s${i}`, db_type: 'tcp', ip, db_port: listener.port })));
     for (const item of task.check_items) {
       assert.equal(item.error_code, 'TARGET_FORBIDDEN', `${item.target.ip}: ${item.error_msg}`);
-      assert.match(item.error_msg, /is in the denied range (127\.0\.0\.0\/8|::1\/128) \(loopback: this deployment has tokens, so only CONNCHECK_TARGET_ALLOW can open it\), which this deployment may not connect to$/);
+      assert.match(
+        item.error_msg,
+        /is in the denied range (127\.0\.0\.0\/8|::1\/128) \(loopback: this deployment has tokens, so only CONNCHECK_TARGET_ALLOW can open it\), which this deployment may not connect to$/,
+      );
     }
     assert.equal(connections, 0, 'nothing reached the listener');
   });
 
-  it('the service\'s own Redis is denied even where loopback is open', async () => {
+  it("the service's own Redis is denied even where loopback is open", async () => {
     const open = await startPipeline({ CONNCHECK_AUTH_TOKENS: `${TOKEN}=t1`, CONNCHECK_TARGET_ALLOW: '127.0.0.0/8' });
     try {
       const redisPort = Number(new URL(open.h.config.redisUrl).port);

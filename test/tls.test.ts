@@ -25,10 +25,14 @@ describe('TLS checks through the pipeline', () => {
     const res = await app.inject({ method: 'POST', url: '/v3/proj/jobs/batch-connection', payload: { jobs } });
     assert.equal(res.statusCode, 202, res.body);
     const checkId: string = res.json().check_id;
-    const done = await waitFor(async () => {
-      const t: Task = (await app.inject(`/v1/proj/checks/${checkId}`)).json();
-      return ['Succeeded', 'Failed', 'Canceled'].includes(t.status) ? t : undefined;
-    }, 30_000, `task ${checkId} to end`);
+    const done = await waitFor(
+      async () => {
+        const t: Task = (await app.inject(`/v1/proj/checks/${checkId}`)).json();
+        return ['Succeeded', 'Failed', 'Canceled'].includes(t.status) ? t : undefined;
+      },
+      30_000,
+      `task ${checkId} to end`,
+    );
     return new Map(done.check_items.map((item) => [item.id, item]));
   };
 
@@ -57,7 +61,15 @@ describe('TLS checks through the pipeline', () => {
       const jobs = [
         { ...base, id: 'pem', ...at('localhost', db.port), ...pem },
         { ...base, id: 'der', ...at('localhost', db.port), ssl_link: true, ssl_cert_key: b64(tls.ca.der), ssl_cert_name: 'ca.der' },
-        { ...base, id: 'p12', ...at('localhost', db.port), ssl_link: true, ssl_cert_key: b64(tls.ca.p12), ssl_cert_password: tls.ca.p12_password, ssl_cert_name: 'ca.p12' },
+        {
+          ...base,
+          id: 'p12',
+          ...at('localhost', db.port),
+          ssl_link: true,
+          ssl_cert_key: b64(tls.ca.p12),
+          ssl_cert_password: tls.ca.p12_password,
+          ssl_cert_name: 'ca.p12',
+        },
         { ...base, id: 'wrong-ca', ...at('localhost', db.port), ssl_link: true, ssl_cert_key: b64(tls.other_ca.pem) },
         { ...base, id: 'by-ip', ...at('127.0.0.1', db.port), ...pem },
         { ...base, id: 'by-ip-verify-ca', ...at('127.0.0.1', db.port), ...pem, ssl_mode: 'verify-ca' },
@@ -102,24 +114,43 @@ describe('TLS checks through the pipeline', () => {
         days_to_expiry: days,
       });
       assert.deepEqual(ok.warnings, [`the server certificate expires in ${days} days (${notAfter.toISOString()})`]);
-      assert.deepEqual(ok.stages.map((s) => [s.name, s.status]), [['dns', 'ok'], ['tcp', 'ok'], ['tls', 'ok'], ['auth', 'ok'], ['probe', 'ok']]);
+      assert.deepEqual(
+        ok.stages.map((s) => [s.name, s.status]),
+        [
+          ['dns', 'ok'],
+          ['tcp', 'ok'],
+          ['tls', 'ok'],
+          ['auth', 'ok'],
+          ['probe', 'ok'],
+        ],
+      );
       assert.deepEqual({ mode: ok.target.ssl_mode, name: ok.target.ssl_cert_name }, { mode: 'verify-full', name: 'ca.pem' });
       assert.equal(items.get('require-no-ca')?.target.ssl_mode, 'require');
 
       assert.equal(items.get('by-ip')?.error_msg, 'the server certificate is for DNS:localhost, not 127.0.0.1');
       assert.equal(items.get('by-ip')?.tls?.subject, 'CN=localhost, O=conncheck tests', 'a refused certificate is still reported');
-      assert.equal(items.get('expired')?.error_msg, 'the server certificate (CN=localhost, O=conncheck tests) expired on 2021-01-01T00:00:00.000Z (CERT_HAS_EXPIRED)');
+      assert.equal(
+        items.get('expired')?.error_msg,
+        'the server certificate (CN=localhost, O=conncheck tests) expired on 2021-01-01T00:00:00.000Z (CERT_HAS_EXPIRED)',
+      );
       assert.deepEqual(items.get('require-no-ca')?.warnings, [
         'ssl_mode require: the server certificate was not verified (the server certificate (CN=localhost, O=conncheck tests) expired on 2021-01-01T00:00:00.000Z (CERT_HAS_EXPIRED))',
       ]);
     });
   }
 
-  it('tcp with ssl_link: a TLS handshake check of any port (here PostgreSQL\'s is not TLS from the first byte)', async () => {
+  it("tcp with ssl_link: a TLS handshake check of any port (here PostgreSQL's is not TLS from the first byte)", async () => {
     const { postgresql } = services;
     const items = await run([{ id: 'tcp-tls', db_type: 'tcp', ip: '127.0.0.1', db_port: postgresql.port, ssl_link: true, timeout_ms: 3000 }]);
     const item = items.get('tcp-tls')!;
     assert.equal(item.error_code, 'TLS_HANDSHAKE_FAILED');
-    assert.deepEqual(item.stages.map((s) => [s.name, s.status]), [['dns', 'skipped'], ['tcp', 'ok'], ['tls', 'failed']]);
+    assert.deepEqual(
+      item.stages.map((s) => [s.name, s.status]),
+      [
+        ['dns', 'skipped'],
+        ['tcp', 'ok'],
+        ['tls', 'failed'],
+      ],
+    );
   });
 });

@@ -48,14 +48,18 @@ describe('callback_url', () => {
   };
   const callbackOf = async (checkId: string) => (await p.task(checkId)) as any;
 
-  it('POSTs the summary when the task ends, signed with the project\'s secret', async () => {
+  it("POSTs the summary when the task ends, signed with the project's secret", async () => {
     answers = [204];
     const listener = await p.listen((s) => s.end());
     const checkId = await submit(`${base}/hooks/conncheck?x=1`, [{ id: 'a', db_type: 'tcp', ip: '127.0.0.1', db_port: listener.port }]);
-    const task = await waitFor(async () => {
-      const t = await callbackOf(checkId);
-      return t.callback?.status === 'delivered' ? t : undefined;
-    }, 10_000, 'the delivery');
+    const task = await waitFor(
+      async () => {
+        const t = await callbackOf(checkId);
+        return t.callback?.status === 'delivered' ? t : undefined;
+      },
+      10_000,
+      'the delivery',
+    );
     const delivery = received.find((r) => r.headers['x-conncheck-delivery'] === checkId)!;
     const body = JSON.parse(delivery.body);
     assert.equal(body.event, 'task.ended');
@@ -71,7 +75,10 @@ describe('callback_url', () => {
     assert.ok(Math.abs(Number(timestamp) - Date.now() / 1000) < 30);
     const expected = `v1=${createHmac('sha256', secret).update(`${timestamp}.${delivery.body}`).digest('hex')}`;
     assert.ok(timingSafeEqual(Buffer.from(delivery.headers['x-conncheck-signature'] as string), Buffer.from(expected)));
-    assert.deepEqual(task.callback.attempts.map((a: any) => [a.attempt, a.status_code]), [[1, 204]]);
+    assert.deepEqual(
+      task.callback.attempts.map((a: any) => [a.attempt, a.status_code]),
+      [[1, 204]],
+    );
     assert.equal(task.callback.url, `${base}/hooks/conncheck?x=1`);
     // Another project's secret is another secret.
     assert.notEqual((await p.app.inject('/v1/other/webhook-secret')).json().secret, secret);
@@ -80,29 +87,51 @@ describe('callback_url', () => {
   it('retries with backoff, recording every attempt, until the receiver takes it', async () => {
     answers = [500, 503, 200];
     const checkId = await submit(`${base}/flaky`, [{ id: 'r', db_type: 'tcp', ip: '127.0.0.1', db_port: await freePort() }]);
-    const task = await waitFor(async () => {
-      const t = await callbackOf(checkId);
-      return t.callback?.status === 'delivered' ? t : undefined;
-    }, 15_000, 'the third attempt');
-    assert.deepEqual(task.callback.attempts.map((a: any) => [a.attempt, a.status_code]), [[1, 500], [2, 503], [3, 200]]);
+    const task = await waitFor(
+      async () => {
+        const t = await callbackOf(checkId);
+        return t.callback?.status === 'delivered' ? t : undefined;
+      },
+      15_000,
+      'the third attempt',
+    );
+    assert.deepEqual(
+      task.callback.attempts.map((a: any) => [a.attempt, a.status_code]),
+      [
+        [1, 500],
+        [2, 503],
+        [3, 200],
+      ],
+    );
     assert.equal(JSON.parse(received.at(-1)!.body).status, 'Failed');
   });
 
   it('gives up after its attempts, and never calls an address the network policy forbids', async () => {
     answers = [500];
     const failing = await submit(`${base}/down`, [{ id: 'f', db_type: 'tcp', ip: '127.0.0.1', db_port: await freePort() }]);
-    const given = await waitFor(async () => {
-      const t = await callbackOf(failing);
-      return t.callback?.status === 'failed' ? t : undefined;
-    }, 15_000, 'the callback to be given up');
-    assert.deepEqual(given.callback.attempts.map((a: any) => a.status_code), [500, 500, 500]);
+    const given = await waitFor(
+      async () => {
+        const t = await callbackOf(failing);
+        return t.callback?.status === 'failed' ? t : undefined;
+      },
+      15_000,
+      'the callback to be given up',
+    );
+    assert.deepEqual(
+      given.callback.attempts.map((a: any) => a.status_code),
+      [500, 500, 500],
+    );
 
     const before = received.length;
     const forbidden = await submit('http://127.0.0.99:9/hook', [{ id: 'g', db_type: 'tcp', ip: '127.0.0.1', db_port: await freePort() }]);
-    const refused = await waitFor(async () => {
-      const t = await callbackOf(forbidden);
-      return t.callback?.status === 'failed' ? t : undefined;
-    }, 10_000, 'the forbidden callback to fail');
+    const refused = await waitFor(
+      async () => {
+        const t = await callbackOf(forbidden);
+        return t.callback?.status === 'failed' ? t : undefined;
+      },
+      10_000,
+      'the forbidden callback to fail',
+    );
     assert.equal(refused.callback.attempts.length, 1, 'not retried');
     assert.match(refused.callback.attempts[0].error, /^callback_url 127\.0\.0\.99.*which this deployment may not connect to$/);
     assert.equal(received.length, before);
@@ -111,7 +140,9 @@ describe('callback_url', () => {
   it('is called for a canceled task too; a bad callback_url is a 400', async () => {
     answers = [200];
     const silent = await p.listen();
-    const checkId = await submit(`${base}/canceled`, [{ id: 'h', db_type: 'postgresql', ip: '127.0.0.1', db_port: silent.port, db_user: 'u', db_password: 'p', timeout_ms: 30_000 }]);
+    const checkId = await submit(`${base}/canceled`, [
+      { id: 'h', db_type: 'postgresql', ip: '127.0.0.1', db_port: silent.port, db_user: 'u', db_password: 'p', timeout_ms: 30_000 },
+    ]);
     await p.app.inject({ method: 'DELETE', url: `/v1/proj/checks/${checkId}` });
     await waitFor(async () => ((await callbackOf(checkId)).callback?.status === 'delivered' ? true : undefined), 10_000, 'the delivery');
     assert.equal(JSON.parse(received.find((r) => r.headers['x-conncheck-delivery'] === checkId)!.body).status, 'Canceled');
@@ -121,7 +152,11 @@ describe('callback_url', () => {
       ['http://user:pw@example.invalid/x', 'callback_url: must not carry credentials (the delivery is signed instead)'],
       ['not a url at all', 'callback_url: is not a URL'],
     ]) {
-      const res = await p.app.inject({ method: 'POST', url: '/v3/proj/jobs/batch-connection', payload: { jobs: [{ id: 'x', db_type: 'tcp', ip: '127.0.0.1', db_port: 1 }], callback_url: url } });
+      const res = await p.app.inject({
+        method: 'POST',
+        url: '/v3/proj/jobs/batch-connection',
+        payload: { jobs: [{ id: 'x', db_type: 'tcp', ip: '127.0.0.1', db_port: 1 }], callback_url: url },
+      });
       assert.equal(res.statusCode, 400, url);
       assert.equal(res.json().error_msg, message);
     }

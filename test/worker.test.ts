@@ -21,16 +21,50 @@ describe('pipeline', () => {
     await p.close();
   });
 
-  it('checks seed 002\'s MySQL and PostgreSQL examples against the real servers, with the right code per item', async () => {
+  it("checks seed 002's MySQL and PostgreSQL examples against the real servers, with the right code per item", async () => {
     const { mariadb, postgresql } = services;
     const refused = await freePort();
     const base = { net_type: 'eip', end_point_type: 'so', ssl_link: false };
     const jobs = [
-      { ...base, id: 'mysql-ok', db_type: 'mysql', ip: mariadb.host, db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: mariadb.users.main.password },
+      {
+        ...base,
+        id: 'mysql-ok',
+        db_type: 'mysql',
+        ip: mariadb.host,
+        db_port: mariadb.port,
+        db_user: mariadb.users.main.user,
+        db_password: mariadb.users.main.password,
+      },
       { ...base, id: 'mysql-badpw', db_type: 'mysql', ip: mariadb.host, db_port: mariadb.port, db_user: mariadb.users.main.user, db_password: 'wrong' },
-      { ...base, id: 'pg-ok', db_type: 'postgresql', ip: postgresql.host, db_port: postgresql.port, db_user: postgresql.users.scram.user, db_password: postgresql.users.scram.password, db_name: postgresql.database },
-      { ...base, id: 'pg-md5', db_type: 'postgresql', ip: `${postgresql.host}:${postgresql.port}`, db_user: postgresql.users.md5.user, db_password: postgresql.users.md5.password, db_name: postgresql.database },
-      { ...base, id: 'pg-nodb', db_type: 'postgresql', ip: postgresql.host, db_port: postgresql.port, db_user: postgresql.users.scram.user, db_password: postgresql.users.scram.password, db_name: 'no_such_db' },
+      {
+        ...base,
+        id: 'pg-ok',
+        db_type: 'postgresql',
+        ip: postgresql.host,
+        db_port: postgresql.port,
+        db_user: postgresql.users.scram.user,
+        db_password: postgresql.users.scram.password,
+        db_name: postgresql.database,
+      },
+      {
+        ...base,
+        id: 'pg-md5',
+        db_type: 'postgresql',
+        ip: `${postgresql.host}:${postgresql.port}`,
+        db_user: postgresql.users.md5.user,
+        db_password: postgresql.users.md5.password,
+        db_name: postgresql.database,
+      },
+      {
+        ...base,
+        id: 'pg-nodb',
+        db_type: 'postgresql',
+        ip: postgresql.host,
+        db_port: postgresql.port,
+        db_user: postgresql.users.scram.user,
+        db_password: postgresql.users.scram.password,
+        db_name: 'no_such_db',
+      },
       { ...base, id: 'tcp-refused', db_type: 'tcp', ip: '127.0.0.1', db_port: refused },
       { ...base, id: 'dns', db_type: 'tcp', ip: 'no-such-host.invalid', db_port: 5432 },
     ];
@@ -54,14 +88,30 @@ describe('pipeline', () => {
     );
     const mysqlOk = byId.get('mysql-ok')!;
     assert.equal(mysqlOk.server?.product, 'MariaDB');
-    assert.ok(mariadb.version.startsWith(mysqlOk.server!.version.split('-')[0]!), `${mysqlOk.server?.version} vs ${mariadb.version}`);
-    assert.deepEqual(mysqlOk.stages.map((s) => [s.name, s.status]), [['dns', 'skipped'], ['tcp', 'ok'], ['auth', 'ok'], ['probe', 'ok']]);
+    assert.ok(mariadb.version.startsWith(mysqlOk.server.version.split('-')[0]!), `${mysqlOk.server?.version} vs ${mariadb.version}`);
+    assert.deepEqual(
+      mysqlOk.stages.map((s) => [s.name, s.status]),
+      [
+        ['dns', 'skipped'],
+        ['tcp', 'ok'],
+        ['auth', 'ok'],
+        ['probe', 'ok'],
+      ],
+    );
     assert.equal(mysqlOk.attempts, 1);
     assert.ok(mysqlOk.started_at && mysqlOk.finished_at && mysqlOk.duration_ms !== null);
     assert.equal(byId.get('pg-ok')?.server?.product, 'PostgreSQL');
     const badpw = byId.get('mysql-badpw')!;
     assert.ok(!JSON.stringify(done).includes(services.mariadb.users.main.password), 'a password reached a result');
-    assert.deepEqual(badpw.stages.map((s) => [s.name, s.status]), [['dns', 'skipped'], ['tcp', 'ok'], ['auth', 'failed'], ['probe', 'skipped']]);
+    assert.deepEqual(
+      badpw.stages.map((s) => [s.name, s.status]),
+      [
+        ['dns', 'skipped'],
+        ['tcp', 'ok'],
+        ['auth', 'failed'],
+        ['probe', 'skipped'],
+      ],
+    );
 
     const v3 = (await p.app.inject(`/v3/proj/jobs/batch-connection/${checkId}`)).json();
     assert.equal(v3.count, 7);
@@ -80,20 +130,26 @@ describe('pipeline', () => {
       ...Array.from({ length: 4 }, (_, i) => ({ id: `fast-${i}`, db_type: 'tcp', ip: '127.0.0.1', db_port: fast.port })),
     ];
     const checkId = await p.submit(jobs);
-    const partial = await waitFor(async () => {
-      const t = await p.task(checkId);
-      return t.summary.succeeded === 4 ? t : undefined;
-    }, 2500, 'the fast items');
+    const partial = await waitFor(
+      async () => {
+        const t = await p.task(checkId);
+        return t.summary.succeeded === 4 ? t : undefined;
+      },
+      2500,
+      'the fast items',
+    );
     assert.equal(partial.status, 'Running');
     assert.equal(partial.check_items[0]?.status, 'running');
     const done = await p.finished(checkId);
     assert.equal(done.check_items[0]?.error_code, 'TIMEOUT');
-    assert.ok(done.check_items[0]!.duration_ms! >= 2900 && done.check_items[0]!.duration_ms! < 4500, String(done.check_items[0]!.duration_ms));
+    assert.ok(done.check_items[0].duration_ms! >= 2900 && done.check_items[0].duration_ms! < 4500, String(done.check_items[0].duration_ms));
   });
 
   it('cancel stops a running probe at once and the task never changes again', async () => {
     const s = await p.listen();
-    const checkId = await p.submit([{ id: 'hang', db_type: 'postgresql', ip: '127.0.0.1', db_port: s.port, db_user: 'u', db_password: 'p', timeout_ms: 60_000 }]);
+    const checkId = await p.submit([
+      { id: 'hang', db_type: 'postgresql', ip: '127.0.0.1', db_port: s.port, db_user: 'u', db_password: 'p', timeout_ms: 60_000 },
+    ]);
     await waitFor(async () => ((await p.task(checkId)).status === 'Running' && s.sockets.size > 0 ? true : undefined), 5000, 'the probe to connect');
     const res = await p.app.inject({ method: 'DELETE', url: `/v1/proj/checks/${checkId}` });
     assert.equal(res.statusCode, 200);
@@ -154,18 +210,24 @@ describe('a worker with 5 probe slots', () => {
     await p.close();
   });
 
-  it('runs a job\'s items side by side and never more probes at once than it has slots', async () => {
+  it("runs a job's items side by side and never more probes at once than it has slots", async () => {
     const silent = await p.listen();
     let most = 0;
     const sample = setInterval(() => (most = Math.max(most, silent.sockets.size)), 5);
     try {
       // 300 items make jobs of 3: the first job takes 3 slots, the second the 2 left, and no third job is fetched.
-      const checkId = await p.submit(Array.from({ length: 300 }, (_, i) => ({ id: `s${i}`, db_type: 'tcp', ip: '127.0.0.1', db_port: silent.port, ssl_link: true, timeout_ms: 30_000 })));
-      const running = await waitFor(async () => {
-        const t = await p.task(checkId);
-        const ids = t.check_items.filter((i) => i.status === 'running').map((i) => i.id);
-        return ids.length === 5 && silent.sockets.size === 5 ? ids : undefined;
-      }, 10_000, 'five probes to run');
+      const checkId = await p.submit(
+        Array.from({ length: 300 }, (_, i) => ({ id: `s${i}`, db_type: 'tcp', ip: '127.0.0.1', db_port: silent.port, ssl_link: true, timeout_ms: 30_000 })),
+      );
+      const running = await waitFor(
+        async () => {
+          const t = await p.task(checkId);
+          const ids = t.check_items.filter((i) => i.status === 'running').map((i) => i.id);
+          return ids.length === 5 && silent.sockets.size === 5 ? ids : undefined;
+        },
+        10_000,
+        'five probes to run',
+      );
       assert.deepEqual(running, ['s0', 's1', 's2', 's3', 's4']);
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(most, 5, 'never more than five at once');

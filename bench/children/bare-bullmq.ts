@@ -25,10 +25,14 @@ function tcpConnect(): Promise<void> {
 let target = 0;
 let done = 0;
 let startedAt = 0;
-const worker = new Worker('bare', async () => {
-  if (startedAt === 0) startedAt = performance.now();
-  await tcpConnect();
-}, { connection, prefix: prefix!, concurrency: Number(concurrencyArg) });
+const worker = new Worker(
+  'bare',
+  async () => {
+    if (startedAt === 0) startedAt = performance.now();
+    await tcpConnect();
+  },
+  { connection, prefix: prefix!, concurrency: Number(concurrencyArg) },
+);
 worker.on('completed', () => {
   if (++done === target) report({ done, ms: performance.now() - startedAt });
 });

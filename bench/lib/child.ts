@@ -28,7 +28,7 @@ export async function startChild(name: string, args: string[] = []): Promise<{ c
   proc.once('exit', () => running.delete(proc));
   const lines: string[] = [];
   const waiting: ((line: string) => void)[] = [];
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
+  createInterface({ input: proc.stdout }).on('line', (line) => {
     const waiter = waiting.shift();
     if (waiter) waiter(line);
     else lines.push(line);
@@ -42,7 +42,7 @@ export async function startChild(name: string, args: string[] = []): Promise<{ c
       const got = line !== undefined ? Promise.resolve(line) : new Promise<string>((resolve) => waiting.push(resolve));
       return Promise.race([got, exited]).then((l) => JSON.parse(l) as T);
     },
-    send: (message) => proc.stdin!.write(`${JSON.stringify(message)}\n`),
+    send: (message) => proc.stdin.write(`${JSON.stringify(message)}\n`),
     stop: () => {
       proc.kill('SIGKILL');
     },
@@ -51,7 +51,7 @@ export async function startChild(name: string, args: string[] = []): Promise<{ c
 }
 
 /** Reads one JSON object per stdin line, for a child's commands. */
-export function onCommand(handle: (command: Record<string, unknown>) => Promise<unknown> | unknown): void {
+export function onCommand(handle: (command: Record<string, unknown>) => unknown): void {
   createInterface({ input: process.stdin }).on('line', (line) => {
     void Promise.resolve(handle(JSON.parse(line) as Record<string, unknown>)).then((reply) => {
       if (reply !== undefined) process.stdout.write(`${JSON.stringify(reply)}\n`);

@@ -54,7 +54,12 @@ export function groupCpu(pgid: number): number {
 
 /** The RSS of the group's service process (the node process running a conncheck-* bin). */
 export function serviceRss(pgid: number): number {
-  return Math.max(0, ...groupUsage(pgid).filter((p) => /conncheck-/.test(p.cmd)).map((p) => p.rssBytes));
+  return Math.max(
+    0,
+    ...groupUsage(pgid)
+      .filter((p) => /conncheck-/.test(p.cmd))
+      .map((p) => p.rssBytes),
+  );
 }
 
 /** Every command Redis has run since its last CONFIG RESETSTAT (from INFO commandstats). */
@@ -74,7 +79,10 @@ export async function redisCommands(redis: Redis): Promise<number> {
  * said so where it is printed; MONITOR itself slows Redis, so nothing else is timed while it runs. Commands a Lua
  * script runs are counted apart (`inScripts`): they cost Redis CPU, not round trips.
  */
-export async function roundTrips(monitorClient: Redis, during: () => Promise<void>): Promise<{ roundTrips: number; commands: number; inScripts: number; byCommand: Record<string, number> }> {
+export async function roundTrips(
+  monitorClient: Redis,
+  during: () => Promise<void>,
+): Promise<{ roundTrips: number; commands: number; inScripts: number; byCommand: Record<string, number> }> {
   const monitor = await monitorClient.monitor();
   const lines: { time: number; client: string; command: string }[] = [];
   monitor.on('monitor', (time: string, args: string[], source: string) => {

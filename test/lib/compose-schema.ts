@@ -24,7 +24,15 @@ function goEnv(): NodeJS.ProcessEnv {
     if (/^(GO|CGO_)/.test(key) && !['GOPROXY', 'GONOSUMDB', 'GONOPROXY', 'GOPRIVATE', 'GOSUMDB'].includes(key)) continue;
     env[key] = value;
   }
-  return { ...env, GOPATH: join(root, 'path'), GOMODCACHE: join(root, 'mod'), GOCACHE: join(root, 'build'), GOFLAGS: '-modcacherw', GOTOOLCHAIN: 'local', GOTELEMETRY: 'off' };
+  return {
+    ...env,
+    GOPATH: join(root, 'path'),
+    GOMODCACHE: join(root, 'mod'),
+    GOCACHE: join(root, 'build'),
+    GOFLAGS: '-modcacherw',
+    GOTOOLCHAIN: 'local',
+    GOTELEMETRY: 'off',
+  };
 }
 
 /** The schema file: from the cache, else `go mod download` of the module (about a second) and copied into the cache. */
@@ -37,10 +45,15 @@ export async function composeSchemaFile(): Promise<string> {
   try {
     let stdout: string;
     try {
-      ({ stdout } = await promisify(execFile)('go', ['mod', 'download', '-json', `${COMPOSE_GO_MODULE}@${COMPOSE_GO_VERSION}`], { cwd: work, env: goEnv(), timeout: 300_000 }));
+      ({ stdout } = await promisify(execFile)('go', ['mod', 'download', '-json', `${COMPOSE_GO_MODULE}@${COMPOSE_GO_VERSION}`], {
+        cwd: work,
+        env: goEnv(),
+        timeout: 300_000,
+      }));
     } catch (err) {
       const e = err as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
-      if (e.code === 'ENOENT') throw new Error(`the Compose schema comes from the Go module ${COMPOSE_GO_MODULE}: this test needs Go on PATH (as the MongoDB tests do)`);
+      if (e.code === 'ENOENT')
+        throw new Error(`the Compose schema comes from the Go module ${COMPOSE_GO_MODULE}: this test needs Go on PATH (as the MongoDB tests do)`);
       throw new Error(`go mod download ${COMPOSE_GO_MODULE}@${COMPOSE_GO_VERSION} failed: ${e.stdout ?? ''}${e.stderr ?? e.message}`);
     }
     const dir = (JSON.parse(stdout) as { Dir?: string }).Dir;

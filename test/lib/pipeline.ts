@@ -51,10 +51,14 @@ export async function startPipeline(env: Record<string, string> = {}): Promise<P
     },
     task,
     finished(checkId, timeoutMs = 30_000) {
-      return waitFor(async () => {
-        const t = await task(checkId);
-        return t.finished_at !== null ? t : undefined;
-      }, timeoutMs, `task ${checkId} to end`);
+      return waitFor(
+        async () => {
+          const t = await task(checkId);
+          return t.finished_at !== null ? t : undefined;
+        },
+        timeoutMs,
+        `task ${checkId} to end`,
+      );
     },
     async listen(onConnection = () => undefined) {
       const sockets = new Set<Socket>();
@@ -100,12 +104,16 @@ export function stages(item: CheckItem | undefined): string {
 export async function blackhole(): Promise<{ port: number; close(): void }> {
   const { spawn } = await import('node:child_process');
   const { connect } = await import('node:net');
-  const child = spawn('python3', ['-c', 'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    'python3',
+    ['-c', 'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()'],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     child.once('error', reject);
-    child.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
+    child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
   });
   const filler = connect(port, '127.0.0.1');
   filler.on('error', () => undefined);
@@ -114,7 +122,7 @@ export async function blackhole(): Promise<{ port: number; close(): void }> {
     port,
     close() {
       filler.destroy();
-      child.stdin!.end();
+      child.stdin.end();
       child.kill();
     },
   };

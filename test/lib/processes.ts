@@ -78,14 +78,18 @@ export async function freePort(): Promise<number> {
 /** Waits until `GET /readyz` answers 200; on a timeout the error carries what the process printed. */
 export async function waitUntilReady(base: string, proc: Proc, timeoutMs = 30_000): Promise<void> {
   try {
-    await waitFor(async () => {
-      if (proc.child.exitCode !== null) throw new Error(`the process exited with code ${proc.child.exitCode}`);
-      try {
-        return (await fetch(`${base}/readyz`)).status === 200 ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, timeoutMs, `${base}/readyz`);
+    await waitFor(
+      async () => {
+        if (proc.child.exitCode !== null) throw new Error(`the process exited with code ${proc.child.exitCode}`);
+        try {
+          return (await fetch(`${base}/readyz`)).status === 200 ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      timeoutMs,
+      `${base}/readyz`,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}; the process said:\n${proc.output()}`);
   }

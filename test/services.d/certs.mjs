@@ -35,8 +35,11 @@ export async function makeTestCerts(ctx) {
   const log = path.join(ctx.dir, 'certs.log');
   const ssl = (what, args) => execOk(`openssl ${what}`, openssl, args, { cwd: dir, logFile: log, timeoutMs: 20_000 });
   // A JVM start is most of a keytool run: the quick JIT tier, and fewer PKCS#12 PBKDF2 rounds (test material only).
-  const jvm = ['-J-XX:TieredStopAtLevel=1', '-J-XX:+UseSerialGC', ...['certPbeIterationCount', 'keyPbeIterationCount', 'macIterationCount']
-    .map((p) => `-J-Dkeystore.pkcs12.${p}=2048`)];
+  const jvm = [
+    '-J-XX:TieredStopAtLevel=1',
+    '-J-XX:+UseSerialGC',
+    ...['certPbeIterationCount', 'keyPbeIterationCount', 'macIterationCount'].map((p) => `-J-Dkeystore.pkcs12.${p}=2048`),
+  ];
   const kt = (what, args) => execOk(`keytool ${what}`, keytool, [...args, ...jvm], { cwd: dir, logFile: log, timeoutMs: 30_000 });
 
   // ECDSA P-256 keys: an RSA-2048 key takes 0.1-0.5 s to make, eight of them seconds on a 2-core machine. Every
@@ -47,31 +50,78 @@ export async function makeTestCerts(ctx) {
 
   const caExt = ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'];
   await Promise.all([
-    ssl('req ca', ['req', '-x509', '-new', '-key', f('ca.key'), '-subj', '/O=conncheck tests/CN=conncheck test CA', '-days', String(DAYS * 2),
-      '-sha256', ...caExt, '-out', f('ca.pem')]),
-    ssl('req other_ca', ['req', '-x509', '-new', '-key', f('other_ca.key'), '-subj', '/O=somebody else/CN=unrelated test CA', '-days', String(DAYS * 2),
-      '-sha256', ...caExt, '-out', f('other_ca.pem')]),
-    ssl('req self_signed', ['req', '-x509', '-new', '-key', f('self_signed.key'), '-subj', '/O=conncheck tests/CN=localhost', '-days', String(DAYS),
-      '-sha256', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-addext', 'basicConstraints=critical,CA:FALSE',
-      '-addext', 'extendedKeyUsage=serverAuth', '-out', f('self_signed.crt')]),
+    ssl('req ca', [
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      f('ca.key'),
+      '-subj',
+      '/O=conncheck tests/CN=conncheck test CA',
+      '-days',
+      String(DAYS * 2),
+      '-sha256',
+      ...caExt,
+      '-out',
+      f('ca.pem'),
+    ]),
+    ssl('req other_ca', [
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      f('other_ca.key'),
+      '-subj',
+      '/O=somebody else/CN=unrelated test CA',
+      '-days',
+      String(DAYS * 2),
+      '-sha256',
+      ...caExt,
+      '-out',
+      f('other_ca.pem'),
+    ]),
+    ssl('req self_signed', [
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      f('self_signed.key'),
+      '-subj',
+      '/O=conncheck tests/CN=localhost',
+      '-days',
+      String(DAYS),
+      '-sha256',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-addext',
+      'basicConstraints=critical,CA:FALSE',
+      '-addext',
+      'extendedKeyUsage=serverAuth',
+      '-out',
+      f('self_signed.crt'),
+    ]),
   ]);
 
   const pw = { ca: newPassword(), client: newPassword(), serverKeystore: newPassword() };
   // Java truststores of the CA, made while the rest is signed. ca.p12 is made by keytool: OpenSSL 3.0 cannot mark
   // a certificate as trusted for Java, and a Java truststore without that mark is empty.
   const caStores = Promise.all([
-    kt('ca.jks', ['-importcert', '-noprompt', '-alias', 'ca', '-file', f('ca.pem'), '-keystore', f('ca.jks'), '-storetype', 'JKS',
-      '-storepass', pw.ca]),
-    kt('ca.p12', ['-importcert', '-noprompt', '-alias', 'ca', '-file', f('ca.pem'), '-keystore', f('ca.p12'), '-storetype', 'PKCS12',
-      '-storepass', pw.ca]),
+    kt('ca.jks', ['-importcert', '-noprompt', '-alias', 'ca', '-file', f('ca.pem'), '-keystore', f('ca.jks'), '-storetype', 'JKS', '-storepass', pw.ca]),
+    kt('ca.p12', ['-importcert', '-noprompt', '-alias', 'ca', '-file', f('ca.pem'), '-keystore', f('ca.p12'), '-storetype', 'PKCS12', '-storepass', pw.ca]),
   ]);
   caStores.catch(() => undefined); // awaited below; a failure must not be unhandled meanwhile
 
-  const leaf = (san, usage = 'serverAuth') => [
-    '[v3]', 'basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature',
-    `extendedKeyUsage=${usage}`, ...(san ? [`subjectAltName=${san}`] : []),
-    'subjectKeyIdentifier=hash', 'authorityKeyIdentifier=keyid', '',
-  ].join('\n');
+  const leaf = (san, usage = 'serverAuth') =>
+    [
+      '[v3]',
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature',
+      `extendedKeyUsage=${usage}`,
+      ...(san ? [`subjectAltName=${san}`] : []),
+      'subjectKeyIdentifier=hash',
+      'authorityKeyIdentifier=keyid',
+      '',
+    ].join('\n');
   const signed = [
     ['server', 'localhost', 'DNS:localhost'],
     ['server_ip', 'localhost', 'DNS:localhost,IP:127.0.0.1'],
@@ -79,41 +129,140 @@ export async function makeTestCerts(ctx) {
     ['client', 'cc_client', undefined, 'clientAuth'],
   ];
   let serial = 0x1000;
-  await Promise.all(signed.map(async ([name, cn, san, usage]) => {
-    fs.writeFileSync(f(`${name}.ext`), leaf(san, usage));
-    await ssl(`req ${name}`, ['req', '-new', '-key', f(`${name}.key`), '-subj', `/O=conncheck tests/CN=${cn}`, '-out', f(`${name}.csr`)]);
-    await ssl(`x509 ${name}`, ['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'),
-      '-set_serial', String(serial++), '-days', String(DAYS), '-sha256', '-extfile', f(`${name}.ext`), '-extensions', 'v3',
-      '-out', f(`${name}.crt`)]);
-  }));
+  await Promise.all(
+    signed.map(async ([name, cn, san, usage]) => {
+      fs.writeFileSync(f(`${name}.ext`), leaf(san, usage));
+      await ssl(`req ${name}`, ['req', '-new', '-key', f(`${name}.key`), '-subj', `/O=conncheck tests/CN=${cn}`, '-out', f(`${name}.csr`)]);
+      await ssl(`x509 ${name}`, [
+        'x509',
+        '-req',
+        '-in',
+        f(`${name}.csr`),
+        '-CA',
+        f('ca.pem'),
+        '-CAkey',
+        f('ca.key'),
+        '-set_serial',
+        String(serial++),
+        '-days',
+        String(DAYS),
+        '-sha256',
+        '-extfile',
+        f(`${name}.ext`),
+        '-extensions',
+        'v3',
+        '-out',
+        f(`${name}.crt`),
+      ]);
+    }),
+  );
 
   // `openssl x509 -days` cannot go back in time (and OpenSSL 3.0 has no -not_after); `openssl ca` takes dates.
   fs.writeFileSync(f('expired.ext'), leaf('DNS:localhost,IP:127.0.0.1'));
   fs.writeFileSync(f('ca-index.txt'), '');
-  fs.writeFileSync(f('ca.cnf'), [
-    '[ca]', 'default_ca = test_ca', '[test_ca]', `dir = ${dir}`, 'database = $dir/ca-index.txt', 'new_certs_dir = $dir',
-    'serial = $dir/ca-serial', 'default_md = sha256', 'policy = any', 'unique_subject = no', 'copy_extensions = none',
-    '[any]', 'organizationName = optional', 'commonName = supplied', '',
-  ].join('\n'));
+  fs.writeFileSync(
+    f('ca.cnf'),
+    [
+      '[ca]',
+      'default_ca = test_ca',
+      '[test_ca]',
+      `dir = ${dir}`,
+      'database = $dir/ca-index.txt',
+      'new_certs_dir = $dir',
+      'serial = $dir/ca-serial',
+      'default_md = sha256',
+      'policy = any',
+      'unique_subject = no',
+      'copy_extensions = none',
+      '[any]',
+      'organizationName = optional',
+      'commonName = supplied',
+      '',
+    ].join('\n'),
+  );
   fs.writeFileSync(f('ca-serial'), '2000\n');
   await ssl('req expired', ['req', '-new', '-key', f('expired.key'), '-subj', '/O=conncheck tests/CN=localhost', '-out', f('expired.csr')]);
-  await ssl('ca expired', ['ca', '-batch', '-config', f('ca.cnf'), '-cert', f('ca.pem'), '-keyfile', f('ca.key'), '-in', f('expired.csr'),
-    '-startdate', '20200101000000Z', '-enddate', '20210101000000Z', '-extfile', f('expired.ext'), '-extensions', 'v3',
-    '-notext', '-out', f('expired.crt')]);
+  await ssl('ca expired', [
+    'ca',
+    '-batch',
+    '-config',
+    f('ca.cnf'),
+    '-cert',
+    f('ca.pem'),
+    '-keyfile',
+    f('ca.key'),
+    '-in',
+    f('expired.csr'),
+    '-startdate',
+    '20200101000000Z',
+    '-enddate',
+    '20210101000000Z',
+    '-extfile',
+    f('expired.ext'),
+    '-extensions',
+    'v3',
+    '-notext',
+    '-out',
+    f('expired.crt'),
+  ]);
   const stillValid = await exec(openssl, ['x509', '-checkend', '0', '-noout', '-in', f('expired.crt')]);
   if (stillValid.code === 0) throw new FatalError('certs: the "expired" certificate is not expired');
 
   // DER form of the CA, and PKCS#12 key stores made by OpenSSL (with the CA in the chain).
   await Promise.all([
     ssl('x509 ca der', ['x509', '-in', f('ca.pem'), '-outform', 'DER', '-out', f('ca.der')]),
-    ssl('pkcs12 client', ['pkcs12', '-export', '-in', f('client.crt'), '-inkey', f('client.key'), '-certfile', f('ca.pem'),
-      '-name', 'client', '-passout', `pass:${pw.client}`, '-out', f('client.p12')]),
-    ssl('pkcs12 server', ['pkcs12', '-export', '-in', f('server_ip.crt'), '-inkey', f('server_ip.key'), '-certfile', f('ca.pem'),
-      '-name', 'server', '-passout', `pass:${pw.serverKeystore}`, '-out', f('server_keystore.p12')]),
+    ssl('pkcs12 client', [
+      'pkcs12',
+      '-export',
+      '-in',
+      f('client.crt'),
+      '-inkey',
+      f('client.key'),
+      '-certfile',
+      f('ca.pem'),
+      '-name',
+      'client',
+      '-passout',
+      `pass:${pw.client}`,
+      '-out',
+      f('client.p12'),
+    ]),
+    ssl('pkcs12 server', [
+      'pkcs12',
+      '-export',
+      '-in',
+      f('server_ip.crt'),
+      '-inkey',
+      f('server_ip.key'),
+      '-certfile',
+      f('ca.pem'),
+      '-name',
+      'server',
+      '-passout',
+      `pass:${pw.serverKeystore}`,
+      '-out',
+      f('server_keystore.p12'),
+    ]),
   ]);
   // JKS key stores (one JVM each, in parallel).
-  const jks = (from, fromPw, to, toPw) => ['-importkeystore', '-noprompt', '-srckeystore', f(from), '-srcstoretype', 'PKCS12',
-    '-srcstorepass', fromPw, '-destkeystore', f(to), '-deststoretype', 'JKS', '-deststorepass', toPw, '-destkeypass', toPw];
+  const jks = (from, fromPw, to, toPw) => [
+    '-importkeystore',
+    '-noprompt',
+    '-srckeystore',
+    f(from),
+    '-srcstoretype',
+    'PKCS12',
+    '-srcstorepass',
+    fromPw,
+    '-destkeystore',
+    f(to),
+    '-deststoretype',
+    'JKS',
+    '-deststorepass',
+    toPw,
+    '-destkeypass',
+    toPw,
+  ];
   await Promise.all([
     caStores,
     kt('client.jks', jks('client.p12', pw.client, 'client.jks', pw.client)),

@@ -16,7 +16,9 @@ export const TMP_PREFIX = 'conncheck-svc-';
 /** An error whose message is the whole story: printed as one line (plus optional log tail), no stack. */
 export class FatalError extends Error {}
 export class AbortedError extends FatalError {
-  constructor() { super('interrupted'); }
+  constructor() {
+    super('interrupted');
+  }
 }
 
 export const say = (msg) => process.stderr.write(`test/services: ${msg}\n`);
@@ -34,10 +36,9 @@ export function lit(value) {
 // ---------------------------------------------------------------------------------------------
 // small helpers: binaries, child processes, ports, logs
 
-const SEARCH_PATH = [
-  ...(process.env.PATH ?? '').split(path.delimiter),
-  '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin',
-].filter(Boolean);
+const SEARCH_PATH = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].filter(
+  Boolean,
+);
 
 /** Absolute path of the first of `names` found on PATH (plus the sbin dirs), or null. */
 export function which(...names) {
@@ -47,7 +48,9 @@ export function which(...names) {
       try {
         fs.accessSync(file, fs.constants.X_OK);
         if (fs.statSync(file).isFile()) return file;
-      } catch { /* not here */ }
+      } catch {
+        /* not here */
+      }
     }
   }
   return null;
@@ -82,8 +85,12 @@ export function exec(cmd, args, { input = '', env = process.env, uid, gid, cwd, 
       return;
     }
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk; });
+    child.stdout.setEncoding('utf8').on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk) => {
+      stderr += chunk;
+    });
     child.on('error', (err) => {
       clearTimeout(timer);
       resolve({ code: -1, stdout, stderr: stderr + String(err.message) });
@@ -92,7 +99,9 @@ export function exec(cmd, args, { input = '', env = process.env, uid, gid, cwd, 
       clearTimeout(timer);
       resolve({ code: code ?? 128, signal, stdout, stderr });
     });
-    child.stdin.on('error', () => { /* child did not read its input */ });
+    child.stdin.on('error', () => {
+      /* child did not read its input */
+    });
     child.stdin.end(input);
   });
 }
@@ -132,7 +141,10 @@ export async function freePorts(n) {
 export function portAnswers(port, timeoutMs = 1000) {
   return new Promise((resolve) => {
     const socket = net.connect({ host: HOST, port });
-    const done = (ok) => { socket.destroy(); resolve(ok); };
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
     socket.setTimeout(timeoutMs, () => done(false));
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
@@ -160,7 +172,9 @@ export function pidAlive(pid, exe) {
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
     if (state === 'Z' || state === 'X') return false;
     if (exe && !fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(exe)) return false; // pid reused
-  } catch { /* no /proc (not Linux) or the process just vanished */ }
+  } catch {
+    /* no /proc (not Linux) or the process just vanished */
+  }
   return true;
 }
 
@@ -183,8 +197,12 @@ export function spawnServer(ctx, name, cmd, args, { uid, gid, cwd, env = process
     fs.closeSync(fd);
   }
   const proc = { name, pid: child.pid, exe: path.basename(cmd), stopSignal, log: logFile, exit: null };
-  child.on('error', (err) => { proc.exit = `could not be started: ${err.message}`; });
-  child.on('exit', (code, signal) => { proc.exit = signal ? `was killed by ${signal}` : `exited with code ${code}`; });
+  child.on('error', (err) => {
+    proc.exit = `could not be started: ${err.message}`;
+  });
+  child.on('exit', (code, signal) => {
+    proc.exit = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  });
   child.unref();
   if (proc.pid === undefined) throw new FatalError(`${name}: could not start ${cmd}`);
   ctx.procs.push(proc);
@@ -212,7 +230,7 @@ export async function waitReady(ctx, proc, what, check) {
     if (Date.now() > ctx.deadline) {
       throw new FatalError(
         `${proc.name} not ready after ${secs(READY_TIMEOUT_MS)} (${what}${last ? `: ${last.trim().replace(/\s+/g, ' ').slice(0, 300)}` : ''});` +
-        ` last lines of ${proc.log}:\n${tail(proc.log)}`,
+          ` last lines of ${proc.log}:\n${tail(proc.log)}`,
       );
     }
     await sleep(100);
@@ -222,15 +240,27 @@ export async function waitReady(ctx, proc, what, check) {
 /** Stop one recorded server: its stop signal, then SIGKILL to its process group after `graceMs`. */
 export async function stopProc(proc, graceMs = 15_000) {
   if (!pidAlive(proc.pid, proc.exe)) return;
-  try { process.kill(proc.pid, proc.stopSignal ?? 'SIGTERM'); } catch { /* gone */ }
+  try {
+    process.kill(proc.pid, proc.stopSignal ?? 'SIGTERM');
+  } catch {
+    /* gone */
+  }
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     if (!pidAlive(proc.pid, proc.exe)) return;
     await sleep(50);
   }
   say(`${proc.name} (pid ${proc.pid}) did not stop in ${secs(graceMs)}; killing it`);
-  try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* no group */ }
-  try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ }
+  try {
+    process.kill(-proc.pid, 'SIGKILL');
+  } catch {
+    /* no group */
+  }
+  try {
+    process.kill(proc.pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
   for (let i = 0; i < 40 && pidAlive(proc.pid, proc.exe); i++) await sleep(50);
 }
 

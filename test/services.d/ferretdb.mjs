@@ -12,9 +12,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  FatalError, HOST, exec, execOk, freePorts, newPassword, say, secs, spawnServer, waitReady, which,
-} from './common.mjs';
+import { FatalError, HOST, exec, execOk, freePorts, newPassword, say, secs, spawnServer, waitReady, which } from './common.mjs';
 
 export const FERRETDB_VERSION = 'v1.24.2';
 const MODULE = 'github.com/FerretDB/FerretDB';
@@ -65,7 +63,9 @@ async function ensureBinary() {
   if (fs.existsSync(bin)) return bin;
   const go = which('go');
   if (!go) {
-    throw new FatalError(`FerretDB ${FERRETDB_VERSION} is built from source for the MongoDB tests and needs Go 1.24 or newer on PATH; install Go and run this again`);
+    throw new FatalError(
+      `FerretDB ${FERRETDB_VERSION} is built from source for the MongoDB tests and needs Go 1.24 or newer on PATH; install Go and run this again`,
+    );
   }
   const version = await goVersion(go);
   if (!version || version[0] < 1 || (version[0] === 1 && version[1] < 24)) {
@@ -79,8 +79,12 @@ async function ensureBinary() {
   const log = path.join(work, 'build.log');
   const env = goEnv();
   try {
-    const json = await execOk('go mod download', go, ['mod', 'download', '-json', `${MODULE}@${FERRETDB_VERSION}`],
-      { env, cwd: work, timeoutMs: 10 * 60_000, logFile: log });
+    const json = await execOk('go mod download', go, ['mod', 'download', '-json', `${MODULE}@${FERRETDB_VERSION}`], {
+      env,
+      cwd: work,
+      timeoutMs: 10 * 60_000,
+      logFile: log,
+    });
     const moduleDir = JSON.parse(json).Dir;
     if (typeof moduleDir !== 'string' || !fs.existsSync(path.join(moduleDir, 'cmd', 'ferretdb'))) {
       throw new FatalError(`go mod download ${MODULE}@${FERRETDB_VERSION} gave no module directory:\n${json.slice(0, 500)}`);
@@ -91,8 +95,12 @@ async function ensureBinary() {
     fs.writeFileSync(path.join(src, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
     fs.writeFileSync(path.join(src, 'build', 'version', 'package.txt'), 'conncheck-test\n');
     const out = path.join(work, 'ferretdb');
-    await execOk('go build ./cmd/ferretdb', go, ['build', '-trimpath', '-tags=ferretdb_no_postgresql', '-ldflags=-s -w', '-o', out, './cmd/ferretdb'],
-      { env, cwd: src, timeoutMs: 30 * 60_000, logFile: log });
+    await execOk('go build ./cmd/ferretdb', go, ['build', '-trimpath', '-tags=ferretdb_no_postgresql', '-ldflags=-s -w', '-o', out, './cmd/ferretdb'], {
+      env,
+      cwd: src,
+      timeoutMs: 30 * 60_000,
+      logFile: log,
+    });
     const printed = await execOk('ferretdb --version', out, ['--version'], { timeoutMs: 20_000 });
     if (!printed.includes(`version: ${FERRETDB_VERSION}`)) throw new FatalError(`the built FerretDB reports:\n${printed}`);
     fs.mkdirSync(path.dirname(bin), { recursive: true });
@@ -124,27 +132,45 @@ export const ferretdb = {
     const [tlsPort] = tls ? await freePorts(1) : [null];
     // FERRETDB_* variables would override our flags; DO_NOT_TRACK backs up --telemetry=disable.
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('FERRETDB_')));
-    const proc = spawnServer(ctx, 'ferretdb', bin, [
-      '--handler=sqlite', `--sqlite-url=file:${data}/`, `--state-dir=${base}`,
-      `--listen-addr=${HOST}:${port}`,
-      ...(tls ? [`--listen-tls=${HOST}:${tlsPort}`, `--listen-tls-cert-file=${tls.cert}`, `--listen-tls-key-file=${tls.key}`] : []),
-      // No debug HTTP listener (its default is a fixed port), no telemetry.
-      '--debug-addr=-', '--telemetry=disable',
-      // SCRAM-SHA-1/SHA-256 users stored in admin.system.users, with one user made at setup.
-      '--test-enable-new-auth', '--setup-database=admin', '--setup-username=cc_root', `--setup-password=${password}`,
-      // `hello` then names a replica set and its one member (this server), so replica-set reporting is exercised.
-      `--repl-set-name=${REPL_SET_NAME}`,
-      '--log-level=warn', '--log-format=text',
-    ], { cwd: base, env: { ...env, DO_NOT_TRACK: '1' } });
+    const proc = spawnServer(
+      ctx,
+      'ferretdb',
+      bin,
+      [
+        '--handler=sqlite',
+        `--sqlite-url=file:${data}/`,
+        `--state-dir=${base}`,
+        `--listen-addr=${HOST}:${port}`,
+        ...(tls ? [`--listen-tls=${HOST}:${tlsPort}`, `--listen-tls-cert-file=${tls.cert}`, `--listen-tls-key-file=${tls.key}`] : []),
+        // No debug HTTP listener (its default is a fixed port), no telemetry.
+        '--debug-addr=-',
+        '--telemetry=disable',
+        // SCRAM-SHA-1/SHA-256 users stored in admin.system.users, with one user made at setup.
+        '--test-enable-new-auth',
+        '--setup-database=admin',
+        '--setup-username=cc_root',
+        `--setup-password=${password}`,
+        // `hello` then names a replica set and its one member (this server), so replica-set reporting is exercised.
+        `--repl-set-name=${REPL_SET_NAME}`,
+        '--log-level=warn',
+        '--log-format=text',
+      ],
+      { cwd: base, env: { ...env, DO_NOT_TRACK: '1' } },
+    );
 
     // FerretDB creates the setup user before it listens, so an answered ping means the login is there too.
     await waitReady(ctx, proc, 'ping over TCP', () => mongoPing(port));
     if (tlsPort) await waitReady(ctx, proc, 'TLS port', () => portOpen(tlsPort));
     const version = FERRETDB_VERSION.replace(/^v/, '');
     return {
-      host: HOST, port, tls_port: tlsPort,
-      product: 'FerretDB', version, backend: 'sqlite',
-      auth_database: 'admin', repl_set_name: REPL_SET_NAME,
+      host: HOST,
+      port,
+      tls_port: tlsPort,
+      product: 'FerretDB',
+      version,
+      backend: 'sqlite',
+      auth_database: 'admin',
+      repl_set_name: REPL_SET_NAME,
       users: { main: { user: 'cc_root', password } },
       ...(tls ? { tls: { cert: 'server' } } : {}),
     };
@@ -154,7 +180,10 @@ export const ferretdb = {
 function portOpen(port) {
   return new Promise((resolve) => {
     const socket = net.connect({ host: HOST, port });
-    const done = (ok) => { socket.destroy(); resolve(ok); };
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
     socket.setTimeout(1000, () => done(false));
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
@@ -201,15 +230,37 @@ function bsonOk(doc) {
       return undefined;
     }
     switch (type) {
-      case 0x01: case 0x09: case 0x11: case 0x12: at += 8; break;
-      case 0x02: case 0x0d: case 0x0e: at += 4 + doc.readInt32LE(at); break;
-      case 0x03: case 0x04: at += doc.readInt32LE(at); break;
-      case 0x05: at += 5 + doc.readInt32LE(at); break;
-      case 0x07: at += 12; break;
-      case 0x08: at += 1; break;
-      case 0x10: at += 4; break;
-      case 0x0a: break;
-      default: return undefined;
+      case 0x01:
+      case 0x09:
+      case 0x11:
+      case 0x12:
+        at += 8;
+        break;
+      case 0x02:
+      case 0x0d:
+      case 0x0e:
+        at += 4 + doc.readInt32LE(at);
+        break;
+      case 0x03:
+      case 0x04:
+        at += doc.readInt32LE(at);
+        break;
+      case 0x05:
+        at += 5 + doc.readInt32LE(at);
+        break;
+      case 0x07:
+        at += 12;
+        break;
+      case 0x08:
+        at += 1;
+        break;
+      case 0x10:
+        at += 4;
+        break;
+      case 0x0a:
+        break;
+      default:
+        return undefined;
     }
     offset = at;
   }
@@ -225,7 +276,10 @@ function mongoPing(port) {
     header.writeInt32LE(2013, 12); // OP_MSG
     const socket = net.connect({ host: HOST, port });
     let data = Buffer.alloc(0);
-    socket.setTimeout(2000, () => { socket.destroy(); reject(new Error('ping timed out')); });
+    socket.setTimeout(2000, () => {
+      socket.destroy();
+      reject(new Error('ping timed out'));
+    });
     socket.once('error', reject);
     socket.once('connect', () => socket.write(Buffer.concat([header, body])));
     socket.on('data', (chunk) => {
@@ -239,4 +293,3 @@ function mongoPing(port) {
     });
   });
 }
-

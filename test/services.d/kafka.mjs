@@ -6,9 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import {
-  FatalError, HOST, exec, execOk, freePorts, mustWhich, newPassword, portAnswers, say, secs, spawnServer, waitReady, which,
-} from './common.mjs';
+import { FatalError, HOST, exec, execOk, freePorts, mustWhich, newPassword, portAnswers, say, secs, spawnServer, waitReady, which } from './common.mjs';
 
 /**
  * The newest Kafka whose jars (and their dependencies) are all on Maven Central and that runs on Java 17.
@@ -53,10 +51,20 @@ async function fetchJars() {
     const t0 = Date.now();
     say(`fetching Apache Kafka ${KAFKA_VERSION} and its dependencies from Maven Central (once; cached in ${dir})…`);
     fs.writeFileSync(path.join(work, 'pom.xml'), POM);
-    await execOk('mvn dependency:copy-dependencies (Kafka jars)', mustWhich('mvn'), [
-      '-B', '-q', '-f', path.join(work, 'pom.xml'), `${DEPENDENCY_PLUGIN}:copy-dependencies`,
-      `-DoutputDirectory=${path.join(work, 'libs')}`, '-DincludeScope=runtime',
-    ], { cwd: work, timeoutMs: 15 * 60_000, logFile: path.join(work, 'mvn.log') });
+    await execOk(
+      'mvn dependency:copy-dependencies (Kafka jars)',
+      mustWhich('mvn'),
+      [
+        '-B',
+        '-q',
+        '-f',
+        path.join(work, 'pom.xml'),
+        `${DEPENDENCY_PLUGIN}:copy-dependencies`,
+        `-DoutputDirectory=${path.join(work, 'libs')}`,
+        '-DincludeScope=runtime',
+      ],
+      { cwd: work, timeoutMs: 15 * 60_000, logFile: path.join(work, 'mvn.log') },
+    );
     if (!fs.existsSync(path.join(work, 'libs', `kafka_2.13-${KAFKA_VERSION}.jar`))) {
       throw new FatalError(`Maven finished but ${path.join(work, 'libs')} has no kafka_2.13-${KAFKA_VERSION}.jar`);
     }
@@ -93,10 +101,7 @@ const ALL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
 
 export const kafka = {
   name: 'kafka',
-  missing: () => [
-    ...(which('java') ? [] : ['default-jre-headless']),
-    ...(cached() || which('mvn') ? [] : ['maven']),
-  ],
+  missing: () => [...(which('java') ? [] : ['default-jre-headless']), ...(cached() || which('mvn') ? [] : ['maven'])],
 
   /** Runs before any server starts (outside the ready timeout): the first run downloads the jars. */
   async prepare() {
@@ -127,10 +132,27 @@ export const kafka = {
     // The localhost-only certificate in a PKCS#12 key store with the same password as server_keystore (the
     // listener inherits the global passwords).
     const localhostStore = path.join(base, 'server-localhost.p12');
-    await execOk('openssl pkcs12 (localhost-only key store)', mustWhich('openssl'), [
-      'pkcs12', '-export', '-in', certs.server.cert, '-inkey', certs.server.key, '-certfile', certs.ca.pem, '-name', 'server',
-      '-passout', `pass:${certs.server_keystore.password}`, '-out', localhostStore,
-    ], { timeoutMs: 20_000 });
+    await execOk(
+      'openssl pkcs12 (localhost-only key store)',
+      mustWhich('openssl'),
+      [
+        'pkcs12',
+        '-export',
+        '-in',
+        certs.server.cert,
+        '-inkey',
+        certs.server.key,
+        '-certfile',
+        certs.ca.pem,
+        '-name',
+        'server',
+        '-passout',
+        `pass:${certs.server_keystore.password}`,
+        '-out',
+        localhostStore,
+      ],
+      { timeoutMs: 20_000 },
+    );
 
     const plainJaas = `org.apache.kafka.common.security.plain.PlainLoginModule required user_${users.plain.user}="${users.plain.password}";`;
     const scramJaas = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
@@ -186,30 +208,63 @@ export const kafka = {
     const propsFile = path.join(base, 'server.properties');
     fs.writeFileSync(propsFile, props, { mode: 0o600 });
     const log4j = path.join(base, 'log4j2.properties');
-    fs.writeFileSync(log4j, [
-      'status = warn',
-      'appender.out.type = Console', 'appender.out.name = OUT',
-      'appender.out.layout.type = PatternLayout', 'appender.out.layout.pattern = [%d] %p %m (%c)%n',
-      'rootLogger.level = info', 'rootLogger.appenderRef.out.ref = OUT',
-      // The SCRAM records of the bootstrap metadata hold salted keys: keep them out of the log.
-      'logger.storage.name = kafka.tools.StorageTool', 'logger.storage.level = warn',
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      log4j,
+      [
+        'status = warn',
+        'appender.out.type = Console',
+        'appender.out.name = OUT',
+        'appender.out.layout.type = PatternLayout',
+        'appender.out.layout.pattern = [%d] %p %m (%c)%n',
+        'rootLogger.level = info',
+        'rootLogger.appenderRef.out.ref = OUT',
+        // The SCRAM records of the bootstrap metadata hold salted keys: keep them out of the log.
+        'logger.storage.name = kafka.tools.StorageTool',
+        'logger.storage.level = warn',
+        '',
+      ].join('\n'),
+    );
 
     const java = mustWhich('java');
     // A small heap and the quick JIT tier: a test broker starts in a few seconds on 2 cores.
     const jvm = [
-      '-Xms128m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-XX:-UsePerfData', '-Djava.awt.headless=true',
-      `-Djava.io.tmpdir=${base}`, `-Dlog4j2.configurationFile=${log4j}`, '-cp', `${libsDir()}/*`,
+      '-Xms128m',
+      '-Xmx256m',
+      '-XX:+UseSerialGC',
+      '-XX:TieredStopAtLevel=1',
+      '-XX:-UsePerfData',
+      '-Djava.awt.headless=true',
+      `-Djava.io.tmpdir=${base}`,
+      `-Dlog4j2.configurationFile=${log4j}`,
+      '-cp',
+      `${libsDir()}/*`,
     ];
     const scram = (mechanism, { user, password }) => ['--add-scram', `${mechanism}=[name=${user},password=${password}]`];
-    const formatted = await exec(java, [
-      ...jvm, 'kafka.tools.StorageTool', 'format', '--cluster-id', clusterId, '--config', propsFile,
-      ...scram('SCRAM-SHA-256', users.scram256), ...scram('SCRAM-SHA-512', users.scram512),
-    ], { cwd: base, timeoutMs: 60_000 });
+    const formatted = await exec(
+      java,
+      [
+        ...jvm,
+        'kafka.tools.StorageTool',
+        'format',
+        '--cluster-id',
+        clusterId,
+        '--config',
+        propsFile,
+        ...scram('SCRAM-SHA-256', users.scram256),
+        ...scram('SCRAM-SHA-512', users.scram512),
+      ],
+      { cwd: base, timeoutMs: 60_000 },
+    );
     // StorageTool prints the bootstrap records (salted SCRAM keys); keep only the verdict.
-    fs.writeFileSync(path.join(ctx.dir, 'kafka-format.log'), `exit ${formatted.code}\n${formatted.stderr}${formatted.stdout.split('\n').filter((l) => !/Scram/i.test(l)).join('\n')}`);
-    if (formatted.code !== 0) throw new FatalError(`kafka storage format failed (exit ${formatted.code}):\n${formatted.stderr.trim().split('\n').slice(-15).join('\n')}`);
+    fs.writeFileSync(
+      path.join(ctx.dir, 'kafka-format.log'),
+      `exit ${formatted.code}\n${formatted.stderr}${formatted.stdout
+        .split('\n')
+        .filter((l) => !/Scram/i.test(l))
+        .join('\n')}`,
+    );
+    if (formatted.code !== 0)
+      throw new FatalError(`kafka storage format failed (exit ${formatted.code}):\n${formatted.stderr.trim().split('\n').slice(-15).join('\n')}`);
 
     const t0 = Date.now();
     const proc = spawnServer(ctx, 'kafka', java, [...jvm, 'kafka.Kafka', propsFile], { cwd: base });
@@ -229,12 +284,17 @@ export const kafka = {
       port,
       version: KAFKA_VERSION,
       cluster_id: clusterId,
-      listeners: Object.fromEntries(names.map((name) => [name, {
-        port: ports[name],
-        security_protocol: LISTENERS[name],
-        ...(name.startsWith('sasl_') ? { mechanisms: name === 'sasl_plain_only' ? ['PLAIN'] : ALL_MECHANISMS } : {}),
-        ...(name === 'bad_advertised' ? { advertised_port: unreachablePort } : {}),
-      }])),
+      listeners: Object.fromEntries(
+        names.map((name) => [
+          name,
+          {
+            port: ports[name],
+            security_protocol: LISTENERS[name],
+            ...(name.startsWith('sasl_') ? { mechanisms: name === 'sasl_plain_only' ? ['PLAIN'] : ALL_MECHANISMS } : {}),
+            ...(name === 'bad_advertised' ? { advertised_port: unreachablePort } : {}),
+          },
+        ]),
+      ),
       users,
     };
   },
@@ -261,7 +321,10 @@ function kafkaMetadata(port, timeoutMs = 2000) {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: HOST, port });
     let received = Buffer.alloc(0);
-    const fail = (err) => { socket.destroy(); reject(err); };
+    const fail = (err) => {
+      socket.destroy();
+      reject(err);
+    };
     socket.setTimeout(timeoutMs, () => fail(new Error('Metadata request timed out')));
     socket.once('error', fail);
     socket.once('connect', () => socket.write(request));
@@ -281,8 +344,16 @@ function kafkaMetadata(port, timeoutMs = 2000) {
 
 function parseMetadataV4(frame) {
   let o = 0;
-  const int16 = () => { const v = frame.readInt16BE(o); o += 2; return v; };
-  const int32 = () => { const v = frame.readInt32BE(o); o += 4; return v; };
+  const int16 = () => {
+    const v = frame.readInt16BE(o);
+    o += 2;
+    return v;
+  };
+  const int32 = () => {
+    const v = frame.readInt32BE(o);
+    o += 4;
+    return v;
+  };
   const string = () => {
     const length = int16();
     if (length < 0) return null;

@@ -1,9 +1,7 @@
 // MariaDB: mariadb-install-db + mariadbd (Debian packages mariadb-server, mariadb-client).
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  AbortedError, HOST, IS_ROOT, cleanEnv, exec, execOk, freePorts, lit, mustWhich, newPassword, spawnServer, waitReady, which,
-} from './common.mjs';
+import { AbortedError, HOST, IS_ROOT, cleanEnv, exec, execOk, freePorts, lit, mustWhich, newPassword, spawnServer, waitReady, which } from './common.mjs';
 
 export const mariadb = {
   name: 'mariadb',
@@ -35,7 +33,10 @@ export const mariadb = {
     ]);
 
     return {
-      host: HOST, port, version, database: 'ccdb',
+      host: HOST,
+      port,
+      version,
+      database: 'ccdb',
       root: { user: 'root', password: pw.root },
       users: {
         main: { user: 'cc_user', password: pw.main },
@@ -63,33 +64,62 @@ async function startInstance(ctx, name, port, pw, { tls, extraSql = [], small = 
   const userArgs = IS_ROOT ? ['--user=root'] : [];
   const client = mustWhich('mariadb', 'mysql');
 
-  await execOk(`${name} install-db`, mustWhich('mariadb-install-db', 'mysql_install_db'), [
-    '--no-defaults', `--datadir=${data}`, ...userArgs, '--auth-root-authentication-method=normal',
-    '--skip-test-db', '--skip-name-resolve', `--tmpdir=${path.join(base, 'tmp')}`,
-    // Each instance its own temp dir: bootstraps running in parallel in one TMPDIR can trip over each other.
-  ], { logFile: path.join(ctx.dir, `${name}-install.log`), cwd: base, env: { ...process.env, TMPDIR: path.join(base, 'tmp') } });
+  await execOk(
+    `${name} install-db`,
+    mustWhich('mariadb-install-db', 'mysql_install_db'),
+    [
+      '--no-defaults',
+      `--datadir=${data}`,
+      ...userArgs,
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+      '--skip-name-resolve',
+      `--tmpdir=${path.join(base, 'tmp')}`,
+      // Each instance its own temp dir: bootstraps running in parallel in one TMPDIR can trip over each other.
+    ],
+    { logFile: path.join(ctx.dir, `${name}-install.log`), cwd: base, env: { ...process.env, TMPDIR: path.join(base, 'tmp') } },
+  );
   if (ctx.aborted) throw new AbortedError();
 
   const tlsArgs = tls ? [`--ssl-cert=${tls.cert}`, `--ssl-key=${tls.key}`, `--ssl-ca=${ctx.tls.ca.pem}`] : ['--skip-ssl'];
   const proc = spawnServer(ctx, name, mustWhich('mariadbd', 'mysqld'), [
-    '--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, `--bind-address=${HOST}`,
-    '--skip-name-resolve', `--pid-file=${path.join(base, 'mariadbd.pid')}`, `--tmpdir=${path.join(base, 'tmp')}`,
-    ...userArgs, '--innodb-buffer-pool-size=32M', '--innodb-flush-log-at-trx-commit=2',
-    '--innodb-use-native-aio=0', '--character-set-server=utf8mb4', '--collation-server=utf8mb4_unicode_ci',
+    '--no-defaults',
+    `--datadir=${data}`,
+    `--socket=${socket}`,
+    `--port=${port}`,
+    `--bind-address=${HOST}`,
+    '--skip-name-resolve',
+    `--pid-file=${path.join(base, 'mariadbd.pid')}`,
+    `--tmpdir=${path.join(base, 'tmp')}`,
+    ...userArgs,
+    '--innodb-buffer-pool-size=32M',
+    '--innodb-flush-log-at-trx-commit=2',
+    '--innodb-use-native-aio=0',
+    '--character-set-server=utf8mb4',
+    '--collation-server=utf8mb4_unicode_ci',
     ...tlsArgs,
     // The extra servers only take a few logins: about 50 MB instead of 100.
-    ...(small ? ['--innodb-buffer-pool-size=8M', '--aria-pagecache-buffer-size=1M', '--key-buffer-size=1M',
-      '--innodb-log-buffer-size=1M', '--table-open-cache=64', '--max-connections=20'] : []),
+    ...(small
+      ? [
+          '--innodb-buffer-pool-size=8M',
+          '--aria-pagecache-buffer-size=1M',
+          '--key-buffer-size=1M',
+          '--innodb-log-buffer-size=1M',
+          '--table-open-cache=64',
+          '--max-connections=20',
+        ]
+      : []),
   ]);
 
   // Fresh datadir: root@localhost has no password yet and is reachable through the private socket only.
-  const viaSocket = (sql) => exec(client, ['--no-defaults', `--socket=${socket}`, '-uroot', '-N', '-B', '-e', sql], {
-    env: cleanEnv(), timeoutMs: 10_000,
-  });
+  const viaSocket = (sql) =>
+    exec(client, ['--no-defaults', `--socket=${socket}`, '-uroot', '-N', '-B', '-e', sql], {
+      env: cleanEnv(),
+      timeoutMs: 10_000,
+    });
   const extraAccounts = await waitReady(ctx, proc, 'root login on the unix socket', async () => {
     // mariadb-install-db also creates anonymous users and password-less root@<hostname>/root@::1.
-    const res = await viaSocket("SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user " +
-      "WHERE User = '' OR (User = 'root' AND Host <> 'localhost')");
+    const res = await viaSocket("SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user " + "WHERE User = '' OR (User = 'root' AND Host <> 'localhost')");
     if (res.code !== 0) throw new Error(res.stderr);
     return { list: res.stdout.split('\n').filter(Boolean) };
   });
@@ -108,12 +138,18 @@ async function startInstance(ctx, name, port, pw, { tls, extraSql = [], small = 
     'FLUSH PRIVILEGES;',
   ].join('\n');
   await execOk(`${name} user setup`, client, ['--no-defaults', `--socket=${socket}`, '-uroot'], {
-    input: sql, env: cleanEnv(), timeoutMs: 20_000,
+    input: sql,
+    env: cleanEnv(),
+    timeoutMs: 20_000,
   });
 
   // The real check: root logs in over TCP with its new password (over TLS where the server has it).
-  return (await execOk(`${name} root login over TCP`, client, [
-    '--no-defaults', '--protocol=TCP', `-h${HOST}`, `-P${port}`, '-uroot', '-N', '-B', ...(tls ? ['--ssl'] : ['--skip-ssl']),
-    '-e', 'SELECT VERSION()',
-  ], { env: cleanEnv({ MYSQL_PWD: pw.root }), timeoutMs: 10_000 })).trim();
+  return (
+    await execOk(
+      `${name} root login over TCP`,
+      client,
+      ['--no-defaults', '--protocol=TCP', `-h${HOST}`, `-P${port}`, '-uroot', '-N', '-B', ...(tls ? ['--ssl'] : ['--skip-ssl']), '-e', 'SELECT VERSION()'],
+      { env: cleanEnv({ MYSQL_PWD: pw.root }), timeoutMs: 10_000 },
+    )
+  ).trim();
 }

@@ -2,22 +2,37 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  AbortedError, FatalError, HOST, IS_ROOT, cleanEnv, exec, execOk, freePorts, lit, mustWhich, newPassword, spawnServer,
-  waitReady, which,
+  AbortedError,
+  FatalError,
+  HOST,
+  IS_ROOT,
+  cleanEnv,
+  exec,
+  execOk,
+  freePorts,
+  lit,
+  mustWhich,
+  newPassword,
+  spawnServer,
+  waitReady,
+  which,
 } from './common.mjs';
 
 /** The newest PostgreSQL server bin dir: /usr/lib/postgresql/<v>/bin (Debian), else initdb's dir on PATH. */
 function pgBinDir() {
   const has = (dir) => ['postgres', 'initdb', 'psql'].every((bin) => fs.existsSync(path.join(dir, bin)));
   try {
-    const versions = fs.readdirSync('/usr/lib/postgresql')
+    const versions = fs
+      .readdirSync('/usr/lib/postgresql')
       .filter((v) => /^\d+(\.\d+)?$/.test(v))
       .sort((a, b) => Number(b) - Number(a));
     for (const v of versions) {
       const dir = path.join('/usr/lib/postgresql', v, 'bin');
       if (has(dir)) return dir;
     }
-  } catch { /* not Debian-style */ }
+  } catch {
+    /* not Debian-style */
+  }
   const initdb = which('initdb');
   return initdb && has(path.dirname(initdb)) ? path.dirname(initdb) : null;
 }
@@ -28,7 +43,9 @@ function lookupUser(name) {
       const [user, , uid, gid] = line.split(':');
       if (user === name) return { name, uid: Number(uid), gid: Number(gid) };
     }
-  } catch { /* no /etc/passwd */ }
+  } catch {
+    /* no /etc/passwd */
+  }
   return null;
 }
 
@@ -38,8 +55,16 @@ async function pgOsUser() {
   const existing = lookupUser('postgres') ?? lookupUser('conncheck-pg');
   if (existing) return existing;
   const useradd = mustWhich('useradd');
-  const res = await exec(useradd, ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent',
-    '--shell', '/usr/sbin/nologin', 'conncheck-pg']);
+  const res = await exec(useradd, [
+    '--system',
+    '--user-group',
+    '--no-create-home',
+    '--home-dir',
+    '/nonexistent',
+    '--shell',
+    '/usr/sbin/nologin',
+    'conncheck-pg',
+  ]);
   const created = lookupUser('conncheck-pg'); // a parallel start may have created it first
   if (!created) throw new FatalError(`useradd conncheck-pg failed: ${res.stderr.trim()}`);
   return created;
@@ -88,7 +113,10 @@ export const postgresql = {
     ]);
 
     return {
-      host: HOST, port, version, database: 'ccdb',
+      host: HOST,
+      port,
+      version,
+      database: 'ccdb',
       superuser: { user: 'postgres', password: pw.superuser },
       users: {
         scram: { user: 'cc_scram', password: pw.scram },
@@ -119,10 +147,12 @@ async function startCluster(ctx, name, port, { bin, uid, gid, pw }, { tls, hba =
   fs.writeFileSync(pwfile, `${pw.superuser}\n`, { mode: 0o600 });
   if (uid !== undefined) fs.chownSync(pwfile, uid, gid);
   try {
-    await execOk(`${name} initdb`, path.join(bin, 'initdb'), [
-      '-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`,
-      '--encoding=UTF8', '--no-locale', '--no-sync',
-    ], { ...asPg, logFile: path.join(ctx.dir, `${name}-initdb.log`) });
+    await execOk(
+      `${name} initdb`,
+      path.join(bin, 'initdb'),
+      ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--encoding=UTF8', '--no-locale', '--no-sync'],
+      { ...asPg, logFile: path.join(ctx.dir, `${name}-initdb.log`) },
+    );
   } finally {
     fs.rmSync(pwfile, { force: true });
   }
@@ -130,36 +160,63 @@ async function startCluster(ctx, name, port, { bin, uid, gid, pw }, { tls, hba =
 
   let tlsConf = ['ssl = off'];
   if (tls) {
-    for (const [from, to] of [[tls.cert, 'server.crt'], [tls.key, 'server.key'], [ctx.tls.ca.pem, 'ca.pem']]) {
+    for (const [from, to] of [
+      [tls.cert, 'server.crt'],
+      [tls.key, 'server.key'],
+      [ctx.tls.ca.pem, 'ca.pem'],
+    ]) {
       fs.copyFileSync(from, path.join(base, to));
       fs.chmodSync(path.join(base, to), 0o600);
       if (uid !== undefined) fs.chownSync(path.join(base, to), uid, gid);
     }
-    tlsConf = ['ssl = on', `ssl_cert_file = '${path.join(base, 'server.crt')}'`, `ssl_key_file = '${path.join(base, 'server.key')}'`,
-      `ssl_ca_file = '${path.join(base, 'ca.pem')}'`];
+    tlsConf = [
+      'ssl = on',
+      `ssl_cert_file = '${path.join(base, 'server.crt')}'`,
+      `ssl_key_file = '${path.join(base, 'server.key')}'`,
+      `ssl_ca_file = '${path.join(base, 'ca.pem')}'`,
+    ];
   }
   // initdb's files belong to the server's user; rewriting them in place keeps owner and mode.
-  fs.appendFileSync(path.join(data, 'postgresql.conf'), [
-    '', '# test/services',
-    `listen_addresses = '${HOST}'`, `port = ${port}`, `unix_socket_directories = '${base}'`,
-    'fsync = off', 'synchronous_commit = off', 'full_page_writes = off',
-    'shared_buffers = 16MB', 'max_connections = 50', "password_encryption = 'scram-sha-256'",
-    'logging_collector = off', "log_destination = 'stderr'", ...tlsConf, '',
-  ].join('\n'));
-  fs.writeFileSync(path.join(data, 'pg_hba.conf'), [
-    '# test/services — first match wins',
-    'local all all                scram-sha-256',
-    ...hba,
-    '# md5 also does SCRAM for users whose password is stored as SCRAM',
-    'host  all all       127.0.0.1/32 md5', '',
-  ].join('\n'));
+  fs.appendFileSync(
+    path.join(data, 'postgresql.conf'),
+    [
+      '',
+      '# test/services',
+      `listen_addresses = '${HOST}'`,
+      `port = ${port}`,
+      `unix_socket_directories = '${base}'`,
+      'fsync = off',
+      'synchronous_commit = off',
+      'full_page_writes = off',
+      'shared_buffers = 16MB',
+      'max_connections = 50',
+      "password_encryption = 'scram-sha-256'",
+      'logging_collector = off',
+      "log_destination = 'stderr'",
+      ...tlsConf,
+      '',
+    ].join('\n'),
+  );
+  fs.writeFileSync(
+    path.join(data, 'pg_hba.conf'),
+    [
+      '# test/services — first match wins',
+      'local all all                scram-sha-256',
+      ...hba,
+      '# md5 also does SCRAM for users whose password is stored as SCRAM',
+      'host  all all       127.0.0.1/32 md5',
+      '',
+    ].join('\n'),
+  );
 
   const proc = spawnServer(ctx, name, path.join(bin, 'postgres'), ['-D', data], { ...asPg, stopSignal: 'SIGINT' });
 
-  const psql = (command, input = '') => exec(path.join(bin, 'psql'), [
-    '-X', '-q', '-h', HOST, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1',
-    ...(command ? ['-At', '-c', command] : []),
-  ], { input, env: cleanEnv({ PGPASSWORD: pw.superuser, PGCONNECT_TIMEOUT: '3', PGSSLMODE: tls ? 'require' : 'disable' }), timeoutMs: 20_000 });
+  const psql = (command, input = '') =>
+    exec(
+      path.join(bin, 'psql'),
+      ['-X', '-q', '-h', HOST, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', ...(command ? ['-At', '-c', command] : [])],
+      { input, env: cleanEnv({ PGPASSWORD: pw.superuser, PGCONNECT_TIMEOUT: '3', PGSSLMODE: tls ? 'require' : 'disable' }), timeoutMs: 20_000 },
+    );
 
   const version = await waitReady(ctx, proc, 'superuser login over TCP', async () => {
     const res = await psql('SHOW server_version');
@@ -167,12 +224,16 @@ async function startCluster(ctx, name, port, { bin, uid, gid, pw }, { tls, hba =
     return res.stdout.trim();
   });
 
-  const setup = await psql(null, [
-    "SET password_encryption = 'scram-sha-256';",
-    `CREATE ROLE cc_scram LOGIN PASSWORD ${lit(pw.scram)};`,
-    ...sql,
-    'CREATE DATABASE ccdb OWNER cc_scram;', '',
-  ].join('\n'));
+  const setup = await psql(
+    null,
+    [
+      "SET password_encryption = 'scram-sha-256';",
+      `CREATE ROLE cc_scram LOGIN PASSWORD ${lit(pw.scram)};`,
+      ...sql,
+      'CREATE DATABASE ccdb OWNER cc_scram;',
+      '',
+    ].join('\n'),
+  );
   if (setup.code !== 0) throw new FatalError(`${name} user setup failed: ${setup.stderr.trim()}`);
   return version;
 }

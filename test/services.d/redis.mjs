@@ -12,8 +12,20 @@ export const redis = {
     const dir = path.join(ctx.dir, 'redis');
     fs.mkdirSync(dir, { mode: 0o700 });
     const proc = spawnServer(ctx, 'redis', mustWhich('redis-server'), [
-      '--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', dir,
-      '--daemonize', 'no', '--logfile', '',
+      '--port',
+      String(port),
+      '--bind',
+      HOST,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--daemonize',
+      'no',
+      '--logfile',
+      '',
     ]);
     await waitReady(ctx, proc, 'PING', () => redisPing(port));
     return { url: `redis://${HOST}:${port}`, host: HOST, port };
@@ -25,7 +37,10 @@ function redisPing(port) {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: HOST, port });
     let data = '';
-    socket.setTimeout(1000, () => { socket.destroy(); reject(new Error('PING timed out')); });
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      reject(new Error('PING timed out'));
+    });
     socket.once('error', (err) => reject(err));
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.setEncoding('utf8').on('data', (chunk) => {

@@ -51,7 +51,9 @@ if (config.secretKey) {
   );
 }
 
-const worker = await startWorker(config, secretBox, logger, { checkDurability: !privateRedis }).catch((err: Error) => exitWithLine(err.message, err instanceof ConfigError ? 2 : 1));
+const worker = await startWorker(config, secretBox, logger, { checkDurability: !privateRedis }).catch((err: Error) =>
+  exitWithLine(err.message, err instanceof ConfigError ? 2 : 1),
+);
 const api = await startApi(config, secretBox, logger).catch((err: Error) => exitWithLine(err.message, 1));
 
 closeOnSignal(logger, 'shutting down', async () => {

@@ -35,7 +35,6 @@ export interface BuildAppOptions {
   dashboardDir?: string;
 }
 
-
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, store, queue } = options;
   const app = Fastify({

@@ -44,7 +44,11 @@ export function describeValidationError(error: AjvError, context: string): ApiEr
 /** One schema violation as a problem naming its field (error_msg starts with the field, as ProblemList's do). */
 export function validationProblem(error: AjvError, context: string): FieldProblem {
   const where = context === 'body' ? '' : `${context} `;
-  const problem = (field: string, error_code: ApiErrorCode, message: string): FieldProblem => ({ field, error_code, error_msg: `${where}${field}: ${message}` });
+  const problem = (field: string, error_code: ApiErrorCode, message: string): FieldProblem => ({
+    field,
+    error_code,
+    error_msg: `${where}${field}: ${message}`,
+  });
   switch (error.keyword) {
     case 'additionalProperties':
       return problem(fieldPath(error.instancePath, String(error.params.additionalProperty)), ApiErrorCode.UNKNOWN_FIELD, 'unknown field');
@@ -52,7 +56,11 @@ export function validationProblem(error: AjvError, context: string): FieldProble
       return problem(fieldPath(error.instancePath, String(error.params.missingProperty)), ApiErrorCode.MISSING_FIELD, 'is required');
     case 'anyOf': {
       const forms = (error.parentSchema as { description?: string } | undefined)?.description;
-      return problem(fieldPath(error.instancePath) || 'value', ApiErrorCode.INVALID_PARAMETER, forms ? `is none of the accepted forms: ${forms}` : 'is none of the accepted forms');
+      return problem(
+        fieldPath(error.instancePath) || 'value',
+        ApiErrorCode.INVALID_PARAMETER,
+        forms ? `is none of the accepted forms: ${forms}` : 'is none of the accepted forms',
+      );
     }
     case 'enum': {
       const allowed = (error.params.allowedValues as unknown[] | undefined)?.map(String).join(', ');
@@ -77,12 +85,18 @@ export type RouteError = FastifyError & { validation?: AjvError[]; validationCon
 export function toApiError(error: RouteError, request: FastifyRequest, redis: ConnectionState): ApiError {
   if (error instanceof ApiError) return error;
   if (error.validation && error.validation.length > 0) return describeValidationError(firstProblem(error.validation), error.validationContext ?? 'body');
-  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, ApiErrorCode.PAYLOAD_TOO_LARGE, 'request body is larger than CONNCHECK_BODY_LIMIT allows');
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return new ApiError(413, ApiErrorCode.PAYLOAD_TOO_LARGE, 'request body is larger than CONNCHECK_BODY_LIMIT allows');
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ApiError(415, ApiErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the body as application/json');
-  if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (error instanceof SyntaxError && error.statusCode === 400)) {
+  if (
+    error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
+    error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+    (error instanceof SyntaxError && error.statusCode === 400)
+  ) {
     return new ApiError(400, ApiErrorCode.INVALID_JSON, 'the body is not valid JSON');
   }
-  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return new ApiError(error.statusCode, ApiErrorCode.INVALID_PARAMETER, error.message);
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)
+    return new ApiError(error.statusCode, ApiErrorCode.INVALID_PARAMETER, error.message);
   if (isUnavailableError(error, redis)) {
     request.log.warn({ err: error }, 'redis unavailable');
     return new ApiError(503, ApiErrorCode.SERVICE_UNAVAILABLE, 'the task store is unavailable; retry shortly', { retryAfter: 5 });
@@ -144,7 +158,10 @@ export function registerErrorHandling(
     const path = request.url.split('?')[0] ?? '';
     const allow = allowedMethods(request.method, path);
     if (allow.length > 0) {
-      void reply.status(405).header('allow', allow.join(', ')).send({ error_code: ApiErrorCode.METHOD_NOT_ALLOWED, error_msg: `${path} takes ${allow.join(', ')}, not ${request.method}` });
+      void reply
+        .status(405)
+        .header('allow', allow.join(', '))
+        .send({ error_code: ApiErrorCode.METHOD_NOT_ALLOWED, error_msg: `${path} takes ${allow.join(', ')}, not ${request.method}` });
       return;
     }
     void reply.status(404).send({ error_code: ApiErrorCode.ROUTE_NOT_FOUND, error_msg: `no route ${request.method} ${path}` });

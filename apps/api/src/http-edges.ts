@@ -2,7 +2,7 @@
 // bound, malformed requests the parser refuses, the JSON body parser, Content-Encoding, URLs the router refuses, and
 // 405 with Allow — each answered as `{error_code, error_msg}`. Must not: hold route logic or log a body.
 
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { ApiError, ApiErrorCode } from '@conncheck/core';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
@@ -30,7 +30,7 @@ export function edgeServerOptions(options: HttpEdgeOptions): Pick<FastifyServerO
     serverFactory: (handler) => {
       const server = createServer(
         { requestTimeout: options.requestTimeoutMs, headersTimeout: options.headersTimeoutMs, connectionsCheckingInterval: 1000 },
-        handler as (req: IncomingMessage, res: ServerResponse) => void,
+        handler,
       );
       const perClient = new Map<string, number>();
       server.on('connection', (socket: Socket) => {
@@ -136,7 +136,10 @@ export function registerMethodNotAllowed(app: FastifyInstance): (method: string,
   const routes: { pattern: RegExp; methods: Set<string> }[] = [];
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('*')) return;
-    const source = `^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\\\*/g, '.*').replace(/:[A-Za-z_]+/g, '[^/]+')}/?$`;
+    const source = `^${route.url
+      .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+      .replace(/\\\*/g, '.*')
+      .replace(/:[A-Za-z_]+/g, '[^/]+')}/?$`;
     let entry = routes.find((r) => r.pattern.source === source);
     if (!entry) routes.push((entry = { pattern: new RegExp(source), methods: new Set() }));
     for (const method of [route.method].flat()) entry.methods.add(method);

@@ -9,6 +9,8 @@ if (!config.secretKey) {
   exitWithLine('CONNCHECK_SECRET_KEY: required when the API runs apart from workers (all must share it); make one with `openssl rand -base64 32`');
 }
 const logger = createLogger(config.logLevel, 'conncheck');
-const api = await startApi(config, new SecretBox(config.secretKey, config.previousSecretKeys), logger, { checkDurability: true }).catch((err: Error) => exitWithLine(err.message, 1));
+const api = await startApi(config, new SecretBox(config.secretKey, config.previousSecretKeys), logger, { checkDurability: true }).catch((err: Error) =>
+  exitWithLine(err.message, 1),
+);
 
 closeOnSignal(logger, 'shutting down', () => api.close());

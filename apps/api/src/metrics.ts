@@ -38,5 +38,3 @@ export function collectProcessMetrics(): void {
   defaultsCollected = true;
   client.collectDefaultMetrics({ prefix: 'conncheck_' });
 }
-
-export const registry = client.register;

@@ -53,10 +53,13 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
   return async (request, authorize) => {
     const status = await failures(request, { increment: false }).catch(() => undefined);
     if (status && !status.isAllowed && status.isExceeded) {
-      throw exceeded(`more than ${options.authFailuresPerMinute} failed authentications a minute from this address (CONNCHECK_AUTH_FAILURES_PER_MINUTE)`)(request, {
-        after: `${Math.ceil(status.ttl / 1000)} seconds`,
-        ttl: status.ttl,
-      });
+      throw exceeded(`more than ${options.authFailuresPerMinute} failed authentications a minute from this address (CONNCHECK_AUTH_FAILURES_PER_MINUTE)`)(
+        request,
+        {
+          after: `${Math.ceil(status.ttl / 1000)} seconds`,
+          ttl: status.ttl,
+        },
+      );
     }
     try {
       authorize();

@@ -25,7 +25,8 @@ export async function startApi(config: Config, secretBox: SecretBox, logger: Log
   await connectRedis(redis, config.redisUrl);
   if (options.checkDurability) for (const warning of await durabilityWarnings(redis)) logger.warn(warning);
   for (const netType of Object.keys(config.netTypePools)) {
-    if (!['vpn', 'vpc', 'eip'].includes(netType)) logger.warn({ net_type: netType }, `CONNCHECK_NET_TYPE_POOLS maps net_type ${netType}, which no request can send (net_type is vpn, vpc or eip)`);
+    if (!['vpn', 'vpc', 'eip'].includes(netType))
+      logger.warn({ net_type: netType }, `CONNCHECK_NET_TYPE_POOLS maps net_type ${netType}, which no request can send (net_type is vpn, vpc or eip)`);
   }
   const store = new TaskStore({ redis, prefix: config.redisPrefix, retentionSeconds: config.retentionSeconds, secretBox });
   // A Redis that comes back empty (restarted without persistence) has lost every task: say so once, loudly, and let

@@ -42,7 +42,10 @@ export async function runSyncCheck(
     ({ check_id: checkId } = await deps.store.submit(project, items, deps.queue, pool, { maxUnfinished: deps.config.maxPendingItemsPerProject, type }));
   } catch (err) {
     if (err instanceof BacklogFullError) {
-      throw new SyncCheckError('backlog', `project ${project} has ${err.backlog} unfinished items; ${items.length} more would pass the limit of ${err.limit} (CONNCHECK_MAX_PENDING_ITEMS)`);
+      throw new SyncCheckError(
+        'backlog',
+        `project ${project} has ${err.backlog} unfinished items; ${items.length} more would pass the limit of ${err.limit} (CONNCHECK_MAX_PENDING_ITEMS)`,
+      );
     }
     throw err;
   }

@@ -1,7 +1,7 @@
 // Owns: the API's JSON Schema validators (Ajv), the dry run's full validation, and reading a body before validation.
 // Must not: decide HTTP answers (routes do) or format errors for a 4xx body (errors.ts does).
 
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { BatchJob, BatchRequest, type FieldProblem, buildItems } from '@conncheck/core';
 import { validationProblem } from './errors.js';
@@ -40,12 +40,13 @@ export function dryRunProblems(body: unknown): { count: number; problems: FieldP
     return { request: ajv.compile(BatchRequest), job: ajv.compile(BatchJob) };
   })();
   const copy = structuredClone(body);
-  compiled.request(copy);
+  // Run for what it does to the copy (defaults and coercion); the problems are gathered per job below.
+  void compiled.request(copy);
   const seen = new Set<string>();
   const problems: FieldProblem[] = [];
   // Per job: the top-level fields with a schema violation (missing, wrong type, unknown …).
   const failed = new Map<number, Set<string>>();
-  for (const error of (compiled.request.errors ?? []) as ErrorObject[]) {
+  for (const error of compiled.request.errors ?? []) {
     const problem = validationProblem(error, 'body');
     const at = /^\/jobs\/(\d+)(?:\/([^/]+))?/.exec(error.instancePath);
     if (at) {
@@ -57,7 +58,7 @@ export function dryRunProblems(body: unknown): { count: number; problems: FieldP
     seen.add(problem.error_msg);
     problems.push(problem);
   }
-  const jobs = Array.isArray((body as { jobs?: unknown } | null)?.jobs) ? ((body as { jobs: unknown[] }).jobs) : [];
+  const jobs = Array.isArray((body as { jobs?: unknown } | null)?.jobs) ? (body as { jobs: unknown[] }).jobs : [];
   // A sparse array: buildItems walks it with forEach, which skips the holes and keeps each job's own index.
   const checkable: BatchJob[] = [];
   const placeholders = new Map<number, Set<string>>();
@@ -88,7 +89,13 @@ export function dryRunProblems(body: unknown): { count: number; problems: FieldP
     problems.push(problem);
   }
   const indexOf = (p: FieldProblem): number => Number(/^jobs\[(\d+)\]/.exec(p.field)?.[1] ?? -1);
-  return { count: jobs.length, problems: problems.map((p, order) => ({ p, order })).sort((a, b) => indexOf(a.p) - indexOf(b.p) || a.order - b.order).map(({ p }) => p) };
+  return {
+    count: jobs.length,
+    problems: problems
+      .map((p, order) => ({ p, order }))
+      .sort((a, b) => indexOf(a.p) - indexOf(b.p) || a.order - b.order)
+      .map(({ p }) => p),
+  };
 }
 
 /**

@@ -55,7 +55,11 @@ export class ApiClient {
   }
 
   /** One request; a 2xx answer's JSON, or a CliError saying what the API (or the network) said. */
-  async call<T>(method: string, path: string, init: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ status: number; body: T; headers: Headers }> {
+  async call<T>(
+    method: string,
+    path: string,
+    init: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<{ status: number; body: T; headers: Headers }> {
     const target = this.url(path, init.query);
     let response: Response;
     try {
@@ -88,7 +92,10 @@ export class ApiClient {
   async submit(project: string, body: BatchRequest, idempotencyKey: string): Promise<SubmitResponse & { replayed: boolean }> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const answer = await this.call<SubmitResponse>('POST', `/v3/${encodeURIComponent(project)}/jobs/batch-connection`, { body, headers: { 'idempotency-key': idempotencyKey } });
+        const answer = await this.call<SubmitResponse>('POST', `/v3/${encodeURIComponent(project)}/jobs/batch-connection`, {
+          body,
+          headers: { 'idempotency-key': idempotencyKey },
+        });
         return { ...answer.body, replayed: answer.headers.get('idempotent-replayed') === 'true' };
       } catch (err) {
         const retriable = err instanceof NetworkError || (err instanceof ApiCallError && [502, 503, 504].includes(err.status));

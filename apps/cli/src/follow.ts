@@ -1,7 +1,7 @@
 // Owns: following one task's Server-Sent Events (`item`, `progress`, `end`) until it ends, resuming after a dropped
 // connection with Last-Event-ID (the eventsource library does both). Must not: draw or print; it calls its handlers.
 
-import { EventSource, type FetchLikeResponse } from 'eventsource';
+import { EventSource } from 'eventsource';
 import type { CheckItem, TaskHeader, TaskSummary } from '@conncheck/core';
 import type { ApiClient } from './api-client.js';
 import { CliError } from './exit-codes.js';
@@ -19,7 +19,7 @@ export function follow(client: ApiClient, project: string, checkId: string, hand
   return new Promise<TaskHeader>((resolve, reject) => {
     const source = new EventSource(client.eventsUrl(project, checkId), {
       // Node has no EventSource with headers of its own; the library takes a fetch, so the token goes along.
-      fetch: (url, init) => fetch(url, { ...init, headers: { ...init.headers, ...client.headers() } }) as Promise<FetchLikeResponse>,
+      fetch: (url, init) => fetch(url, { ...init, headers: { ...init.headers, ...client.headers() } }),
     });
     let failures = 0;
     const done = (fn: () => void) => {
@@ -27,7 +27,7 @@ export function follow(client: ApiClient, project: string, checkId: string, hand
       signal?.removeEventListener('abort', onAbort);
       fn();
     };
-    const onAbort = () => done(() => reject(signal!.reason));
+    const onAbort = () => done(() => reject(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason))));
     signal?.addEventListener('abort', onAbort, { once: true });
 
     const parse = <T>(event: MessageEvent): T | undefined => {

@@ -136,14 +136,33 @@ export function taskDetails(task: Task, out: Output, verbose: boolean): string {
 export function listTable(list: TaskList, out: Output): string {
   if (list.checks.length === 0) return 'no checks\n';
   const head = ['check_id', 'status', 'type', 'items', 'failed', 'created_at'];
-  const rows = list.checks.map((task) => [task.check_id, task.status, task.type, String(task.summary.total), String(task.summary.failed + task.summary.canceled), task.created_at]);
+  const rows = list.checks.map((task) => [
+    task.check_id,
+    task.status,
+    task.type,
+    String(task.summary.total),
+    String(task.summary.failed + task.summary.canceled),
+    task.created_at,
+  ]);
   return table(head, rows, out, []);
 }
 
 const PLAIN_CHARS = {
-  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
-  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: '  ',
 };
 
 /**

@@ -8,7 +8,19 @@ import { TASK_STATUSES, type Task, type TaskStatus } from '@conncheck/core';
 import { ApiCallError, ApiClient } from './api-client.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { follow } from './follow.js';
-import { BarView, LineView, type Output, type ProgressView, SilentView, failedItems, failureTable, headline, listTable, stdoutOutput, taskDetails } from './output.js';
+import {
+  BarView,
+  LineView,
+  type Output,
+  type ProgressView,
+  SilentView,
+  failedItems,
+  failureTable,
+  headline,
+  listTable,
+  stdoutOutput,
+  taskDetails,
+} from './output.js';
 import { type ParsedInput, parseInput } from './targets.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:8080';
@@ -113,10 +125,15 @@ function buildProgram(): Command {
         throw err;
       }
       if (!options.wait) {
-        if (options.json) ctx.out.write(`${JSON.stringify({ check_id: submitted.check_id, status: submitted.status, created_at: submitted.created_at, count: submitted.count }, null, 2)}\n`);
+        if (options.json)
+          ctx.out.write(
+            `${JSON.stringify({ check_id: submitted.check_id, status: submitted.status, created_at: submitted.created_at, count: submitted.count }, null, 2)}\n`,
+          );
         else ctx.out.write(`${submitted.check_id}\n`);
         if (!options.json) {
-          process.stderr.write(`submitted ${submitted.count} item${submitted.count === 1 ? '' : 's'} as check ${submitted.check_id}${submitted.replayed ? ' (an earlier submission with this Idempotency-Key)' : ''}; follow it with: conncheck watch ${submitted.check_id}\n`);
+          process.stderr.write(
+            `submitted ${submitted.count} item${submitted.count === 1 ? '' : 's'} as check ${submitted.check_id}${submitted.replayed ? ' (an earlier submission with this Idempotency-Key)' : ''}; follow it with: conncheck watch ${submitted.check_id}\n`,
+          );
         }
         return;
       }
@@ -193,7 +210,9 @@ async function watch(ctx: Context, project: string, checkId: string, options: { 
   } catch (err) {
     view.stop();
     if (err instanceof Interrupted) {
-      process.stderr.write(`\nconncheck: stopped watching; check ${checkId} goes on in the service (conncheck watch ${checkId}, or conncheck cancel ${checkId})\n`);
+      process.stderr.write(
+        `\nconncheck: stopped watching; check ${checkId} goes on in the service (conncheck watch ${checkId}, or conncheck cancel ${checkId})\n`,
+      );
       return ExitCode.INTERRUPTED;
     }
     throw err;
@@ -207,7 +226,8 @@ async function watch(ctx: Context, project: string, checkId: string, options: { 
   } else {
     out.write(headline(task));
     const failed = failedItems(task);
-    if (failed.length > 0) out.write(`\n${failed.length} item${failed.length === 1 ? '' : 's'} did not succeed:\n${failureTable(failed, out, options.verbose === true)}`);
+    if (failed.length > 0)
+      out.write(`\n${failed.length} item${failed.length === 1 ? '' : 's'} did not succeed:\n${failureTable(failed, out, options.verbose === true)}`);
   }
   return outcome(task);
 }

@@ -73,8 +73,14 @@ export function parseTarget(line: string): BatchJob {
   }
   const scheme = url[1]!;
   const dbType = SCHEMES[scheme.toLowerCase()];
-  if (scheme.toLowerCase() === 'mongodb+srv') throw new CliError('mongodb+srv:// needs a DNS SRV lookup, which conncheck does not do: list the hosts in a mongodb:// URL');
-  if (!dbType) throw new CliError(`unknown scheme "${scheme}://": expected one of ${Object.keys(SCHEMES).map((s) => `${s}://`).join(', ')}`);
+  if (scheme.toLowerCase() === 'mongodb+srv')
+    throw new CliError('mongodb+srv:// needs a DNS SRV lookup, which conncheck does not do: list the hosts in a mongodb:// URL');
+  if (!dbType)
+    throw new CliError(
+      `unknown scheme "${scheme}://": expected one of ${Object.keys(SCHEMES)
+        .map((s) => `${s}://`)
+        .join(', ')}`,
+    );
 
   const rest = url[2]!;
   const authorityEnd = rest.search(/[/?]/);
@@ -195,7 +201,8 @@ function applyTls(job: BatchJob, mode: string | undefined, caFile: string | unde
     else if (m === 'require' || m === 'required') Object.assign(job, { ssl_link: true, ssl_mode: 'require' });
     else if (m === 'verify-ca') Object.assign(job, { ssl_link: true, ssl_mode: 'verify-ca' });
     else if (m === 'verify-full' || m === 'verify-identity') Object.assign(job, { ssl_link: true, ssl_mode: 'verify-full' });
-    else if (['prefer', 'preferred', 'allow'].includes(m)) throw new CliError(`ssl mode "${mode}" may or may not use TLS; a check must know which: use disable, require, verify-ca or verify-full`);
+    else if (['prefer', 'preferred', 'allow'].includes(m))
+      throw new CliError(`ssl mode "${mode}" may or may not use TLS; a check must know which: use disable, require, verify-ca or verify-full`);
     else throw new CliError(`ssl mode "${mode}": expected disable, require, verify-ca or verify-full`);
   }
   if (caFile !== undefined) {

@@ -12,22 +12,22 @@ import { TasksPage } from './pages/tasks';
 import { type Route, href, useRoute } from './route';
 import { session } from './session';
 
-type Access =
-  | { state: 'loading' }
-  | { state: 'error'; error: Error }
-  | { state: 'needs-token'; problem?: string }
-  | { state: 'ready'; projects: Projects };
+type Access = { state: 'loading' } | { state: 'error'; error: Error } | { state: 'needs-token'; problem?: string } | { state: 'ready'; projects: Projects };
 
 function useAccess(): [Access, (token: string | null) => void] {
   const [token, setToken] = useState(session.token());
   const [access, setAccess] = useState<Access>({ state: 'loading' });
   const [problem, setProblem] = useState<string>();
 
-  useEffect(() => onUnauthorized((failure) => {
-    session.setToken(null);
-    setProblem(`The server refused the token (${failure.message}). Enter it again.`);
-    setToken(null);
-  }), []);
+  useEffect(
+    () =>
+      onUnauthorized((failure) => {
+        session.setToken(null);
+        setProblem(`The server refused the token (${failure.message}). Enter it again.`);
+        setToken(null);
+      }),
+    [],
+  );
 
   useEffect(() => {
     const controller = new AbortController();

@@ -31,5 +31,3 @@ export function isoTitle(iso: string | number | null | undefined): string | unde
 export function between(from: string, to: string | null, now = Date.now()): number {
   return (to ? Date.parse(to) : now) - Date.parse(from);
 }
-
-export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;

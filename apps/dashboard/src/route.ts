@@ -30,13 +30,16 @@ export function href(route: Route): string {
 
 export function parse(hash: string): Route {
   const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
-  const parts = path.split('/').filter(Boolean).map((part) => {
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      return part;
-    }
-  });
+  const parts = path
+    .split('/')
+    .filter(Boolean)
+    .map((part) => {
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        return part;
+      }
+    });
   if (parts[0] !== 'p' || !parts[1]) return { page: 'start' };
   const project = parts[1];
   if (parts[2] === 'checks' && parts[3]) return { page: 'task', project, checkId: parts[3] };

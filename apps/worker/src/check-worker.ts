@@ -6,7 +6,16 @@ import { WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Config, type ItemSpec, type Logger, ItemErrorCode, newWorkerId } from '@conncheck/core';
 import { type ProbeLogger, type ProbeTarget, getProbe, runProbe } from '@conncheck/probes';
-import { type CheckJobData, type Claim, type ConnectionJobData, type ItemOutcome, JOB_NAMES, type TaskStore, type WorkerRef, logErrors } from '@conncheck/store';
+import {
+  type CheckJobData,
+  type Claim,
+  type ConnectionJobData,
+  type ItemOutcome,
+  JOB_NAMES,
+  type TaskStore,
+  type WorkerRef,
+  logErrors,
+} from '@conncheck/store';
 import { isFinalFailure } from './final-failure.js';
 import { itemsCompleted, probeDuration, probesRunning } from './metrics.js';
 import { ProbeSlots } from './probe-slots.js';

@@ -51,7 +51,15 @@ export class ConnectionJobs {
     });
     if (change && change.from !== change.to) {
       connectionStatusChanges.inc({ pool: item.pool, from: change.from, to: change.to });
-      const fields = { connection_id: info.connection, project: info.project, pool: item.pool, from: change.from, to: change.to, check_id: checkId, error_code: item.error_code };
+      const fields = {
+        connection_id: info.connection,
+        project: info.project,
+        pool: item.pool,
+        from: change.from,
+        to: change.to,
+        check_id: checkId,
+        error_code: item.error_code,
+      };
       if (change.to === 'FAILED') logger.warn(fields, 'saved connection status changed');
       else logger.info(fields, 'saved connection status changed');
     }

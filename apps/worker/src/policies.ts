@@ -37,4 +37,3 @@ export async function policiesFromConfig(config: Config): Promise<WorkerPolicies
     open: new NetworkPolicy({ allow, deny, denyEndpoints }),
   };
 }
-

@@ -2,8 +2,18 @@
 // Must not: log or keep the secrets it handles; parsing of certificate material lives in @conncheck/core.
 
 import {
-  defaultSslMode, isSaslProtocol, isTlsProtocol, type ItemSecrets, type ItemSpec, kafkaKeyStorePasswords, kafkaSaslMechanism, kafkaSslMode,
-  kafkaTrustStorePassword, parseCaBundle, parseKeyStore, parseTrustStore,
+  defaultSslMode,
+  isSaslProtocol,
+  isTlsProtocol,
+  type ItemSecrets,
+  type ItemSpec,
+  kafkaKeyStorePasswords,
+  kafkaSaslMechanism,
+  kafkaSslMode,
+  kafkaTrustStorePassword,
+  parseCaBundle,
+  parseKeyStore,
+  parseTrustStore,
 } from '@conncheck/core';
 import type { KafkaSettings, ProbeTarget, ProbeTls } from '@conncheck/probes';
 

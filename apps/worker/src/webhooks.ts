@@ -75,7 +75,13 @@ export class WebhookSender {
       await this.queue.add(
         'deliver',
         { check_id: checkId },
-        { jobId: `hook.${checkId}`, attempts: this.attempts, backoff: { type: 'exponential', delay: this.backoffMs }, removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
+        {
+          jobId: `hook.${checkId}`,
+          attempts: this.attempts,
+          backoff: { type: 'exponential', delay: this.backoffMs },
+          removeOnComplete: true,
+          removeOnFail: { age: 24 * 3600 },
+        },
       );
       await store.clearDueCallback(checkId);
     }
@@ -136,7 +142,10 @@ export class WebhookSender {
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
     for (const { address } of addresses) {
       const decision = policy.checkEndpoint(address, port);
-      if (!decision.allowed) throw new UnrecoverableError(`callback_url ${literal ? '' : `"${host}" resolves to ${address}: `}${decision.reason}, which this deployment may not connect to`);
+      if (!decision.allowed)
+        throw new UnrecoverableError(
+          `callback_url ${literal ? '' : `"${host}" resolves to ${address}: `}${decision.reason}, which this deployment may not connect to`,
+        );
     }
     const pinned = addresses[0]!;
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;

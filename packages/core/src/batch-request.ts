@@ -21,8 +21,7 @@ export const RequestLimits = {
 } as const;
 
 const Str = (maxLength: number, description: string) => Type.String({ maxLength, description });
-const Secret = (maxLength: number, description: string) =>
-  Type.String({ maxLength, description: `${description} Secret: stored encrypted, never returned.` });
+const Secret = (maxLength: number, description: string) => Type.String({ maxLength, description: `${description} Secret: stored encrypted, never returned.` });
 
 export const KafkaSecurityConfig = Type.Object(
   {
@@ -34,9 +33,7 @@ export const KafkaSecurityConfig = Type.Object(
     trust_store_key_name: Type.Optional(Str(RequestLimits.nameLength, 'Truststore file name.')),
     trust_store_key: Type.Optional(Secret(RequestLimits.certLength, 'Truststore content, base64 (JKS, PKCS#12 or PEM).')),
     trust_store_password: Type.Optional(Secret(RequestLimits.passwordLength, 'Truststore password.')),
-    endpoint_algorithm: Type.Optional(
-      Str(16, 'Host name verification: "" = none, "https" = verify the broker name.'),
-    ),
+    endpoint_algorithm: Type.Optional(Str(16, 'Host name verification: "" = none, "https" = verify the broker name.')),
     enable_key_store: Type.Optional(Type.Boolean({ description: 'Present a client certificate (mutual TLS).' })),
     key_store_key_name: Type.Optional(Str(RequestLimits.nameLength, 'Keystore file name.')),
     key_store_key: Type.Optional(Secret(RequestLimits.certLength, 'Keystore content, base64.')),
@@ -50,24 +47,24 @@ export const KafkaSecurityConfig = Type.Object(
 
 export const BatchJob = Type.Object(
   {
-    id: Type.String({ minLength: 1, maxLength: RequestLimits.idLength, description: 'Caller\'s task ID; echoed in results. Need not be unique in a batch.' }),
+    id: Type.String({ minLength: 1, maxLength: RequestLimits.idLength, description: "Caller's task ID; echoed in results. Need not be unique in a batch." }),
     net_type: Type.Optional(Type.Enum(['vpn', 'vpc', 'eip'], { default: 'eip', description: 'Network type.' })),
-    db_type: Type.Enum([...KNOWN_DB_TYPES], { description: 'mysql, postgresql, mongodb, kafka or tcp (our extension); oracle is recognised but not checked yet (400 CC.UNSUPPORTED_DB_TYPE).' }),
+    db_type: Type.Enum([...KNOWN_DB_TYPES], {
+      description: 'mysql, postgresql, mongodb, kafka or tcp (our extension); oracle is recognised but not checked yet (400 CC.UNSUPPORTED_DB_TYPE).',
+    }),
     ip: Type.String({
       minLength: 1,
       maxLength: RequestLimits.hostListLength,
       description: 'Host name or IP, optionally host:port; a comma-separated list for MongoDB and Kafka.',
     }),
-    db_port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'Port; 0 = take it from ip or the type\'s default.' })),
+    db_port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: "Port; 0 = take it from ip or the type's default." })),
     inst_id: Type.Optional(Str(RequestLimits.idLength, 'DB instance ID (kept, not used by the check).')),
     db_user: Type.Optional(Str(RequestLimits.userLength, 'Database account.')),
     db_password: Type.Optional(Secret(RequestLimits.passwordLength, 'Database password.')),
     ssl_link: Type.Optional(Type.Boolean({ description: 'Connect with TLS.' })),
     ssl_cert_key: Type.Optional(Secret(RequestLimits.certLength, 'CA certificate, base64.')),
     ssl_cert_name: Type.Optional(Str(RequestLimits.nameLength, 'Certificate file name.')),
-    ssl_cert_check_sum: Type.Optional(
-      Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'Hex SHA-256 of the decoded ssl_cert_key bytes.' }),
-    ),
+    ssl_cert_check_sum: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'Hex SHA-256 of the decoded ssl_cert_key bytes.' })),
     ssl_cert_password: Type.Optional(Secret(RequestLimits.passwordLength, 'Password of a .p12 certificate.')),
     vpc_id: Type.Optional(Str(RequestLimits.idLength, 'VPC ID (kept, not used by the check).')),
     subnet_id: Type.Optional(Str(RequestLimits.idLength, 'Subnet ID (kept, not used by the check).')),
@@ -81,7 +78,7 @@ export const BatchJob = Type.Object(
         minimum: RequestLimits.minTimeoutMs,
         maximum: RequestLimits.maxTimeoutMs,
         default: RequestLimits.defaultTimeoutMs,
-        description: 'Extension: the item\'s deadline in milliseconds, from the moment a worker starts it.',
+        description: "Extension: the item's deadline in milliseconds, from the moment a worker starts it.",
       }),
     ),
     ssl_mode: Type.Optional(Type.Enum([...SSL_MODES], { description: 'Extension: TLS verification, as libpq defines it.' })),
@@ -89,7 +86,7 @@ export const BatchJob = Type.Object(
       Type.String({
         pattern: POOL_NAME_PATTERN,
         description:
-          'Extension: the worker pool (network zone) to check from. Default: the pool CONNCHECK_NET_TYPE_POOLS maps net_type to, else the API\'s CONNCHECK_WORKER_POOL.',
+          "Extension: the worker pool (network zone) to check from. Default: the pool CONNCHECK_NET_TYPE_POOLS maps net_type to, else the API's CONNCHECK_WORKER_POOL.",
       }),
     ),
   },
@@ -97,7 +94,7 @@ export const BatchJob = Type.Object(
     additionalProperties: false,
     description: [
       'One connection to check. Rules across fields (each broken one is a 400 naming the field; ?dry_run=true lists them all):',
-      'the port comes from ip (host:port), else db_port, else the type\'s default (3306, 5432, 27017), and a port in ip that disagrees with db_port is refused;',
+      "the port comes from ip (host:port), else db_port, else the type's default (3306, 5432, 27017), and a port in ip that disagrees with db_port is refused;",
       'tcp needs a port; mysql and postgresql need db_user and db_password ("" for none); mongodb takes db_user and db_password together or neither;',
       'ip is one host for tcp, mysql and postgresql, a comma-separated list for mongodb and kafka;',
       'ssl_mode needs ssl_link; ssl_cert_check_sum, when given, is the hex SHA-256 of the decoded ssl_cert_key; a .p12 needs ssl_cert_password;',
@@ -126,9 +123,12 @@ export type BatchRequest = Type.Static<typeof BatchRequest>;
 /** The batch request with the deployment's item limit in its schema (CONNCHECK_MAX_ITEMS), as the API validates and documents it. */
 export function batchRequestSchema(maxItems: number): typeof BatchRequest {
   return Type.Object(
-    { ...BatchRequest.properties, jobs: Type.Array(BatchJob, { minItems: 1, maxItems, description: `The connections to check: at most ${maxItems} (CONNCHECK_MAX_ITEMS; more is a 413).` }) },
+    {
+      ...BatchRequest.properties,
+      jobs: Type.Array(BatchJob, { minItems: 1, maxItems, description: `The connections to check: at most ${maxItems} (CONNCHECK_MAX_ITEMS; more is a 413).` }),
+    },
     { additionalProperties: false },
-  ) as typeof BatchRequest;
+  );
 }
 
 /** Names of the kafka_security_config fields that are secrets: encrypted at rest, never echoed. */

@@ -80,7 +80,11 @@ export function parseTrustStore(base64: string, password?: string): CertBundle {
   if (looksLikePem(bytes)) return { pems: pemCertificates(bytes.toString('latin1')), format: 'pem' };
   const der = derCertificate(bytes);
   if (der) return { pems: [der], format: 'der' };
-  throw unreadable(bytes[0] === 0xce && bytes[1] === 0xce ? 'is a JCEKS store, which is not supported; convert it to PKCS#12 with keytool -importkeystore' : 'is neither a JKS, a PKCS#12 nor a PEM truststore');
+  throw unreadable(
+    bytes[0] === 0xce && bytes[1] === 0xce
+      ? 'is a JCEKS store, which is not supported; convert it to PKCS#12 with keytool -importkeystore'
+      : 'is neither a JKS, a PKCS#12 nor a PEM truststore',
+  );
 }
 
 /**
@@ -124,9 +128,12 @@ export function parseKeyStore(base64: string, storePassword?: string, keyPasswor
     } catch (err) {
       const encrypted = block[1] === 'ENCRYPTED PRIVATE KEY' || /Proc-Type: 4,ENCRYPTED/.test(block[0]);
       if (encrypted) {
-        throw new CertMaterialError('wrong_password', keyPw === undefined
-          ? 'the PEM private key is encrypted and no key password was given'
-          : 'the PEM private key cannot be opened with the password given');
+        throw new CertMaterialError(
+          'wrong_password',
+          keyPw === undefined
+            ? 'the PEM private key is encrypted and no key password was given'
+            : 'the PEM private key cannot be opened with the password given',
+        );
       }
       throw unreadable(`has a private key block that cannot be read (${errorCodeOf(err)})`);
     }
@@ -143,10 +150,7 @@ function decodeBase64(text: string): Buffer {
   const compact = text.replace(/\s+/g, '');
   if (compact === '' || !BASE64.test(compact) || compact.length % 4 === 1) {
     const pemText = /-----BEGIN [A-Z0-9 ]+-----/.test(text);
-    throw new CertMaterialError(
-      'not_base64',
-      pemText ? 'is PEM text, not base64: send the base64 of the file (base64 -w0 file.pem)' : 'is not valid base64',
-    );
+    throw new CertMaterialError('not_base64', pemText ? 'is PEM text, not base64: send the base64 of the file (base64 -w0 file.pem)' : 'is not valid base64');
   }
   const bytes = Buffer.from(compact, 'base64');
   if (bytes.length === 0) throw new CertMaterialError('not_base64', 'decodes to nothing');
@@ -158,7 +162,10 @@ function unreadable(what: string): CertMaterialError {
 }
 
 function looksLikePem(bytes: Buffer): boolean {
-  return bytes.subarray(0, 64 * 1024).toString('latin1').includes('-----BEGIN ');
+  return bytes
+    .subarray(0, 64 * 1024)
+    .toString('latin1')
+    .includes('-----BEGIN ');
 }
 
 const isJks = (bytes: Buffer): boolean => bytes.length >= 8 && bytes.readUInt32BE(0) === 0xfeedfeed;
@@ -258,9 +265,7 @@ function openPkcs12(bytes: Buffer, password: string | undefined): { certs: strin
         const certAsn1 = bag.cert ? forge.pki.certificateToAsn1(bag.cert) : bag.asn1;
         certs.push(derToPem(Buffer.from(forge.asn1.toDer(certAsn1).getBytes(), 'binary')));
       } else if (bag.type === forge.pki.oids.pkcs8ShroudedKeyBag || bag.type === forge.pki.oids.keyBag) {
-        const pem = bag.key
-          ? forge.pki.privateKeyInfoToPem(forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(bag.key)))
-          : undefined;
+        const pem = bag.key ? forge.pki.privateKeyInfoToPem(forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(bag.key))) : undefined;
         keys.push(pem ? privateKey(pem) : privateKey(Buffer.from(forge.asn1.toDer(bag.asn1).getBytes(), 'binary')));
       }
     }

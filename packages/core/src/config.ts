@@ -105,11 +105,18 @@ function str(env: Env, name: string, fallback: string): string {
 /** `token=projA,projB;token2=*` → grants. Tokens must be at least 16 characters: they are the only credential. */
 export function parseAuthTokens(raw: string): AuthTokenGrant[] {
   const grants: AuthTokenGrant[] = [];
-  for (const part of raw.split(';').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf('=');
     if (eq <= 0) throw new ConfigError('CONNCHECK_AUTH_TOKENS', 'each entry must be token=project[,project…] or token=*');
     const token = part.slice(0, eq).trim();
-    const projects = part.slice(eq + 1).split(',').map((s) => s.trim()).filter(Boolean);
+    const projects = part
+      .slice(eq + 1)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (token.length < 16) throw new ConfigError('CONNCHECK_AUTH_TOKENS', 'every token must be at least 16 characters');
     if (projects.length === 0) throw new ConfigError('CONNCHECK_AUTH_TOKENS', 'a token lists no project (use * for all)');
     if (projects.some((p) => p !== '*' && !new RegExp(PROJECT_ID_PATTERN).test(p))) {
@@ -124,12 +131,16 @@ export function parseAuthTokens(raw: string): AuthTokenGrant[] {
 /** `vpn=zone-b,vpc=zone-c` → { vpn: 'zone-b', vpc: 'zone-c' }. */
 export function parseNetTypePools(raw: string): Record<string, string> {
   const map: Record<string, string> = {};
-  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [netType, pool, ...rest] = part.split('=').map((s) => s.trim());
     if (!netType || !pool || rest.length > 0 || !/^[a-z0-9_-]{1,32}$/.test(netType)) {
       throw new ConfigError('CONNCHECK_NET_TYPE_POOLS', `each entry must be net_type=pool (e.g. vpn=zone-b), got "${part}"`);
     }
-    if (!new RegExp(POOL_NAME_PATTERN).test(pool)) throw new ConfigError('CONNCHECK_NET_TYPE_POOLS', `pool "${pool}" may hold only letters, digits, _ and - (at most 64)`);
+    if (!new RegExp(POOL_NAME_PATTERN).test(pool))
+      throw new ConfigError('CONNCHECK_NET_TYPE_POOLS', `pool "${pool}" may hold only letters, digits, _ and - (at most 64)`);
     if (map[netType] !== undefined) throw new ConfigError('CONNCHECK_NET_TYPE_POOLS', `net_type ${netType} is mapped twice`);
     map[netType] = pool;
   }
@@ -166,21 +177,22 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
   const previousSecretKeys: Buffer[] = [];
-  for (const raw of (env.CONNCHECK_SECRET_KEY_PREVIOUS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of (env.CONNCHECK_SECRET_KEY_PREVIOUS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     try {
       previousSecretKeys.push(parseSecretKey(raw));
     } catch (err) {
       throw new ConfigError('CONNCHECK_SECRET_KEY_PREVIOUS', `${(err as Error).message} (a comma-separated list of earlier keys)`);
     }
   }
-  if (previousSecretKeys.length > 0 && !secretKey) throw new ConfigError('CONNCHECK_SECRET_KEY_PREVIOUS', 'is set without CONNCHECK_SECRET_KEY (the key to rotate to)');
+  if (previousSecretKeys.length > 0 && !secretKey)
+    throw new ConfigError('CONNCHECK_SECRET_KEY_PREVIOUS', 'is set without CONNCHECK_SECRET_KEY (the key to rotate to)');
   const rawTokens = env.CONNCHECK_AUTH_TOKENS;
   const authTokens = rawTokens !== undefined && rawTokens.trim() !== '' ? parseAuthTokens(rawTokens) : undefined;
   if (!authTokens && !isLoopbackHost(host)) {
-    throw new ConfigError(
-      'CONNCHECK_AUTH_TOKENS',
-      `is unset, and open mode only binds to loopback; HOST is ${host}. Set tokens or bind to 127.0.0.1`,
-    );
+    throw new ConfigError('CONNCHECK_AUTH_TOKENS', `is unset, and open mode only binds to loopback; HOST is ${host}. Set tokens or bind to 127.0.0.1`);
   }
   return {
     port: int(env, 'PORT', 8080, 0, 65535),

@@ -2,11 +2,7 @@
 // the rules that span fields (per-type required fields, host/port parsing, checksum). Must not: touch Redis or sockets.
 
 import { isIP } from 'node:net';
-import {
-  type BatchJob,
-  RequestLimits,
-  SECRET_KAFKA_FIELDS,
-} from './batch-request.js';
+import { type BatchJob, RequestLimits, SECRET_KAFKA_FIELDS } from './batch-request.js';
 import type { Endpoint } from './check-result.js';
 import { DB_TYPE_RULES, type DbType, KNOWN_DB_TYPES, dbTypeRules, isSupportedDbType } from './db-types.js';
 import { ApiErrorCode } from './error-codes.js';
@@ -69,16 +65,10 @@ export interface ItemSecrets {
   kafka?: Partial<Record<(typeof SECRET_KAFKA_FIELDS)[number], string>>;
 }
 
-
 const HOSTNAME = /^(?=.{1,253}$)(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
-
 /** Splits `ip` (+ `db_port`) into endpoints: `h`, `h:p`, `[v6]:p`, bare IPv6, comma-separated lists. */
-export function parseEndpoints(
-  ip: string,
-  dbPort: number | undefined,
-  dbType: string,
-): { endpoints: Endpoint[] } | { error: string } {
+export function parseEndpoints(ip: string, dbPort: number | undefined, dbType: string): { endpoints: Endpoint[] } | { error: string } {
   const entries = ip.split(',').map((s) => s.trim());
   if (entries.some((e) => e === '')) return { error: 'has an empty entry in the host list' };
   const rules = dbTypeRules(dbType);
@@ -125,7 +115,6 @@ export function parseEndpoints(
   return { endpoints };
 }
 
-
 /**
  * Applies the cross-field rules to schema-valid jobs. Returns every problem found (for a dry run), or the specs and
  * secrets in submission order. Defaults the schema already applied (net_type, end_point_type, timeout_ms) are relied on.
@@ -154,9 +143,12 @@ export function buildItems(jobs: BatchJob[], options: BuildItemsOptions = {}): {
       if (job.db_password === undefined) out.add(at('db_password'), ApiErrorCode.MISSING_FIELD, `is required for db_type ${dbType} (use "" for no password)`);
     }
     if (credentials === 'optional') {
-      if (job.db_user === '') out.add(at('db_user'), ApiErrorCode.INVALID_PARAMETER, `is empty; omit db_user and db_password to check db_type ${dbType} without authentication`);
-      else if (job.db_user !== undefined && job.db_password === undefined) out.add(at('db_password'), ApiErrorCode.MISSING_FIELD, `is required with db_user for db_type ${dbType}`);
-      else if (job.db_user === undefined && job.db_password !== undefined) out.add(at('db_user'), ApiErrorCode.MISSING_FIELD, `is required with db_password for db_type ${dbType}`);
+      if (job.db_user === '')
+        out.add(at('db_user'), ApiErrorCode.INVALID_PARAMETER, `is empty; omit db_user and db_password to check db_type ${dbType} without authentication`);
+      else if (job.db_user !== undefined && job.db_password === undefined)
+        out.add(at('db_password'), ApiErrorCode.MISSING_FIELD, `is required with db_user for db_type ${dbType}`);
+      else if (job.db_user === undefined && job.db_password !== undefined)
+        out.add(at('db_user'), ApiErrorCode.MISSING_FIELD, `is required with db_password for db_type ${dbType}`);
     }
     validateTls(job, dbType, at, out);
     validateKafka(job, dbType, at, out);

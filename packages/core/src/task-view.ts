@@ -27,7 +27,9 @@ export const ErrorBody = Type.Object(
   {
     error_code: Type.String({ description: 'Stable error code, e.g. CC.INVALID_PARAMETER.' }),
     error_msg: Type.String({ description: 'What is wrong, naming the field where there is one.' }),
-    check_id: Type.Optional(Type.String({ description: 'Extension: the task this request created, when it created one (e.g. a synchronous check that did not end in time).' })),
+    check_id: Type.Optional(
+      Type.String({ description: 'Extension: the task this request created, when it created one (e.g. a synchronous check that did not end in time).' }),
+    ),
   },
   { description: 'Every 4xx/5xx answer.' },
 );
@@ -104,7 +106,7 @@ const TaskFields = {
           }),
         ),
       },
-      { description: 'Extension: the submission\'s callback_url and every delivery attempt.' },
+      { description: "Extension: the submission's callback_url and every delivery attempt." },
     ),
   ),
 };

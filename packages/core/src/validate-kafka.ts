@@ -7,9 +7,6 @@ import { ApiErrorCode } from './error-codes.js';
 import type { ProblemList } from './field-problems.js';
 import { isSaslProtocol, isTlsProtocol, KAFKA_SASL_MECHANISMS, kafkaSaslMechanism } from './security-settings.js';
 
-type KafkaSecurityConfig = NonNullable<BatchJob['kafka_security_config']>;
-
-
 /** A value migration clients send as "" when it does not apply: "" counts as absent. */
 const given = (value: string | undefined): string | undefined => (value === undefined || value === '' ? undefined : value);
 
@@ -54,7 +51,11 @@ export function validateKafka(job: BatchJob, dbType: string, at: (field: string)
       );
     }
     if (config.delegation_tokens === true) {
-      out.add(field('delegation_tokens'), ApiErrorCode.UNSUPPORTED_SASL_MECHANISM, 'SCRAM with delegation tokens is not supported; authenticate with a user and password');
+      out.add(
+        field('delegation_tokens'),
+        ApiErrorCode.UNSUPPORTED_SASL_MECHANISM,
+        'SCRAM with delegation tokens is not supported; authenticate with a user and password',
+      );
     }
     if (given(job.db_user) === undefined) out.add(at('db_user'), ApiErrorCode.MISSING_FIELD, `is required for kafka type ${type} (the SASL user)`);
     if (job.db_password === undefined) out.add(at('db_password'), ApiErrorCode.MISSING_FIELD, `is required for kafka type ${type} (the SASL password)`);

@@ -8,7 +8,6 @@ import { ApiErrorCode } from './error-codes.js';
 import type { ProblemList } from './field-problems.js';
 import { defaultSslMode, type SslMode } from './security-settings.js';
 
-
 export function validateTls(job: BatchJob, dbType: string, at: (field: string) => string, out: ProblemList): void {
   const link = job.ssl_link === true;
   if (link && dbType === 'kafka') {
@@ -60,7 +59,5 @@ export function certificateChecksum(base64: string): string | undefined {
 }
 
 function notBase64Message(text: string): string {
-  return /-----BEGIN [A-Z0-9 ]+-----/.test(text)
-    ? 'is PEM text, not base64: send the base64 of the file (base64 -w0 ca.pem)'
-    : 'is not valid base64';
+  return /-----BEGIN [A-Z0-9 ]+-----/.test(text) ? 'is PEM text, not base64: send the base64 of the file (base64 -w0 ca.pem)' : 'is not valid base64';
 }

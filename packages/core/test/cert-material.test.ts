@@ -47,9 +47,16 @@ describe('parseCaBundle without the test servers', () => {
     fails(() => parseCaBundle('%%%'), 'not_base64', 'is not valid base64');
     fails(() => parseCaBundle(FIXTURE_CA_PEM), 'not_base64', 'is PEM text, not base64: send the base64 of the file (base64 -w0 file.pem)');
     fails(() => parseCaBundle(base64('hello world')), 'unreadable', 'the uploaded file is neither a PEM or DER certificate nor a PKCS#12 (.p12/.pfx) file');
-    fails(() => parseCaBundle(base64('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')), 'unreadable',
-      'the uploaded file has a CERTIFICATE block (number 1) that is not a valid X.509 certificate');
-    fails(() => parseCaBundle(base64('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n')), 'no_certificate', 'the PEM file holds no CERTIFICATE block');
+    fails(
+      () => parseCaBundle(base64('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')),
+      'unreadable',
+      'the uploaded file has a CERTIFICATE block (number 1) that is not a valid X.509 certificate',
+    );
+    fails(
+      () => parseCaBundle(base64('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n')),
+      'no_certificate',
+      'the PEM file holds no CERTIFICATE block',
+    );
   });
 });
 
@@ -73,7 +80,10 @@ describe('certificate material from test/services', { skip: certs ? false : NO_S
     assert.deepEqual(parseCaBundle(b64(path.join(dir, 'ca-openssl.p12')), 'pw'), { pems: [pem], format: 'pkcs12' });
     assert.deepEqual(parseCaBundle(b64(path.join(dir, 'ca-legacy.p12')), 'pw'), { pems: [pem], format: 'pkcs12' });
     // A key store works as a CA bundle too: its certificates are taken, its key ignored.
-    assert.deepEqual(parseCaBundle(b64(c.client.p12), c.client.p12_password).pems.map(subjectOf), [subjectOf(readFileSync(c.client.cert, 'utf8')), caSubject()]);
+    assert.deepEqual(parseCaBundle(b64(c.client.p12), c.client.p12_password).pems.map(subjectOf), [
+      subjectOf(readFileSync(c.client.cert, 'utf8')),
+      caSubject(),
+    ]);
   });
 
   it('parseCaBundle: a wrong or missing PKCS#12 password is wrong_password', () => {
@@ -88,7 +98,11 @@ describe('certificate material from test/services', { skip: certs ? false : NO_S
     assert.deepEqual(parseTrustStore(b64(c.ca.jks)), { pems: [pem], format: 'jks' });
     assert.deepEqual(parseTrustStore(b64(c.ca.p12), c.ca.p12_password), { pems: [pem], format: 'pkcs12' });
     assert.deepEqual(parseTrustStore(b64(c.ca.pem)), { pems: [pem], format: 'pem' });
-    fails(() => parseTrustStore(b64(c.ca.jks), 'not-the-password'), 'wrong_password', 'the JKS store cannot be opened with the password given (its integrity check fails)');
+    fails(
+      () => parseTrustStore(b64(c.ca.jks), 'not-the-password'),
+      'wrong_password',
+      'the JKS store cannot be opened with the password given (its integrity check fails)',
+    );
     fails(() => parseTrustStore(base64('garbage!')), 'unreadable', 'the uploaded file is neither a JKS, a PKCS#12 nor a PEM truststore');
   });
 
@@ -105,7 +119,7 @@ describe('certificate material from test/services', { skip: certs ? false : NO_S
       assert.equal(subjectOf(certsIn[0]!), leaf, what);
       assert.match(pair.keyPem, /^-----BEGIN PRIVATE KEY-----\n/, what);
       // The key really is the certificate's.
-      assert.ok(new X509Certificate(certsIn[0]!).checkPrivateKey((createPrivateKey(pair.keyPem))), what);
+      assert.ok(new X509Certificate(certsIn[0]!).checkPrivateKey(createPrivateKey(pair.keyPem)), what);
     }
     const server = parseKeyStore(b64(c.server_keystore.p12), c.server_keystore.password);
     assert.match(server.certPem, /BEGIN CERTIFICATE/);
@@ -113,9 +127,16 @@ describe('certificate material from test/services', { skip: certs ? false : NO_S
 
   it('parseKeyStore: wrong store password, wrong key password, no key, encrypted PEM keys', () => {
     const c = certs!;
-    fails(() => parseKeyStore(b64(c.client.jks), 'not-the-password'), 'wrong_password', 'the JKS store cannot be opened with the password given (its integrity check fails)');
-    fails(() => parseKeyStore(b64(c.client.jks), c.client.jks_password, 'not-the-key-password'), 'wrong_password',
-      'the private key in the JKS keystore cannot be opened with the password given (key password)');
+    fails(
+      () => parseKeyStore(b64(c.client.jks), 'not-the-password'),
+      'wrong_password',
+      'the JKS store cannot be opened with the password given (its integrity check fails)',
+    );
+    fails(
+      () => parseKeyStore(b64(c.client.jks), c.client.jks_password, 'not-the-key-password'),
+      'wrong_password',
+      'the private key in the JKS keystore cannot be opened with the password given (key password)',
+    );
     fails(() => parseKeyStore(b64(c.client.p12), 'not-the-password'), 'wrong_password', 'the PKCS#12 file cannot be opened with the password given');
     fails(() => parseKeyStore(b64(c.ca.jks), c.ca.jks_password), 'no_private_key', 'the JKS keystore holds no private key entry');
     fails(() => parseKeyStore(b64(c.ca.pem)), 'no_private_key', 'the PEM keystore holds no private key block');
@@ -124,11 +145,14 @@ describe('certificate material from test/services', { skip: certs ? false : NO_S
     assert.equal(parseKeyStore(base64(encrypted), undefined, 'keypw').format, 'pem');
     fails(() => parseKeyStore(base64(encrypted)), 'wrong_password', 'the PEM private key is encrypted and no key password was given');
     fails(() => parseKeyStore(base64(encrypted), undefined, 'nope'), 'wrong_password', 'the PEM private key cannot be opened with the password given');
-    fails(() => parseKeyStore(base64(readFileSync(c.client.key, 'utf8') + readFileSync(c.ca.pem, 'utf8'))), 'no_certificate',
-      'the PEM keystore holds no certificate for its private key');
+    fails(
+      () => parseKeyStore(base64(readFileSync(c.client.key, 'utf8') + readFileSync(c.ca.pem, 'utf8'))),
+      'no_certificate',
+      'the PEM keystore holds no certificate for its private key',
+    );
   });
 
-  it('parseKeyStore: an RSA key in a legacy OpenSSL PKCS#12 (node-forge\'s own key type)', () => {
+  it("parseKeyStore: an RSA key in a legacy OpenSSL PKCS#12 (node-forge's own key type)", () => {
     openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rsa.key', '-subj', '/CN=rsa client', '-days', '2', '-out', 'rsa.crt');
     openssl('pkcs12', '-export', '-legacy', '-in', 'rsa.crt', '-inkey', 'rsa.key', '-passout', 'pass:pw', '-out', 'rsa.p12');
     const pair = parseKeyStore(b64(path.join(dir, 'rsa.p12')), 'pw');

@@ -5,9 +5,7 @@ import { ApiErrorCode, ApigErrorCode, itemErrorHints } from '../src/index.js';
 
 // Compiled to packages/core/dist/test: the docs are four levels up.
 const doc = readFileSync(new URL('../../../../docs/errors.md', import.meta.url), 'utf8');
-const rows = new Map(
-  [...doc.matchAll(/^\| `([A-Z0-9_.]+)` \| (.*) \|$/gm)].map((m) => [m[1]!, m[2]!]),
-);
+const rows = new Map([...doc.matchAll(/^\| `([A-Z0-9_.]+)` \| (.*) \|$/gm)].map((m) => [m[1]!, m[2]!]));
 
 describe('docs/errors.md', () => {
   it('has every item code with the hint the code carries', () => {

@@ -12,8 +12,28 @@ describe('parseEndpoints', () => {
     ['db.example.com:6432', 0, 'postgresql', { endpoints: [{ host: 'db.example.com', port: 6432 }] }],
     ['::1', 5432, 'postgresql', { endpoints: [{ host: '::1', port: 5432 }] }],
     ['[::1]:5433', undefined, 'postgresql', { endpoints: [{ host: '::1', port: 5433 }] }],
-    ['192.168.4.66:8635,192.168.4.83:8635', 0, 'mongodb', { endpoints: [{ host: '192.168.4.66', port: 8635 }, { host: '192.168.4.83', port: 8635 }] }],
-    ['h1, h2:9093', undefined, 'kafka', { endpoints: [{ host: 'h1', port: 9092 }, { host: 'h2', port: 9093 }] }],
+    [
+      '192.168.4.66:8635,192.168.4.83:8635',
+      0,
+      'mongodb',
+      {
+        endpoints: [
+          { host: '192.168.4.66', port: 8635 },
+          { host: '192.168.4.83', port: 8635 },
+        ],
+      },
+    ],
+    [
+      'h1, h2:9093',
+      undefined,
+      'kafka',
+      {
+        endpoints: [
+          { host: 'h1', port: 9092 },
+          { host: 'h2', port: 9093 },
+        ],
+      },
+    ],
     ['10.0.0.1', undefined, 'tcp', { error: 'no port: give db_port or write "10.0.0.1:<port>"' }],
     ['10.0.0.1:3307', 3306, 'mysql', { error: '"10.0.0.1:3307" names port 3307 but db_port is 3306' }],
     ['10.0.0.1:99999', undefined, 'mysql', { error: 'port 99999 of "10.0.0.1:99999" is out of range 1-65535' }],
@@ -37,7 +57,16 @@ describe('certificateChecksum', () => {
 });
 
 describe('buildItems', () => {
-  const mysql: BatchJob = { id: 'a', net_type: 'eip', db_type: 'mysql', ip: '192.168.0.27', db_port: 3306, db_user: 'root', db_password: 's3cret', end_point_type: 'so' };
+  const mysql: BatchJob = {
+    id: 'a',
+    net_type: 'eip',
+    db_type: 'mysql',
+    ip: '192.168.0.27',
+    db_port: 3306,
+    db_user: 'root',
+    db_password: 's3cret',
+    end_point_type: 'so',
+  };
 
   it('splits secrets from the spec and applies defaults', () => {
     const { problems, items } = buildItems([{ ...mysql, net_type: undefined, end_point_type: undefined }]);
@@ -116,10 +145,18 @@ describe('buildItems: TLS fields', () => {
       ['jobs[0].ssl_cert_key', 'CC.CERT_NOT_BASE64', 'jobs[0].ssl_cert_key: is PEM text, not base64: send the base64 of the file (base64 -w0 ca.pem)'],
     ]);
     assert.deepEqual(problems({ ssl_link: true, ssl_cert_key: key, ssl_cert_check_sum: 'f'.repeat(64) }), [
-      ['jobs[0].ssl_cert_check_sum', 'CC.CERT_CHECKSUM_MISMATCH', `jobs[0].ssl_cert_check_sum: is not the SHA-256 of the decoded ssl_cert_key (that is ${sum})`],
+      [
+        'jobs[0].ssl_cert_check_sum',
+        'CC.CERT_CHECKSUM_MISMATCH',
+        `jobs[0].ssl_cert_check_sum: is not the SHA-256 of the decoded ssl_cert_key (that is ${sum})`,
+      ],
     ]);
     assert.deepEqual(problems({ ssl_link: true, ssl_cert_key: base64('hello') }), [
-      ['jobs[0].ssl_cert_key', 'CC.CERT_UNREADABLE', 'jobs[0].ssl_cert_key: the uploaded file is neither a PEM or DER certificate nor a PKCS#12 (.p12/.pfx) file'],
+      [
+        'jobs[0].ssl_cert_key',
+        'CC.CERT_UNREADABLE',
+        'jobs[0].ssl_cert_key: the uploaded file is neither a PEM or DER certificate nor a PKCS#12 (.p12/.pfx) file',
+      ],
     ]);
     assert.deepEqual(problems({ ssl_link: true, ssl_cert_key: base64('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n') }), [
       ['jobs[0].ssl_cert_key', 'CC.CERT_UNREADABLE', 'jobs[0].ssl_cert_key: the PEM file holds no CERTIFICATE block'],
@@ -134,6 +171,10 @@ describe('buildItems: TLS fields', () => {
       ['jobs[0].ssl_cert_check_sum', 'CC.INVALID_PARAMETER', 'jobs[0].ssl_cert_check_sum: is given without ssl_cert_key'],
     ]);
     const kafka = buildItems([{ id: 'k', db_type: 'kafka', ip: 'broker:9092', ssl_link: true }]).problems;
-    assert.ok(kafka.some((p) => p.field === 'jobs[0].ssl_link' && p.error_msg === 'jobs[0].ssl_link: is not used for kafka; set kafka_security_config.type to SSL or SASL_SSL'));
+    assert.ok(
+      kafka.some(
+        (p) => p.field === 'jobs[0].ssl_link' && p.error_msg === 'jobs[0].ssl_link: is not used for kafka; set kafka_security_config.type to SSL or SASL_SSL',
+      ),
+    );
   });
 });

@@ -94,7 +94,12 @@ export async function dialTcp(addresses: readonly NormalizedAddress[], port: num
     const address = hostPort(remote.address, port);
     try {
       const deadline = attemptDeadline(ctx, addresses.length - index);
-      const socket = await within(ctx, deadline, () => nodeError('ETIMEDOUT', 'connect timed out'), (attempt) => connectOnce(remote, port, attempt));
+      const socket = await within(
+        ctx,
+        deadline,
+        () => nodeError('ETIMEDOUT', 'connect timed out'),
+        (attempt) => connectOnce(remote, port, attempt),
+      );
       ctx.stages.ok(address);
       return { socket, remote, port, address };
     } catch (err) {

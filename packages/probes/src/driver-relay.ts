@@ -129,7 +129,7 @@ export class DriverRelay {
     }
     guardReplies(upstream, {
       expected: this.options.expected,
-      judge: this.options.judge,
+      judge: (received) => this.options.judge(received),
       onGreeting: () => (this.answered = true),
       onFailure: (failure) => this.fail(failure),
     });

@@ -20,7 +20,14 @@ export interface KafkaRequest {
 }
 
 /** Codes of an advertised address that cannot be reached (as opposed to one that answers wrongly). */
-const UNREACHABLE = new Set<Code>([Code.DNS_RESOLUTION_FAILED, Code.CONNECTION_REFUSED, Code.CONNECTION_TIMEOUT, Code.HOST_UNREACHABLE, Code.CONNECTION_RESET, Code.TIMEOUT]);
+const UNREACHABLE = new Set<Code>([
+  Code.DNS_RESOLUTION_FAILED,
+  Code.CONNECTION_REFUSED,
+  Code.CONNECTION_TIMEOUT,
+  Code.HOST_UNREACHABLE,
+  Code.CONNECTION_RESET,
+  Code.TIMEOUT,
+]);
 
 const API_NAMES: Readonly<Record<number, string>> = {
   [ApiKey.Metadata]: 'Metadata',
@@ -82,7 +89,8 @@ export function explainRecord(record: LinkRecord, request: KafkaRequest): ProbeF
   if (record.answered.length === 0) {
     return new ProbeFailure(
       Code.CONNECTION_RESET,
-      `${where} closed the connection without answering ${waiting}, the first Kafka request` + (request.tls ? '' : ': if this is a TLS listener, set type SSL or SASL_SSL'),
+      `${where} closed the connection without answering ${waiting}, the first Kafka request` +
+        (request.tls ? '' : ': if this is a TLS listener, set type SSL or SASL_SSL'),
     );
   }
   return new ProbeFailure(Code.CONNECTION_RESET, `${where} closed the connection while ${waiting} waited for an answer`);
@@ -136,7 +144,7 @@ function fromKafkaJsError(err: unknown): ProbeFailure | undefined {
     case 'KafkaJSProtocolError': {
       const kafkaCode = typeof e.code === 'number' ? e.code : undefined;
       const code = (kafkaCode !== undefined ? KAFKA_ERROR_CODES[kafkaCode] : undefined) ?? Code.SERVER_UNAVAILABLE;
-      return new ProbeFailure(code, `${message} (Kafka error ${String(e.type ?? '?')}, ${kafkaCode ?? '?'})`);
+      return new ProbeFailure(code, `${message} (Kafka error ${typeof e.type === 'string' ? e.type : '?'}, ${kafkaCode ?? '?'})`);
     }
     case 'KafkaJSSASLAuthenticationError':
       return new ProbeFailure(Code.AUTH_FAILED, message);
@@ -157,7 +165,7 @@ function innermostKafkaJsError(err: unknown): KafkaJsErrorShape {
   let e = (err ?? {}) as KafkaJsErrorShape;
   for (let depth = 0; depth < 10 && e.cause && typeof e.cause === 'object' && e.cause !== e; depth++) {
     if (e.name !== 'KafkaJSNumberOfRetriesExceeded' && e.name !== 'KafkaJSNonRetriableError') break;
-    e = e.cause as KafkaJsErrorShape;
+    e = e.cause;
   }
   return e;
 }

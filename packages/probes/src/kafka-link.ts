@@ -7,9 +7,7 @@ import type { Socket } from 'node:net';
 import { hostPort, ItemErrorCode } from '@conncheck/core';
 import { dialTcp, reach, type Dialed } from './dial.js';
 import { errorCode, fromNodeError } from './node-errors.js';
-import {
-  ApiKey, parseMetadataResponse, parseSaslHandshakeResponse, readRequestHeader, type MetadataAnswer, type RequestHeader,
-} from './kafka-wire.js';
+import { ApiKey, parseMetadataResponse, parseSaslHandshakeResponse, readRequestHeader, type MetadataAnswer, type RequestHeader } from './kafka-wire.js';
 import { ProbeFailure } from './probe-result.js';
 import { describeBytes } from './reply-guard.js';
 import { quiet } from './step-context.js';
@@ -146,7 +144,6 @@ export class KafkaLinks {
       socket.fail(new ProbeFailure(ItemErrorCode.INTERNAL_ERROR, 'internal error in the kafka probe (see the worker log)'));
     }
   }
-
 }
 
 /**
@@ -168,7 +165,8 @@ function notTlsListener(err: unknown, where: Endpoint): unknown {
 function fromLinkError(err: Error, where: Endpoint, secure: { clientCert: boolean } | undefined): ProbeFailure {
   const at = hostPort(where.host, where.port);
   const code = errorCode(err);
-  const failure = secure && code?.startsWith('ERR_SSL_') ? (clientCertFailure(code, secure.clientCert, at) ?? fromTlsError(err)) : fromNodeError(err, `connection to ${at}`);
+  const failure =
+    secure && code?.startsWith('ERR_SSL_') ? (clientCertFailure(code, secure.clientCert, at) ?? fromTlsError(err)) : fromNodeError(err, `connection to ${at}`);
   return failure ?? new ProbeFailure(ItemErrorCode.CONNECTION_RESET, `connection to ${at} failed: ${err.message}`);
 }
 
@@ -185,7 +183,10 @@ const CLIENT_CERT_ALERTS = new Set([
 
 function clientCertFailure(code: string, clientCert: boolean, where: string): ProbeFailure | undefined {
   if (!CLIENT_CERT_ALERTS.has(code)) return undefined;
-  const alert = code.replace(/^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/, '').toLowerCase().replace(/_/g, ' ');
+  const alert = code
+    .replace(/^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/, '')
+    .toLowerCase()
+    .replace(/_/g, ' ');
   return clientCert
     ? new ProbeFailure(
         ItemErrorCode.TLS_CLIENT_CERT_REJECTED,
@@ -201,7 +202,8 @@ function clientCertFailure(code: string, clientCert: boolean, where: string): Pr
 function linkDeadlineFailure(where: Endpoint, stage: StageName | undefined): ProbeFailure {
   const at = hostPort(where.host, where.port);
   if (stage === 'dns') return new ProbeFailure(ItemErrorCode.DNS_RESOLUTION_FAILED, `resolving "${where.host}" did not finish in time`);
-  if (stage === 'tcp') return new ProbeFailure(ItemErrorCode.CONNECTION_TIMEOUT, `no TCP connection to ${at} in time (the packets are dropped or the address is wrong)`);
+  if (stage === 'tcp')
+    return new ProbeFailure(ItemErrorCode.CONNECTION_TIMEOUT, `no TCP connection to ${at} in time (the packets are dropped or the address is wrong)`);
   return new ProbeFailure(ItemErrorCode.TIMEOUT, `${at} accepted the connection but did not answer in time`);
 }
 
@@ -333,7 +335,9 @@ class KafkaSocket extends EventEmitter {
         this.emit('data', frame);
       } catch (err) {
         // kafkajs decodes inside this call; bytes it cannot decode must not become an uncaught exception.
-        return this.fail(new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `malformed answer from the server: ${err instanceof Error ? err.message : String(err)}`));
+        return this.fail(
+          new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `malformed answer from the server: ${err instanceof Error ? err.message : String(err)}`),
+        );
       }
     }
   }
@@ -343,14 +347,22 @@ class KafkaSocket extends EventEmitter {
     const bytes = this.received;
     const size = bytes.readInt32BE(0);
     if (this.responses > 0) {
-      return size < 4 || size > MAX_RESPONSE ? new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `the server sent a frame of ${size} bytes, which no Kafka answer has`) : undefined;
+      return size < 4 || size > MAX_RESPONSE
+        ? new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `the server sent a frame of ${size} bytes, which no Kafka answer has`)
+        : undefined;
     }
     if (this.pending.size === 0) {
-      return new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `the server spoke before the client asked anything, which a Kafka broker never does: ${describeBytes(bytes)}`);
+      return new ProbeFailure(
+        ItemErrorCode.PROTOCOL_ERROR,
+        `the server spoke before the client asked anything, which a Kafka broker never does: ${describeBytes(bytes)}`,
+      );
     }
     // A TLS record (alert 0x15 or handshake 0x16, version 3.x) in answer to a plain request: a TLS listener.
     if ((bytes[0] === 0x15 || bytes[0] === 0x16) && bytes[1] === 0x03) {
-      return new ProbeFailure(ItemErrorCode.TLS_REQUIRED, 'the listener answered with TLS: it is an SSL or SASL_SSL listener; set kafka_security_config.type accordingly');
+      return new ProbeFailure(
+        ItemErrorCode.TLS_REQUIRED,
+        'the listener answered with TLS: it is an SSL or SASL_SSL listener; set kafka_security_config.type accordingly',
+      );
     }
     if (size < 4 || size > MAX_FIRST_RESPONSE) {
       return new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `the server's first bytes are not a Kafka answer: ${describeBytes(bytes)}`);

@@ -10,8 +10,14 @@ import { loadDriver, loadedDriver } from './drivers.js';
 import { brokerFailure, explainClient, explainRecord, type KafkaRequest, kafkaWording } from './kafka-errors.js';
 import { BrokerDeadline, KafkaLinks, type LinkRecord } from './kafka-link.js';
 import {
-  ApiKey, apiVersionsV3Request, metadataVersionName, parseApiVersionsResponse, releaseOfMetadataLevel, type AdvertisedBroker,
-  type MetadataAnswer, WireError,
+  ApiKey,
+  apiVersionsV3Request,
+  metadataVersionName,
+  parseApiVersionsResponse,
+  releaseOfMetadataLevel,
+  type AdvertisedBroker,
+  type MetadataAnswer,
+  WireError,
 } from './kafka-wire.js';
 import { failureResult, type Findings, ProbeFailure, successResult } from './probe-result.js';
 import { describeBytes } from './reply-guard.js';

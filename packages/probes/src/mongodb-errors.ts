@@ -31,8 +31,16 @@ const MONGO_SERVER_CODES: Readonly<Record<number, Code>> = {
  * the deepest error we know, and that one is mapped. Never throws.
  */
 export function fromMongoError(err: unknown): ProbeFailure {
-  const { BSON, MongoCompatibilityError, MongoMissingCredentialsError, MongoNetworkError, MongoNetworkTimeoutError, MongoParseError, MongoServerError, MongoUnexpectedServerResponseError } =
-    loadedDriver('mongodb');
+  const {
+    BSON,
+    MongoCompatibilityError,
+    MongoMissingCredentialsError,
+    MongoNetworkError,
+    MongoNetworkTimeoutError,
+    MongoParseError,
+    MongoServerError,
+    MongoUnexpectedServerResponseError,
+  } = loadedDriver('mongodb');
   const root = mongoRootCause(err);
   if (root instanceof ProbeFailure) return root;
   const message = serverText(root instanceof Error ? root.message : String(root));
@@ -75,4 +83,3 @@ export function mongoRootCause(err: unknown): unknown {
   }
   return current;
 }
-

@@ -252,7 +252,8 @@ interface Topology {
 /** From the driver's hello: the replica set and its members, or a mongos; undefined for a standalone server. */
 export function describeTopology(hello: Document | undefined): Topology | undefined {
   if (!hello) return undefined;
-  if (hello['msg'] === 'isdbgrid') return { cluster: { topology: 'sharded', router: 'mongos' }, setName: '', members: [], selfPrimary: false, summary: 'mongos' };
+  if (hello['msg'] === 'isdbgrid')
+    return { cluster: { topology: 'sharded', router: 'mongos' }, setName: '', members: [], selfPrimary: false, summary: 'mongos' };
   const setName = typeof hello['setName'] === 'string' ? hello['setName'] : undefined;
   if (!setName) return undefined;
   const list = (field: string): string[] => (Array.isArray(hello[field]) ? (hello[field] as unknown[]).filter((h): h is string => typeof h === 'string') : []);
@@ -287,7 +288,10 @@ export function describeTopology(hello: Document | undefined): Topology | undefi
 async function checkMembers(topology: Topology, connected: Dialed, ctx: ProbeContext): Promise<void> {
   const { members, setName } = topology;
   if (members.length > MAX_MEMBERS) {
-    throw new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `replica set "${setName}" advertises ${members.length} members; MongoDB allows at most ${MAX_MEMBERS}, so none was contacted`);
+    throw new ProbeFailure(
+      ItemErrorCode.PROTOCOL_ERROR,
+      `replica set "${setName}" advertises ${members.length} members; MongoDB allows at most ${MAX_MEMBERS}, so none was contacted`,
+    );
   }
   const deadline = stepDeadline(ctx);
   await Promise.all(
@@ -372,7 +376,10 @@ async function explain(err: unknown, target: ProbeTarget, ctx: ProbeContext, ses
     return diagnoseTlsOnly(failure, target, ctx, {
       askOverTls: async (step) => Boolean(await handshakeAgain(dialed, target.endpoints[0]!.host, step)),
       tlsOnly: ({ message }) =>
-        new ProbeFailure(ItemErrorCode.TLS_REQUIRED, `${message}; the same port completes a TLS handshake: the server accepts TLS connections only (set ssl_link true)`),
+        new ProbeFailure(
+          ItemErrorCode.TLS_REQUIRED,
+          `${message}; the same port completes a TLS handshake: the server accepts TLS connections only (set ssl_link true)`,
+        ),
     });
   }
   return failure;

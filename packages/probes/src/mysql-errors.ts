@@ -74,4 +74,3 @@ export function fromMysqlError(err: unknown): ProbeFailure {
   // mysql2 throws plain errors (RangeError, TypeError …) when a packet is malformed: the peer does not speak MySQL.
   return new ProbeFailure(Code.PROTOCOL_ERROR, `malformed reply from the server: ${message}`);
 }
-

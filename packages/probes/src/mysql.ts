@@ -86,14 +86,7 @@ async function explainAccessDenied(err: unknown, target: ProbeTarget, ctx: Probe
   });
 }
 
-function authenticate(
-  socket: Socket,
-  host: string,
-  port: number,
-  target: ProbeTarget,
-  ctx: ProbeContext,
-  shook: Handshake,
-): Promise<Connection> {
+function authenticate(socket: Socket, host: string, port: number, target: ProbeTarget, ctx: ProbeContext, shook: Handshake): Promise<Connection> {
   const authenticated = new Promise<Connection>((resolve, reject) => {
     guardReplies(socket, {
       expected: EXPECTED,
@@ -190,8 +183,14 @@ function interceptTls(connection: Connection, host: string, target: ProbeTarget,
 /** mysql2's `ssl` option: the material only; mysql2 derives the TLS servername from `host` as Node would. */
 function mysqlSsl(tls: ProbeTls): SslOptions {
   const { ca, cert, key, passphrase, rejectUnauthorized } = tlsConnectOptions('', tls);
-  return { ...(ca ? { ca: ca as string[] } : {}), ...(cert ? { cert: cert as string } : {}), ...(key ? { key: key as string } : {}),
-    ...(passphrase ? { passphrase } : {}), rejectUnauthorized: rejectUnauthorized ?? false, verifyIdentity: false };
+  return {
+    ...(ca ? { ca: ca as string[] } : {}),
+    ...(cert ? { cert: cert as string } : {}),
+    ...(key ? { key: key as string } : {}),
+    ...(passphrase ? { passphrase } : {}),
+    rejectUnauthorized: rejectUnauthorized ?? false,
+    verifyIdentity: false,
+  };
 }
 
 /** The greeting's lower capability flags hold CLIENT_SSL: after the NUL-ended version, 4 + 8 + 1 bytes. */

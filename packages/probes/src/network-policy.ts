@@ -101,7 +101,7 @@ export class NetworkPolicy {
     if (!decision.allowed || this.deniedEndpoints.size === 0) return decision;
     const normalized = normalizeAddress(address);
     const what = normalized && this.deniedEndpoints.get(`${normalized.address}|${port}`);
-    return what ? { allowed: false, reason: `${normalized!.address}:${port} is ${what}` } : decision;
+    return what ? { allowed: false, reason: `${normalized.address}:${port} is ${what}` } : decision;
   }
 
   /** Decides for one address. Anything that is not an IP address is refused: the policy only judges resolved addresses. */

@@ -64,4 +64,3 @@ function sqlstateClassCode(sqlClass: string): Code {
       return Code.SERVER_UNAVAILABLE;
   }
 }
-

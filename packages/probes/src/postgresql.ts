@@ -99,7 +99,12 @@ function requestTls(socket: Socket, ctx: ProbeContext): Promise<void> {
         return reject(new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, 'the server accepted TLS but sent more bytes before the TLS handshake; refusing them'));
       }
       if (chunk[0] === 0x4e) {
-        return reject(new ProbeFailure(ItemErrorCode.TLS_NOT_SUPPORTED, 'TLS was asked for, but the server does not accept it (it answered N to the SSLRequest: ssl = off)'));
+        return reject(
+          new ProbeFailure(
+            ItemErrorCode.TLS_NOT_SUPPORTED,
+            'TLS was asked for, but the server does not accept it (it answered N to the SSLRequest: ssl = off)',
+          ),
+        );
       }
       reject(new ProbeFailure(ItemErrorCode.PROTOCOL_ERROR, `the server's answer to the SSLRequest is not S or N: ${describeBytes(chunk)}`));
     };
@@ -219,10 +224,10 @@ function startSession(dialed: Dialed, stream: Socket, target: ProbeTarget, ctx: 
  * (connect, then a 'connect' event) is kept by answering the call with the event.
  */
 function preconnected(socket: Socket): Socket {
-  socket.connect = (() => {
+  socket.connect = () => {
     process.nextTick(() => socket.emit('connect'));
     return socket;
-  }) as Socket['connect'];
+  };
   return socket;
 }
 

@@ -8,10 +8,7 @@ import { ProbeFailure } from './probe-result.js';
 import type { ServerInfo } from './types.js';
 import { serverText } from './server-text.js';
 
-export type GreetingVerdict =
-  | { kind: 'more' }
-  | { kind: 'ok'; server?: ServerInfo }
-  | { kind: 'bad'; code?: ItemErrorCode; message: string };
+export type GreetingVerdict = { kind: 'more' } | { kind: 'ok'; server?: ServerInfo } | { kind: 'bad'; code?: ItemErrorCode; message: string };
 
 export interface ReplyGuardOptions {
   /** What the first message should be, for error_msg: "a PostgreSQL reply". */
@@ -38,6 +35,8 @@ export function guardReplies(socket: Socket, options: ReplyGuardOptions): void {
   let state: 'judging' | 'passing' | 'failed' = 'judging';
   let held = Buffer.alloc(0);
   type Emit = (this: Socket, event: string | symbol, ...args: unknown[]) => boolean;
+  // The socket's own emit, kept to be called with the socket as `this` once the reply passed.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called as emit.call(socket, …)
   const emit = socket.emit as Emit;
 
   const fail = (failure: ProbeFailure): void => {
@@ -67,8 +66,7 @@ export function guardReplies(socket: Socket, options: ReplyGuardOptions): void {
     const chunk = args[0] as Buffer;
     if (state === 'passing') return deliver(chunk);
     held = Buffer.concat([held, chunk]);
-    const verdict: GreetingVerdict =
-      held.length > MAX_GREETING_BYTES ? { kind: 'bad', message: notExpected(held, options.expected) } : options.judge(held);
+    const verdict: GreetingVerdict = held.length > MAX_GREETING_BYTES ? { kind: 'bad', message: notExpected(held, options.expected) } : options.judge(held);
     if (verdict.kind === 'more') return true;
     if (verdict.kind === 'bad') {
       fail(new ProbeFailure(verdict.code ?? ItemErrorCode.PROTOCOL_ERROR, verdict.message));

@@ -65,10 +65,13 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
     },
     at(time, fn) {
       if (controller.signal.aborted) return () => undefined;
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        fn();
-      }, Math.max(0, time - Date.now()));
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer);
+          fn();
+        },
+        Math.max(0, time - Date.now()),
+      );
       timers.add(timer);
       return () => {
         clearTimeout(timer);
@@ -110,6 +113,7 @@ export async function runProbe(probe: Probe, target: ProbeTarget, options: RunPr
     try {
       running = probe(target, ctx);
     } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the probe's own throw, passed on as it is
       running = Promise.reject(err);
     }
     running.then(

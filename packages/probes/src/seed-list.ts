@@ -26,7 +26,11 @@ interface Failed {
  * resolve fails it too when clients need `all` of them (MongoDB seeds); when they need `one` (Kafka bootstrap servers)
  * it is left out and returned in `skipped`, unless none resolved.
  */
-export async function resolveSeeds(endpoints: readonly Endpoint[], ctx: ProbeContext, need: 'all' | 'one'): Promise<{ seeds: Seed[]; skipped: ProbeFailure[] }> {
+export async function resolveSeeds(
+  endpoints: readonly Endpoint[],
+  ctx: ProbeContext,
+  need: 'all' | 'one',
+): Promise<{ seeds: Seed[]; skipped: ProbeFailure[] }> {
   if (endpoints.length === 0) throw new Error('a seed list without an endpoint');
   const anyName = endpoints.some((e) => !normalizeAddress(e.host));
   if (anyName) ctx.stages.begin('dns');
@@ -97,5 +101,9 @@ function oneFailure(failed: readonly Failed[], listed: number): ProbeFailure {
   const [first] = failed;
   if (!first) throw new Error('oneFailure() without a failure');
   if (listed === 1) return first.failure;
-  return new ProbeFailure(first.failure.code, failed.map(({ endpoint, failure }) => `${hostPort(endpoint.host, endpoint.port)}: ${failure.message}`).join('; '), first.failure.tls);
+  return new ProbeFailure(
+    first.failure.code,
+    failed.map(({ endpoint, failure }) => `${hostPort(endpoint.host, endpoint.port)}: ${failure.message}`).join('; '),
+    first.failure.tls,
+  );
 }

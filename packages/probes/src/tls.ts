@@ -89,7 +89,8 @@ export function verifyPeer(socket: TLSSocket, host: string, options: ProbeTls, n
   // Set by Node when it could not verify the chain (or dates) against the CAs it was given; a string code.
   const chainError = socket.authorized ? undefined : String(socket.authorizationError ?? 'CERT_UNTRUSTED');
   if (options.mode === 'require') {
-    if (chainError) warnings.push(`ssl_mode require: the server certificate was not verified (${describeChainError(chainError, peer, report, options).message})`);
+    if (chainError)
+      warnings.push(`ssl_mode require: the server certificate was not verified (${describeChainError(chainError, peer, report, options).message})`);
   } else {
     if (chainError) throw withReport(describeChainError(chainError, peer, report, options), report);
     if (options.mode === 'verify-full') {
@@ -97,10 +98,7 @@ export function verifyPeer(socket: TLSSocket, host: string, options: ProbeTls, n
       const mismatch = isIP(host) ? peer.checkIP(host) === undefined : peer.checkHost(host) === undefined;
       if (mismatch) {
         const names = report.subject_alt_names.length ? report.subject_alt_names.join(', ') : `no subject alternative name (subject ${report.subject})`;
-        throw withReport(
-          new ProbeFailure(ItemErrorCode.TLS_HOSTNAME_MISMATCH, `the server certificate is for ${names}, not ${host}`),
-          report,
-        );
+        throw withReport(new ProbeFailure(ItemErrorCode.TLS_HOSTNAME_MISMATCH, `the server certificate is for ${names}, not ${host}`), report);
       }
     }
   }
@@ -142,15 +140,24 @@ function describeChainError(code: string, peer: X509Certificate, report: TlsRepo
           : `a certificate in the server's chain has expired (CERT_HAS_EXPIRED)`,
       );
     case 'CERT_NOT_YET_VALID':
-      return new ProbeFailure(ItemErrorCode.TLS_CERT_EXPIRED, `the server certificate (${report.subject}) is not valid before ${report.not_before} (CERT_NOT_YET_VALID)`);
+      return new ProbeFailure(
+        ItemErrorCode.TLS_CERT_EXPIRED,
+        `the server certificate (${report.subject}) is not valid before ${report.not_before} (CERT_NOT_YET_VALID)`,
+      );
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-      return new ProbeFailure(ItemErrorCode.TLS_CERT_UNTRUSTED, `the server certificate (${report.subject}) is self-signed and not trusted by ${trusted} (${code})`);
+      return new ProbeFailure(
+        ItemErrorCode.TLS_CERT_UNTRUSTED,
+        `the server certificate (${report.subject}) is self-signed and not trusted by ${trusted} (${code})`,
+      );
     case 'SELF_SIGNED_CERT_IN_CHAIN':
       return new ProbeFailure(ItemErrorCode.TLS_CERT_UNTRUSTED, `the server's chain ends in a CA that is not ${store('a')} (${code})`);
     default:
       // The other UNTRUSTED codes, and every other verification failure (bad signature, invalid CA, wrong purpose …):
       // the certificate cannot be trusted either way.
-      return new ProbeFailure(ItemErrorCode.TLS_CERT_UNTRUSTED, `the server certificate (${report.subject}, issuer ${report.issuer}) is not signed by ${trusted} (${code})`);
+      return new ProbeFailure(
+        ItemErrorCode.TLS_CERT_UNTRUSTED,
+        `the server certificate (${report.subject}, issuer ${report.issuer}) is not signed by ${trusted} (${code})`,
+      );
   }
 }
 
@@ -202,7 +209,9 @@ export function subjectAltNames(san: string | undefined): string[] {
     if (value.startsWith('"')) {
       try {
         value = JSON.parse(value) as string;
-      } catch { /* keep as sent */ }
+      } catch {
+        /* keep as sent */
+      }
     }
     out.push(`${type}:${value}`);
   }

@@ -187,7 +187,10 @@ describe('TLS_REQUIRED is not given where TLS would not help', { skip: services 
 
   it('PostgreSQL: pg_hba.conf checks before the password, so the TLS-only user with a wrong password is TLS_REQUIRED', async () => {
     const db = services!.postgresql;
-    const result = await run(postgresqlProbe, target('postgresql', '127.0.0.1', db.port, { user: db.users.tlsOnly.user, password: 'wrong-password', database: db.database }));
+    const result = await run(
+      postgresqlProbe,
+      target('postgresql', '127.0.0.1', db.port, { user: db.users.tlsOnly.user, password: 'wrong-password', database: db.database }),
+    );
     assert.equal(result.error_code, ItemErrorCode.TLS_REQUIRED);
   });
 

@@ -75,7 +75,8 @@ const protocols = {
     connected: 'dns:skipped tcp:ok probe:failed',
     refused: 'dns:skipped tcp:failed probe:skipped',
     cutShort: ItemErrorCode.CONNECTION_RESET,
-    hungUp: (where) => `${where} closed the connection without answering ApiVersions, the first Kafka request: if this is a TLS listener, set type SSL or SASL_SSL`,
+    hungUp: (where) =>
+      `${where} closed the connection without answering ApiVersions, the first Kafka request: if this is a TLS listener, set type SSL or SASL_SSL`,
   },
 } as const satisfies Record<DbType, Protocol>;
 
@@ -118,7 +119,7 @@ for (const [dbType, probe] of Object.entries(probes) as [DbType, (typeof probes)
     });
 
     it('a server that trickles a first reply that looks right, a byte every 100 ms: still TIMEOUT at the deadline', async () => {
-      const server = await fakeServer((socket, { every }) => onTurn(protocol, socket, () => trickle(socket, every, protocol.reply)));
+      const server = await fakeServer((socket, tools) => onTurn(protocol, socket, () => trickle(socket, (ms, fn) => tools.every(ms, fn), protocol.reply)));
       await withServer(server, async (port) => {
         const result = await run(probe, target(dbType, port), { timeoutMs: 800 });
         if (onlyConnects) return connectedOk(result);
@@ -134,7 +135,10 @@ for (const [dbType, probe] of Object.entries(probes) as [DbType, (typeof probes)
         const result = await run(probe, target(dbType, port), { timeoutMs: 3000 });
         if (onlyConnects) return connectedOk(result);
         assert.equal(result.error_code, ItemErrorCode.PROTOCOL_ERROR);
-        assert.match(result.error_msg ?? '', new RegExp(`^the server's first bytes are not ${protocol.expected}: "HTTP/1\\.1 400 Bad Request.*" \\(looks like an HTTP server\\)$`));
+        assert.match(
+          result.error_msg ?? '',
+          new RegExp(`^the server's first bytes are not ${protocol.expected}: "HTTP/1\\.1 400 Bad Request.*" \\(looks like an HTTP server\\)$`),
+        );
         assert.equal(stageLine(result.stages), protocol.connected);
         assert.ok(result.elapsed < 1000, `elapsed ${result.elapsed}`);
       });

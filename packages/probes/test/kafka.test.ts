@@ -27,7 +27,10 @@ describe('kafka probe against small socket servers', () => {
       assert.equal(result.success, true, result.error_msg);
       assert.deepEqual(result.cluster, { cluster_id: null, controller: 1, brokers: [{ node_id: 7, host: '127.0.0.1', port: server.port, reachable: true }] });
       assert.equal(result.server, undefined);
-      assert.ok(server.requests.some(([key, version]) => key === 18 && version === 3), 'ApiVersions v3 was asked');
+      assert.ok(
+        server.requests.some(([key, version]) => key === 18 && version === 3),
+        'ApiVersions v3 was asked',
+      );
     });
   });
 
@@ -40,9 +43,18 @@ describe('kafka probe against small socket servers', () => {
       async (_port, server) => {
         const result = await run(kafkaProbe, kafkaTarget('127.0.0.1', server.port, PLAINTEXT), { timeoutMs: 3000 });
         assert.equal(result.error_code, ItemErrorCode.BROKER_FORBIDDEN);
-        assert.match(result.error_msg ?? '', /^1 of 2 advertised brokers cannot be used: broker 2 advertises 169\.254\.169\.254:9092 \(learnt from the bootstrap 127\.0\.0\.1:\d+\): /);
+        assert.match(
+          result.error_msg ?? '',
+          /^1 of 2 advertised brokers cannot be used: broker 2 advertises 169\.254\.169\.254:9092 \(learnt from the bootstrap 127\.0\.0\.1:\d+\): /,
+        );
         const brokers = (result.cluster?.['brokers'] ?? []) as { node_id: number; reachable: boolean }[];
-        assert.deepEqual(brokers.map((b) => [b.node_id, b.reachable]), [[1, true], [2, false]]);
+        assert.deepEqual(
+          brokers.map((b) => [b.node_id, b.reachable]),
+          [
+            [1, true],
+            [2, false],
+          ],
+        );
       },
     );
   });
@@ -52,7 +64,10 @@ describe('kafka probe against small socket servers', () => {
       await withServer(await fakeKafka(() => [{ nodeId: 3, host: '127.0.0.1', port: silent.port }]), async (_port, server) => {
         const result = await run(kafkaProbe, kafkaTarget('127.0.0.1', server.port, PLAINTEXT), { timeoutMs: 2000 });
         assert.equal(result.error_code, ItemErrorCode.BROKER_UNREACHABLE);
-        assert.match(result.error_msg ?? '', new RegExp(`^broker 3 advertises 127\\.0\\.0\\.1:${silent.port} .*accepted the connection but did not answer in time`));
+        assert.match(
+          result.error_msg ?? '',
+          new RegExp(`^broker 3 advertises 127\\.0\\.0\\.1:${silent.port} .*accepted the connection but did not answer in time`),
+        );
         assert.ok(result.elapsed < 2000, `elapsed ${result.elapsed}`);
         assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok probe:failed');
       });
@@ -62,7 +77,14 @@ describe('kafka probe against small socket servers', () => {
   it('goes on to the next bootstrap server when one refuses, and says so', async () => {
     const closed = await freePort();
     await withServer(await fakeKafka((self) => [{ nodeId: 1, host: '127.0.0.1', port: self }]), async (_port, server) => {
-      const target: ProbeTarget = { dbType: 'kafka', endpoints: [{ host: '127.0.0.1', port: closed }, { host: '127.0.0.1', port: server.port }], kafka: PLAINTEXT };
+      const target: ProbeTarget = {
+        dbType: 'kafka',
+        endpoints: [
+          { host: '127.0.0.1', port: closed },
+          { host: '127.0.0.1', port: server.port },
+        ],
+        kafka: PLAINTEXT,
+      };
       const result = await run(kafkaProbe, target, { timeoutMs: 3000 });
       assert.equal(result.success, true, result.error_msg);
       assert.equal(result.address, `127.0.0.1:${server.port}`);
@@ -83,7 +105,8 @@ describe('kafka probe against Apache Kafka', { skip: services ? false : NO_SERVI
   const listener = (name: keyof typeof kafka.listeners): number => kafka.listeners[name].port;
   const trusted = (): ProbeTls => ({ mode: 'verify-full', ca: [pem(certs.ca.pem)] });
   const user = (name: 'plain' | 'scram256' | 'scram512') => ({ user: kafka.users[name].user, password: kafka.users[name].password });
-  const check = (port: number, settings: KafkaSettings, extra: Partial<ProbeTarget> = {}, host = '127.0.0.1') => run(kafkaProbe, kafkaTarget(host, port, settings, extra));
+  const check = (port: number, settings: KafkaSettings, extra: Partial<ProbeTarget> = {}, host = '127.0.0.1') =>
+    run(kafkaProbe, kafkaTarget(host, port, settings, extra));
 
   it('PLAINTEXT: reports the cluster, its one broker and the release', async () => {
     const result = await check(listener('plaintext'), PLAINTEXT);
@@ -99,7 +122,11 @@ describe('kafka probe against Apache Kafka', { skip: services ? false : NO_SERVI
     assert.equal(result.address, `127.0.0.1:${listener('plaintext')}`);
   });
 
-  for (const [mechanism, name] of [['PLAIN', 'plain'], ['SCRAM-SHA-256', 'scram256'], ['SCRAM-SHA-512', 'scram512']] as const) {
+  for (const [mechanism, name] of [
+    ['PLAIN', 'plain'],
+    ['SCRAM-SHA-256', 'scram256'],
+    ['SCRAM-SHA-512', 'scram512'],
+  ] as const) {
     it(`SASL_PLAINTEXT ${mechanism}: the right password logs in, a wrong one is AUTH_FAILED`, async () => {
       const settings: KafkaSettings = { securityProtocol: 'SASL_PLAINTEXT', saslMechanism: mechanism };
       const ok = await check(listener('sasl_plaintext'), settings, user(name));
@@ -114,14 +141,22 @@ describe('kafka probe against Apache Kafka', { skip: services ? false : NO_SERVI
   }
 
   it('SASL_SSL with each mechanism, and a wrong password', async () => {
-    for (const [mechanism, name] of [['PLAIN', 'plain'], ['SCRAM-SHA-256', 'scram256'], ['SCRAM-SHA-512', 'scram512']] as const) {
+    for (const [mechanism, name] of [
+      ['PLAIN', 'plain'],
+      ['SCRAM-SHA-256', 'scram256'],
+      ['SCRAM-SHA-512', 'scram512'],
+    ] as const) {
       const settings: KafkaSettings = { securityProtocol: 'SASL_SSL', saslMechanism: mechanism };
       const ok = await check(listener('sasl_ssl'), settings, { ...user(name), tls: trusted() });
       assert.equal(ok.success, true, ok.error_msg);
       assert.equal(stageLine(ok.stages), 'dns:skipped tcp:ok tls:ok auth:ok probe:ok');
       assert.match(ok.tls?.subject ?? '', /CN=localhost/);
     }
-    const bad = await check(listener('sasl_ssl'), { securityProtocol: 'SASL_SSL', saslMechanism: 'SCRAM-SHA-256' }, { ...user('scram256'), password: 'nope', tls: trusted() });
+    const bad = await check(
+      listener('sasl_ssl'),
+      { securityProtocol: 'SASL_SSL', saslMechanism: 'SCRAM-SHA-256' },
+      { ...user('scram256'), password: 'nope', tls: trusted() },
+    );
     assert.equal(bad.error_code, ItemErrorCode.AUTH_FAILED);
   });
 
@@ -172,7 +207,10 @@ describe('kafka probe against Apache Kafka', { skip: services ? false : NO_SERVI
   it('hostname verification applies to advertised brokers: bootstrap by name passes, the advertised IP does not', async () => {
     const result = await check(listener('ssl_localhost'), { securityProtocol: 'SSL' }, { tls: trusted() }, 'localhost');
     assert.equal(result.error_code, ItemErrorCode.TLS_HOSTNAME_MISMATCH);
-    assert.match(result.error_msg ?? '', new RegExp(`^broker 1 advertises 127\\.0\\.0\\.1:${listener('ssl_localhost')} \\(learnt from the bootstrap localhost:${listener('ssl_localhost')}\\): `));
+    assert.match(
+      result.error_msg ?? '',
+      new RegExp(`^broker 1 advertises 127\\.0\\.0\\.1:${listener('ssl_localhost')} \\(learnt from the bootstrap localhost:${listener('ssl_localhost')}\\): `),
+    );
     assert.equal(result.stages.find((s) => s.name === 'tls')?.status, 'ok');
   });
 
@@ -198,15 +236,23 @@ describe('kafka probe against Apache Kafka', { skip: services ? false : NO_SERVI
     );
     assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok probe:failed');
     const brokers = result.cluster?.['brokers'] as { port: number; reachable: boolean; error_code: string }[];
-    assert.deepEqual(brokers.map((b) => [b.port, b.reachable, b.error_code]), [[advertised, false, 'BROKER_UNREACHABLE']]);
+    assert.deepEqual(
+      brokers.map((b) => [b.port, b.reachable, b.error_code]),
+      [[advertised, false, 'BROKER_UNREACHABLE']],
+    );
   });
 
-  it('type SSL with db_user (seed 002\'s SASL_SSL example) checks TLS only and says the credentials were not used', async () => {
+  it("type SSL with db_user (seed 002's SASL_SSL example) checks TLS only and says the credentials were not used", async () => {
     const result = await check(listener('ssl'), { securityProtocol: 'SSL' }, { ...user('plain'), tls: { ...trusted(), mode: 'verify-ca' } });
     assert.equal(result.success, true, result.error_msg);
-    assert.deepEqual(result.warnings, ['db_user and db_password are not used with type SSL: it does not authenticate with a user name (for SASL over TLS, set type SASL_SSL and a sasl_mechanism)']);
+    assert.deepEqual(result.warnings, [
+      'db_user and db_password are not used with type SSL: it does not authenticate with a user name (for SASL over TLS, set type SASL_SSL and a sasl_mechanism)',
+    ]);
     const onSasl = await check(listener('sasl_ssl'), { securityProtocol: 'SSL' }, { ...user('plain'), tls: { ...trusted(), mode: 'verify-ca' } });
     assert.equal(onSasl.error_code, ItemErrorCode.SECURITY_PROTOCOL_MISMATCH);
-    assert.match(onSasl.error_msg ?? '', /set type SASL_SSL with sasl_mechanism, db_user and db_password \(the request has type SSL with a db_user: for SASL over TLS the type is SASL_SSL\)$/);
+    assert.match(
+      onSasl.error_msg ?? '',
+      /set type SASL_SSL with sasl_mechanism, db_user and db_password \(the request has type SSL with a db_user: for SASL over TLS the type is SASL_SSL\)$/,
+    );
   });
 });

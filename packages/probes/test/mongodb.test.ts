@@ -29,7 +29,6 @@ after(async () => {
 
 const services = loadServices();
 
-
 const seedList = (dbType: ProbeTarget['dbType'], hosts: [string, number][], extra: Partial<ProbeTarget> = {}): ProbeTarget => ({
   dbType,
   endpoints: hosts.map(([host, port]) => ({ host, port })),
@@ -61,13 +60,19 @@ describe('mongodb probe helpers', () => {
     const node = (code: string): Error => Object.assign(new Error(`connect ${code} 10.0.0.5:27017`), { code });
     const refused = fromMongoError(selection(new MongoNetworkError('connect ECONNREFUSED 10.0.0.5:27017', { cause: node('ECONNREFUSED') })));
     assert.equal(refused.code, ItemErrorCode.CONNECTION_REFUSED);
-    assert.equal(fromMongoError(selection(new MongoNetworkError('getaddrinfo ENOTFOUND db', { cause: node('ENOTFOUND') }))).code, ItemErrorCode.DNS_RESOLUTION_FAILED);
+    assert.equal(
+      fromMongoError(selection(new MongoNetworkError('getaddrinfo ENOTFOUND db', { cause: node('ENOTFOUND') }))).code,
+      ItemErrorCode.DNS_RESOLUTION_FAILED,
+    );
     assert.equal(fromMongoError(selection(new MongoNetworkError('connection 1 to db:27017 closed'))).code, ItemErrorCode.CONNECTION_RESET);
     const auth = fromMongoError(selection(new MongoServerError({ ok: 0, code: 18, codeName: 'AuthenticationFailed', errmsg: 'Authentication failed.' })));
     assert.equal(auth.code, ItemErrorCode.AUTH_FAILED);
     // The server's words are marked as such (for the runner's redaction); the text reads the same.
     assert.equal(auth.message, `${serverText('Authentication failed.')} (MongoDB error 18 AuthenticationFailed)`);
-    assert.equal(fromMongoError(new MongoServerError({ ok: 0, code: 91, codeName: 'ShutdownInProgress', errmsg: 'shutting down' })).code, ItemErrorCode.SERVER_UNAVAILABLE);
+    assert.equal(
+      fromMongoError(new MongoServerError({ ok: 0, code: 91, codeName: 'ShutdownInProgress', errmsg: 'shutting down' })).code,
+      ItemErrorCode.SERVER_UNAVAILABLE,
+    );
   });
 
   it('judges the first reply by its header', () => {
@@ -118,7 +123,10 @@ describe('mongodb probe against fake servers', () => {
     await withServer(server, async () => {
       const result = await run(mongodbProbe, target('mongodb', '127.0.0.1', port));
       assert.equal(result.error_code, ItemErrorCode.REPLICA_MEMBER_FORBIDDEN, result.error_msg);
-      assert.match(result.error_msg ?? '', /replica set "rs-fake" advertises member 169\.254\.169\.254:27017 \(169\.254\.169\.254 is in the denied range 169\.254\.0\.0\/16, which this deployment may not connect to\); it was not contacted$/);
+      assert.match(
+        result.error_msg ?? '',
+        /replica set "rs-fake" advertises member 169\.254\.169\.254:27017 \(169\.254\.169\.254 is in the denied range 169\.254\.0\.0\/16, which this deployment may not connect to\); it was not contacted$/,
+      );
       const members = result.cluster?.['members'] as MemberReport[];
       assert.deepEqual(
         members.map((m) => [m.host, m.role, m.status, m.error_code]),
@@ -160,7 +168,14 @@ describe('mongodb probe against fake servers', () => {
     const server = await fakeMongo(standalone());
     await withServer(server, async (port) => {
       const policy = new NetworkPolicy({ deny: ['127.0.0.2/32'] });
-      const result = await run(mongodbProbe, seedList('mongodb', [['127.0.0.1', port], ['127.0.0.2', port]]), { policy });
+      const result = await run(
+        mongodbProbe,
+        seedList('mongodb', [
+          ['127.0.0.1', port],
+          ['127.0.0.2', port],
+        ]),
+        { policy },
+      );
       assert.equal(result.error_code, ItemErrorCode.TARGET_FORBIDDEN);
       assert.equal(server.accepted, 0);
     });
@@ -207,13 +222,19 @@ describe('mongodb probe against FerretDB', { skip: services ? false : NO_SERVICE
     const result = await run(mongodbProbe, target('mongodb', db.host, db.port, { user: main.user, password: 'wrong-password' }));
     assert.equal(result.error_code, ItemErrorCode.AUTH_FAILED);
     assert.equal(stageLine(result.stages), 'dns:skipped tcp:ok auth:failed probe:skipped');
-    assert.match(result.error_msg ?? '', /\(MongoDB error 18 AuthenticationFailed\) — user "cc_root" exists in authentication database "admin" \(the default; db_name names another\) \(SCRAM-SHA-1, SCRAM-SHA-256\), so the password is wrong$/);
+    assert.match(
+      result.error_msg ?? '',
+      /\(MongoDB error 18 AuthenticationFailed\) — user "cc_root" exists in authentication database "admin" \(the default; db_name names another\) \(SCRAM-SHA-1, SCRAM-SHA-256\), so the password is wrong$/,
+    );
   });
 
   it('gives AUTH_FAILED naming the authentication database for a user defined elsewhere, and logs in with db_name', async () => {
     const wrongDb = await run(mongodbProbe, target('mongodb', db.host, db.port, { ...other }));
     assert.equal(wrongDb.error_code, ItemErrorCode.AUTH_FAILED);
-    assert.match(wrongDb.error_msg ?? '', new RegExp(`there is no user "${other.user}" in authentication database "admin" \\(the default; db_name names another\\)`));
+    assert.match(
+      wrongDb.error_msg ?? '',
+      new RegExp(`there is no user "${other.user}" in authentication database "admin" \\(the default; db_name names another\\)`),
+    );
     const rightDb = await run(mongodbProbe, target('mongodb', db.host, db.port, { ...other, database: 'ccdb' }));
     assert.equal(rightDb.success, true, rightDb.error_msg);
     assert.equal(rightDb.stages.find((s) => s.name === 'auth')?.detail, `${other.user}@ccdb`);
@@ -227,14 +248,34 @@ describe('mongodb probe against FerretDB', { skip: services ? false : NO_SERVICE
   });
 
   it('checks every seed of a host list: "127.0.0.1:p,localhost:p" logs in, a refused seed is named', async () => {
-    const ok = await run(mongodbProbe, seedList('mongodb', [[db.host, db.port], ['localhost', db.port]], { ...main }));
+    const ok = await run(
+      mongodbProbe,
+      seedList(
+        'mongodb',
+        [
+          [db.host, db.port],
+          ['localhost', db.port],
+        ],
+        { ...main },
+      ),
+    );
     assert.equal(ok.success, true, ok.error_msg);
     assert.equal(ok.stages[0]?.name, 'dns');
     assert.equal(ok.stages[0]?.status, 'ok');
     assert.match(ok.stages[0]?.detail ?? '', /^localhost → /);
 
     const refused = await freePort();
-    const bad = await run(mongodbProbe, seedList('mongodb', [[db.host, db.port], ['127.0.0.1', refused]], { ...main }));
+    const bad = await run(
+      mongodbProbe,
+      seedList(
+        'mongodb',
+        [
+          [db.host, db.port],
+          ['127.0.0.1', refused],
+        ],
+        { ...main },
+      ),
+    );
     assert.equal(bad.error_code, ItemErrorCode.CONNECTION_REFUSED);
     assert.match(bad.error_msg ?? '', new RegExp(`^127\\.0\\.0\\.1:${refused}: connect to 127\\.0\\.0\\.1:${refused}: connection refused`));
     assert.equal(stageLine(bad.stages), 'dns:skipped tcp:failed auth:skipped probe:skipped');
@@ -273,4 +314,3 @@ describe('mongodb probe against FerretDB', { skip: services ? false : NO_SERVICE
     });
   });
 });
-

@@ -29,7 +29,6 @@ function scriptedMysql(onPacket: (packet: Buffer, index: number, socket: Socket)
   });
 }
 
-
 const user = { user: 'app', password: 's3cret-pw' };
 
 describe('mysql probe against fake servers', () => {
@@ -123,7 +122,7 @@ describe('mysql error mapping', () => {
     [1820, 'You must SET PASSWORD before executing this statement', ItemErrorCode.AUTH_FAILED],
     [1862, 'Your password has expired', ItemErrorCode.AUTH_FAILED],
     [3118, "Access denied for user 'u'@'h'. Account is locked.", ItemErrorCode.AUTH_FAILED],
-    [4151, "Access denied, this account is locked", ItemErrorCode.AUTH_FAILED],
+    [4151, 'Access denied, this account is locked', ItemErrorCode.AUTH_FAILED],
     [1130, "Host 'h' is not allowed to connect to this MariaDB server", ItemErrorCode.ACCESS_DENIED_FROM_HOST],
     [1044, "Access denied for user 'u'@'h' to database 'd'", ItemErrorCode.DATABASE_ACCESS_DENIED],
     [1251, 'Client does not support authentication protocol requested by server', ItemErrorCode.AUTH_METHOD_UNSUPPORTED],
@@ -205,4 +204,3 @@ describe('mysql probe against MariaDB', { skip: services ? false : NO_SERVICES }
     assert.match(result.error_msg ?? '', /'@'127\.0\.0\.1'.*or no account for this user from the host named, or an account that requires TLS/);
   });
 });
-

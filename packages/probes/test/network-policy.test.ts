@@ -90,7 +90,10 @@ describe('NetworkPolicy', () => {
     assert.equal(opened.isAllowed('127.0.0.1'), true);
     assert.equal(opened.isAllowed('127.0.0.2'), false, 'only what the allow list names');
     // An operator's own loopback deny says nothing about tokens.
-    assert.deepEqual(new NetworkPolicy({ deny: ['127.0.0.0/8'] }).check('127.0.0.1'), { allowed: false, reason: '127.0.0.1 is in the denied range 127.0.0.0/8' });
+    assert.deepEqual(new NetworkPolicy({ deny: ['127.0.0.0/8'] }).check('127.0.0.1'), {
+      allowed: false,
+      reason: '127.0.0.1 is in the denied range 127.0.0.0/8',
+    });
   });
 
   it('denies an endpoint by address and port, whatever the ranges say', () => {

@@ -20,7 +20,6 @@ function scriptedPg(reply: (n: number, socket: Socket) => void): Promise<FakeSer
   });
 }
 
-
 const user = { user: 'app', password: 's3cret-pw', database: 'appdb' };
 const sasl = (...mechanisms: string[]): Buffer => pgAuth(10, Buffer.from(`${mechanisms.map((m) => `${m}\0`).join('')}\0`, 'latin1'));
 
@@ -60,7 +59,12 @@ describe('postgresql probe against fake servers', () => {
   const refusals: [string, string, string, ItemErrorCode][] = [
     ['53300', 'sorry, too many clients already', 'ProcessStartupPacket', ItemErrorCode.TOO_MANY_CONNECTIONS],
     ['57P03', 'the database system is starting up', 'ProcessStartupPacket', ItemErrorCode.SERVER_UNAVAILABLE],
-    ['28000', 'no pg_hba.conf entry for host "10.1.2.3", user "app", database "appdb", no encryption', 'ClientAuthentication', ItemErrorCode.ACCESS_DENIED_FROM_HOST],
+    [
+      '28000',
+      'no pg_hba.conf entry for host "10.1.2.3", user "app", database "appdb", no encryption',
+      'ClientAuthentication',
+      ItemErrorCode.ACCESS_DENIED_FROM_HOST,
+    ],
     ['28000', 'role "app" does not exist', 'InitializeSessionUserId', ItemErrorCode.AUTH_FAILED],
     ['42501', 'permission denied for database "appdb"', 'InitPostgres', ItemErrorCode.DATABASE_ACCESS_DENIED],
     ['XX000', 'something unexpected', 'elsewhere', ItemErrorCode.SERVER_UNAVAILABLE],
@@ -100,7 +104,7 @@ describe('postgresql probe against fake servers', () => {
     });
   });
 
-  it('gives AUTH_FAILED before connecting when no user is given (pg would use the worker\'s login name)', async () => {
+  it("gives AUTH_FAILED before connecting when no user is given (pg would use the worker's login name)", async () => {
     const server = await fakeServer(() => undefined);
     await withServer(server, async (port) => {
       const result = await run(postgresqlProbe, target('postgresql', '127.0.0.1', port, { password: 'x' }));
@@ -172,4 +176,3 @@ describe('postgresql probe against PostgreSQL', { skip: services ? false : NO_SE
     assert.equal(result.error_code, ItemErrorCode.TIMEOUT);
   });
 });
-

@@ -45,19 +45,24 @@ describe('runProbe deadline', () => {
   });
 
   it('calls a deadline during the tcp stage CONNECTION_TIMEOUT and during dns a DNS failure', async () => {
-    const stuckIn = (stage: 'dns' | 'tcp'): Probe => async (_t, ctx) => {
-      ctx.stages.plan(['dns', 'tcp']);
-      if (stage === 'tcp') ctx.stages.skip('dns');
-      ctx.stages.begin(stage);
-      return never(ctx);
-    };
+    const stuckIn =
+      (stage: 'dns' | 'tcp'): Probe =>
+      async (_t, ctx) => {
+        ctx.stages.plan(['dns', 'tcp']);
+        if (stage === 'tcp') ctx.stages.skip('dns');
+        ctx.stages.begin(stage);
+        return never(ctx);
+      };
     const tcp = await run(stuckIn('tcp'), tcpTarget, { timeoutMs: 200 });
     assert.equal(tcp.error_code, ItemErrorCode.CONNECTION_TIMEOUT);
     assert.equal(tcp.error_msg, 'no TCP connection to db.example:1234 within 200 ms');
-    assert.deepEqual(tcp.stages.map((s) => [s.name, s.status, s.detail]), [
-      ['dns', 'skipped', undefined],
-      ['tcp', 'failed', 'timed out after 200 ms'],
-    ]);
+    assert.deepEqual(
+      tcp.stages.map((s) => [s.name, s.status, s.detail]),
+      [
+        ['dns', 'skipped', undefined],
+        ['tcp', 'failed', 'timed out after 200 ms'],
+      ],
+    );
     const dns = await run(stuckIn('dns'), tcpTarget, { timeoutMs: 200 });
     assert.equal(dns.error_code, ItemErrorCode.DNS_RESOLUTION_FAILED);
     assert.equal(dns.error_msg, 'resolving "db.example" timed out after 200 ms');
@@ -126,10 +131,13 @@ describe('runProbe cancel and bugs', () => {
     };
     const result = await run(probe, tcpTarget, { signal: controller.signal });
     assert.equal(result.error_code, ItemErrorCode.CANCELED);
-    assert.deepEqual(result.stages.map((s) => [s.name, s.status, s.detail]), [
-      ['dns', 'failed', 'canceled'],
-      ['tcp', 'skipped', undefined],
-    ]);
+    assert.deepEqual(
+      result.stages.map((s) => [s.name, s.status, s.detail]),
+      [
+        ['dns', 'failed', 'canceled'],
+        ['tcp', 'skipped', undefined],
+      ],
+    );
     assert.ok(result.elapsed < 1000);
   });
 
@@ -175,7 +183,10 @@ describe('runProbe cancel and bugs', () => {
   });
 
   it('rejects a non-positive timeout as a caller bug', async () => {
-    await assert.rejects(run(async () => ({ success: true }), tcpTarget, { timeoutMs: 0 }), RangeError);
+    await assert.rejects(
+      run(async () => ({ success: true }), tcpTarget, { timeoutMs: 0 }),
+      RangeError,
+    );
   });
 });
 
@@ -192,10 +203,12 @@ describe('runProbe scrubbing', () => {
     assert.deepEqual(result.warnings, ['echo ***']);
   });
 
-  it('removes only whole occurrences, only from the server\'s words: messages stay readable', async () => {
+  it("removes only whole occurrences, only from the server's words: messages stay readable", async () => {
     const server = "Access denied for user 'acc_user'@'10.0.3.7' (using password: YES)";
     const hint = ' — wrong user name or password, or no account for this user from the host named';
-    const failing = (message: string): Probe => async () => ({ success: false, error_code: ItemErrorCode.AUTH_FAILED, error_msg: message });
+    const failing =
+      (message: string): Probe =>
+      async () => ({ success: false, error_code: ItemErrorCode.AUTH_FAILED, error_msg: message });
     const as = async (password: string, message: string, user = 'acc_user') => (await run(failing(message), { ...tcpTarget, user, password })).error_msg;
     // A one-letter password does not garble every word that holds the letter.
     assert.equal(await as('e', `${serverText(server)}${hint}`), `${server}${hint}`);
@@ -218,4 +231,3 @@ describe('runProbe scrubbing', () => {
     assert.equal(result.error_msg?.length, 501);
   });
 });
-

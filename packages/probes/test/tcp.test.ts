@@ -102,11 +102,14 @@ describe('tcp probe', () => {
     }
   });
 
-  it('loads no database driver: the error mapping it shares with the other probes is Node\'s alone', () => {
+  it("loads no database driver: the error mapping it shares with the other probes is Node's alone", () => {
     const script = `import { createRequire } from 'node:module';
       await import(${JSON.stringify(new URL('../src/tcp.js', import.meta.url).href)});
       console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
     const loaded = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as string[];
-    assert.deepEqual(loaded.filter((file) => /[/\\]node_modules[/\\](mongodb|pg|mysql2|kafkajs)[/\\]/.test(file)), []);
+    assert.deepEqual(
+      loaded.filter((file) => /[/\\]node_modules[/\\](mongodb|pg|mysql2|kafkajs)[/\\]/.test(file)),
+      [],
+    );
   });
 });

@@ -26,7 +26,6 @@ describe('TLS helpers', () => {
 
 const services = loadServices();
 
-
 /** A real TLS server on loopback serving one certificate (with the CA appended, as servers usually send it). */
 async function tlsServer(pair: { cert: string; key: string }, options: tls.TlsOptions = {}): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<tls.TLSSocket>();
@@ -82,7 +81,7 @@ describe('TLS through the tcp probe, against Node TLS servers', { skip: services
     assert.equal(ca.success, true, ca.error_msg);
   });
 
-  it('verify-full by an IP in the certificate\'s IP SANs: success', async () => {
+  it("verify-full by an IP in the certificate's IP SANs: success", async () => {
     const result = await check(certs.server_ip, '127.0.0.1', { mode: 'verify-full', ca: [pem(certs.ca.pem)] });
     assert.equal(result.success, true, result.error_msg);
     assert.deepEqual(result.tls?.subject_alt_names, ['DNS:localhost', 'IP:127.0.0.1']);
@@ -116,7 +115,10 @@ describe('TLS through the tcp probe, against Node TLS servers', { skip: services
   it('a self-signed certificate: TLS_CERT_UNTRUSTED; under require (no CA): success with a warning', async () => {
     const verified = await check(certs.self_signed, 'localhost', { mode: 'verify-ca', ca: [pem(certs.ca.pem)] });
     assert.equal(verified.error_code, ItemErrorCode.TLS_CERT_UNTRUSTED);
-    assert.equal(verified.error_msg, 'the server certificate (CN=localhost, O=conncheck tests) is self-signed and not trusted by the CA given in ssl_cert_key (DEPTH_ZERO_SELF_SIGNED_CERT)');
+    assert.equal(
+      verified.error_msg,
+      'the server certificate (CN=localhost, O=conncheck tests) is self-signed and not trusted by the CA given in ssl_cert_key (DEPTH_ZERO_SELF_SIGNED_CERT)',
+    );
     const required = await check(certs.self_signed, '127.0.0.1', { mode: 'require' });
     assert.equal(required.success, true, required.error_msg);
     assert.deepEqual(required.tls, expectedReport(certs.self_signed.cert));
@@ -148,7 +150,7 @@ describe('TLS through the tcp probe, against Node TLS servers', { skip: services
     assert.equal(quiet.warnings, undefined);
   });
 
-  it('a server that does not speak TLS: TLS_HANDSHAKE_FAILED with OpenSSL\'s reason', async () => {
+  it("a server that does not speak TLS: TLS_HANDSHAKE_FAILED with OpenSSL's reason", async () => {
     const server = await fakeServer((socket) => socket.once('data', () => socket.write('HTTP/1.1 400 Bad Request\r\n\r\n')));
     try {
       const result = await run(tcpProbe, target('tcp', '127.0.0.1', server.port, { tls: { mode: 'require' } }));

@@ -112,7 +112,10 @@ export class ConnectionStore {
   }
 
   /** Newest first, with the total before paging. */
-  async list(project: string, filter: { status?: string; name?: string; offset: number; limit: number }): Promise<{ connections: SavedConnection[]; count: number }> {
+  async list(
+    project: string,
+    filter: { status?: string; name?: string; offset: number; limit: number },
+  ): Promise<{ connections: SavedConnection[]; count: number }> {
     const ids = await this.redis.zrevrange(this.keys.projectConnections(project), 0, -1);
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hgetall(this.keys.connection(id)).hgetall(this.keys.connectionQueues(id));
@@ -131,7 +134,10 @@ export class ConnectionStore {
     const matching = all.filter(
       (c) => (filter.status === undefined || c.status === filter.status.toUpperCase()) && (filter.name === undefined || c.name.includes(filter.name)),
     );
-    return { connections: filter.limit === 0 ? matching.slice(filter.offset) : matching.slice(filter.offset, filter.offset + filter.limit), count: matching.length };
+    return {
+      connections: filter.limit === 0 ? matching.slice(filter.offset) : matching.slice(filter.offset, filter.offset + filter.limit),
+      count: matching.length,
+    };
   }
 
   /** Deletes it: credentials at once, the rest after the retention. Returns the pools it was bound to, or undefined. */
@@ -190,7 +196,12 @@ export class ConnectionStore {
    * Records the end of one of its check tasks: the pool's status becomes ACTIVE or FAILED with the error. Returns the
    * change, or undefined when nothing was recorded (the connection deleted, the pool unbound, a later check first).
    */
-  async recordCheck(id: string, pool: string, result: ConnectionCheckResult, now: number = Date.now()): Promise<{ from: QueueStatus; to: QueueStatus } | undefined> {
+  async recordCheck(
+    id: string,
+    pool: string,
+    result: ConnectionCheckResult,
+    now: number = Date.now(),
+  ): Promise<{ from: QueueStatus; to: QueueStatus } | undefined> {
     const status: QueueStatus = result.success ? 'ACTIVE' : 'FAILED';
     const errMsg = result.success ? '' : `${result.error_code ?? 'INTERNAL_ERROR'}: ${result.error_msg ?? ''}`;
     const reply = await this.redis.recordConnectionCheck(
@@ -226,7 +237,7 @@ function view(id: string, hash: Record<string, string>, queues: Record<string, s
     queues: Object.values(queues)
       .map((raw) => {
         const queue = JSON.parse(raw) as ConnectionQueue & { last?: string | ConnectionCheckResult };
-        return { ...queue, ...(typeof queue.last === 'string' ? { last: JSON.parse(queue.last) as ConnectionCheckResult } : {}) } as ConnectionQueue;
+        return { ...queue, ...(typeof queue.last === 'string' ? { last: JSON.parse(queue.last) as ConnectionCheckResult } : {}) };
       })
       .sort((a, b) => a.create_time - b.create_time || (a.name < b.name ? -1 : 1)),
   };

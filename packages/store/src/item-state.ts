@@ -43,8 +43,7 @@ export type { ItemOutcome };
 
 export const INITIAL_ITEM_STATE: ItemState = { status: 'pending', attempts: 0 };
 
-const iso = (ms: number | undefined | null): string | null =>
-  ms === undefined || ms === null || Number.isNaN(ms) ? null : new Date(ms).toISOString();
+const iso = (ms: number | undefined | null): string | null => (ms === undefined || ms === null || Number.isNaN(ms) ? null : new Date(ms).toISOString());
 
 /**
  * The stored state of an item that has ended. Without `claimed` the state carries no attempts, start or worker:

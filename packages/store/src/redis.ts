@@ -104,7 +104,7 @@ export async function durabilityWarnings(redis: Redis): Promise<string[]> {
   const warnings: string[] = [];
   const config = async (name: string): Promise<string | undefined> => {
     try {
-      const reply = (await redis.config('GET', name)) as string[];
+      const reply = await redis.config('GET', name);
       return reply[1];
     } catch {
       return undefined;

@@ -115,12 +115,11 @@ export class TaskGetters {
       const hash = (await this.redis.hgetall(k.task)) as TaskHash;
       return hash.project === project ? { ...taskHeaderView(checkId, hash), check_items: [] } : undefined;
     }
-    const [[, hash], [, specs], [, states]] = (await this.redis
-      .multi()
-      .hgetall(k.task)
-      .hgetall(k.specs)
-      .hgetall(k.items)
-      .exec()) as [[null, TaskHash], [null, Record<string, string>], [null, Record<string, string>]];
+    const [[, hash], [, specs], [, states]] = (await this.redis.multi().hgetall(k.task).hgetall(k.specs).hgetall(k.items).exec()) as [
+      [null, TaskHash],
+      [null, Record<string, string>],
+      [null, Record<string, string>],
+    ];
     if (!hash || hash.project !== project) return undefined;
     return taskView(checkId, hash, specs, states);
   }
@@ -151,8 +150,15 @@ export class TaskGetters {
     const indexes = entries.map(([, fields]) => fieldOf(fields, 'index')).filter((i): i is string => i !== undefined);
     const [[, specs], [, states]] =
       indexes.length === 0
-        ? [[null, []], [null, []]]
-        : ((await this.redis.multi().hmget(k.specs, ...indexes).hmget(k.items, ...indexes).exec()) as [[null, (string | null)[]], [null, (string | null)[]]]);
+        ? [
+            [null, []],
+            [null, []],
+          ]
+        : ((await this.redis
+            .multi()
+            .hmget(k.specs, ...indexes)
+            .hmget(k.items, ...indexes)
+            .exec()) as [[null, (string | null)[]], [null, (string | null)[]]]);
     const events: TaskEventEntry[] = [];
     let at = 0;
     for (const [id, fields] of entries) {
@@ -171,7 +177,11 @@ export class TaskGetters {
   /** Resolves when the task's stream has an entry after `afterId`, at once if it has one already, or after `timeoutMs`. */
   waitForEvent(checkId: string, afterId: string, timeoutMs: number): Promise<void> {
     const stream = this.keys.task(checkId).events;
-    return this.events.waitForEvent(stream, timeoutMs, async () => (await this.redis.xrange(stream, afterId === '0' ? '-' : `(${afterId}`, '+', 'COUNT', 1)).length > 0);
+    return this.events.waitForEvent(
+      stream,
+      timeoutMs,
+      async () => (await this.redis.xrange(stream, afterId === '0' ? '-' : `(${afterId}`, '+', 'COUNT', 1)).length > 0,
+    );
   }
 
   /**

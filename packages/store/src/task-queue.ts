@@ -145,7 +145,11 @@ export class TaskQueue {
     await this.queue(pool).upsertJobScheduler(
       this.keys.connectionScheduler(id, pool),
       { every: everyMs },
-      { name: JOB_NAMES.connectionCheck, data: { connection_id: id, project }, opts: { attempts: 1, removeOnComplete: true, removeOnFail: { age: 24 * 3600 } } },
+      {
+        name: JOB_NAMES.connectionCheck,
+        data: { connection_id: id, project },
+        opts: { attempts: 1, removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
+      },
     );
   }
 
@@ -155,7 +159,13 @@ export class TaskQueue {
 
   /** Removes a task's waiting jobs (best effort: active ones finish and find their items canceled). */
   async removeWaiting(checkId: string, runs: PoolRuns): Promise<void> {
-    await Promise.all(jobLayout(runs).map(({ pool, from }) => this.queue(pool).remove(jobId(checkId, from)).catch(() => 0)));
+    await Promise.all(
+      jobLayout(runs).map(({ pool, from }) =>
+        this.queue(pool)
+          .remove(jobId(checkId, from))
+          .catch(() => 0),
+      ),
+    );
   }
 
   async close(): Promise<void> {

@@ -22,7 +22,10 @@ import { ProjectId, bodyErrors, projectErrors } from '../params.js';
 import { SyncCheckError, checkHeaders, runSyncCheck } from '../sync-check.js';
 
 const InstanceParams = Type.Object(
-  { project_id: ProjectId, instance_id: Type.String({ pattern: POOL_NAME_PATTERN, description: 'Gateway ID: here, the worker pool (network zone) checks run from.' }) },
+  {
+    project_id: ProjectId,
+    instance_id: Type.String({ pattern: POOL_NAME_PATTERN, description: 'Gateway ID: here, the worker pool (network zone) checks run from.' }),
+  },
   { additionalProperties: false },
 );
 const ChannelParams = Type.Object(
@@ -32,12 +35,22 @@ const ChannelParams = Type.Object(
 
 const CheckBody = Type.Object(
   {
-    backend_type: Type.Enum(['backend_address', 'vpc_channel'], { description: 'backend_address: check one address; vpc_channel: check every member of a channel.' }),
-    backend_address: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'host:port (IPv4, [IPv6]:port or a name); required for backend_address.' })),
+    backend_type: Type.Enum(['backend_address', 'vpc_channel'], {
+      description: 'backend_address: check one address; vpc_channel: check every member of a channel.',
+    }),
+    backend_address: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 255, description: 'host:port (IPv4, [IPv6]:port or a name); required for backend_address.' }),
+    ),
     vpc_channel_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Required for vpc_channel.' })),
-    ssl_link: Type.Optional(Type.Boolean({ description: 'Extension: also complete a TLS handshake (a channel whose health check uses HTTPS does so by itself).' })),
+    ssl_link: Type.Optional(
+      Type.Boolean({ description: 'Extension: also complete a TLS handshake (a channel whose health check uses HTTPS does so by itself).' }),
+    ),
     timeout_ms: Type.Optional(
-      Type.Integer({ minimum: RequestLimits.minTimeoutMs, maximum: RequestLimits.maxTimeoutMs, description: `Extension: each backend's deadline (default ${RequestLimits.defaultTimeoutMs}).` }),
+      Type.Integer({
+        minimum: RequestLimits.minTimeoutMs,
+        maximum: RequestLimits.maxTimeoutMs,
+        description: `Extension: each backend's deadline (default ${RequestLimits.defaultTimeoutMs}).`,
+      }),
     ),
   },
   { additionalProperties: false },
@@ -46,7 +59,9 @@ const CheckResult = Type.Object({
   check_result: Type.Enum(['SUCCESS', 'FAILED']),
   failures: Type.Array(Type.String(), { description: 'The backends (host:port) that could not be reached.' }),
   failure_reasons: Type.Optional(
-    Type.Array(Type.Object({ backend: Type.String(), error_code: Type.String(), error_msg: Type.String() }), { description: 'Extension: why each failed, in the order of failures.' }),
+    Type.Array(Type.Object({ backend: Type.String(), error_code: Type.String(), error_msg: Type.String() }), {
+      description: 'Extension: why each failed, in the order of failures.',
+    }),
   ),
 });
 
@@ -91,14 +106,19 @@ const VpcHealthConfig = Type.Object(
 const VpcCreate = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{2,63}$', description: '3–64 characters, starting with a letter; letters, digits, -, _ and .' }),
-    port: Type.Integer({ minimum: 1, maximum: 65535, description: 'Host port of the channel: the members\' port unless a member names its own.' }),
-    balance_strategy: Type.Optional(Type.Integer({ minimum: 1, maximum: 4, default: 1, description: '1 WRR, 2 WLC, 3 source hashing, 4 URI hashing (kept; a check tries every member).' })),
+    port: Type.Integer({ minimum: 1, maximum: 65535, description: "Host port of the channel: the members' port unless a member names its own." }),
+    balance_strategy: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 4, default: 1, description: '1 WRR, 2 WLC, 3 source hashing, 4 URI hashing (kept; a check tries every member).' }),
+    ),
     member_type: Type.Enum(['ip', 'ecs'], { description: 'conncheck checks addresses: ip.' }),
     type: Type.Optional(Type.Literal(2, { description: '2, a server channel (microservice channels, 3, are not supported: conncheck checks addresses).' })),
     vpc_channel_type: Type.Optional(Type.Literal('builtin', { description: 'builtin (microservice and reference channels are not supported).' })),
     dict_code: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{3,64}$' })),
     member_groups: Type.Optional(Type.Array(MemberGroupCreate)),
-    members: Type.Array(MemberInfo, { minItems: 1, description: 'The backends: what a check checks (required here; the original allows a channel without members).' }),
+    members: Type.Array(MemberInfo, {
+      minItems: 1,
+      description: 'The backends: what a check checks (required here; the original allows a channel without members).',
+    }),
     vpc_health_config: Type.Optional(VpcHealthConfig),
   },
   { additionalProperties: false },
@@ -208,7 +228,7 @@ export async function apigwRoutes(app: ApiInstance, deps: ApiDeps): Promise<void
     {
       schema: {
         tags: ['synchronous checks'],
-        summary: 'Backend connectivity check (the API gateway\'s)',
+        summary: "Backend connectivity check (the API gateway's)",
         description:
           'Checks that a backend address, or every member of a VPC channel, can be reached from the worker pool named by instance_id, and answers when all are known. The check is an ordinary task (X-Check-Id and Location name it). 404 APIG.3030 when no live worker serves the pool; 503 with Retry-After and the check_id when it does not end in time.',
         params: InstanceParams,
@@ -244,7 +264,8 @@ export async function apigwRoutes(app: ApiInstance, deps: ApiDeps): Promise<void
         result = await runSyncCheck(deps, project, pool, TASK_TYPES.backendConnectivity, items);
       } catch (err) {
         if (!(err instanceof SyncCheckError)) throw err;
-        if (err.kind === 'pool-not-served') throw new ApiError(404, ApigErrorCode.INSTANCE_NOT_FOUND, `The instance does not exist;id:${pool} (${err.message})`);
+        if (err.kind === 'pool-not-served')
+          throw new ApiError(404, ApigErrorCode.INSTANCE_NOT_FOUND, `The instance does not exist;id:${pool} (${err.message})`);
         if (err.kind === 'backlog') throw new ApiError(429, ApiErrorCode.RATE_LIMITED, err.message, { retryAfter: 5 });
         throw new ApiError(503, ApiErrorCode.CHECK_NOT_FINISHED, err.message, { checkId: err.checkId, project, retryAfter: 5 });
       }
@@ -277,12 +298,17 @@ export async function apigwRoutes(app: ApiInstance, deps: ApiDeps): Promise<void
     async (request, reply) => {
       const { project_id: project, instance_id: instance } = request.params;
       const { body } = request;
-      if (body.member_type === 'ecs') throw invalid('member_type', 'conncheck checks addresses: use member_type ip with each member\'s host (an ECS member is known by its cloud id, which conncheck cannot look up)');
+      if (body.member_type === 'ecs')
+        throw invalid(
+          'member_type',
+          "conncheck checks addresses: use member_type ip with each member's host (an ECS member is known by its cloud id, which conncheck cannot look up)",
+        );
       if (body.vpc_health_config && body.vpc_health_config.time_interval <= body.vpc_health_config.timeout) {
         throw invalid('vpc_health_config.time_interval', 'must be greater than timeout');
       }
       const { members } = body;
-      if (members.length > config.maxItemsPerBatch) throw invalid('members', `${members.length} members; at most ${config.maxItemsPerBatch} (CONNCHECK_MAX_ITEMS), as a check checks every one`);
+      if (members.length > config.maxItemsPerBatch)
+        throw invalid('members', `${members.length} members; at most ${config.maxItemsPerBatch} (CONNCHECK_MAX_ITEMS), as a check checks every one`);
       const now = new Date().toISOString();
       const id = randomBytes(16).toString('hex');
       const groups = (body.member_groups ?? []).map((g) => ({
@@ -369,7 +395,12 @@ export async function apigwRoutes(app: ApiInstance, deps: ApiDeps): Promise<void
   app.get(
     '/v2/:project_id/apigw/instances/:instance_id/vpc-channels/:vpc_channel_id',
     {
-      schema: { tags: ['VPC channels'], summary: 'Show a VPC channel with its members', params: ChannelParams, response: { 200: VpcChannelDetails, ...errors } },
+      schema: {
+        tags: ['VPC channels'],
+        summary: 'Show a VPC channel with its members',
+        params: ChannelParams,
+        response: { 200: VpcChannelDetails, ...errors },
+      },
     },
     async (request) => {
       const { project_id: project, instance_id: instance, vpc_channel_id: id } = request.params;

@@ -135,7 +135,8 @@ export async function checkRoutes(app: ApiInstance, deps: ApiDeps): Promise<void
         allowLoopback: deps.auth.openMode,
       });
       const callbackProblem = body.callback_url === undefined ? undefined : callbackUrlProblem(body.callback_url);
-      if (callbackProblem) problems.unshift({ field: 'callback_url', error_code: ApiErrorCode.INVALID_PARAMETER, error_msg: `callback_url: ${callbackProblem}` });
+      if (callbackProblem)
+        problems.unshift({ field: 'callback_url', error_code: ApiErrorCode.INVALID_PARAMETER, error_msg: `callback_url: ${callbackProblem}` });
       if (dryRun) return reply.status(200).send({ valid: problems.length === 0, count: body.jobs.length, problems });
       if (problems.length > 0) throw problemError(problems);
       const idempotencyKey = request.headers['idempotency-key'];
@@ -196,7 +197,7 @@ export async function checkRoutes(app: ApiInstance, deps: ApiDeps): Promise<void
     {
       schema: {
         tags: ['checks'],
-        summary: 'Get a batch\'s results in the migration service\'s shape',
+        summary: "Get a batch's results in the migration service's shape",
         params: TaskParams,
         querystring: WaitQuery,
         response: { 200: BatchResults, ...errors },
@@ -227,7 +228,9 @@ export async function checkRoutes(app: ApiInstance, deps: ApiDeps): Promise<void
           {
             status: Type.Optional(Type.Enum([...TASK_STATUSES])),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-            cursor: Type.Optional(Type.String({ maxLength: 128, pattern: '^[A-Za-z0-9_-]+$', description: 'next_cursor of the previous page, as given (opaque).' })),
+            cursor: Type.Optional(
+              Type.String({ maxLength: 128, pattern: '^[A-Za-z0-9_-]+$', description: 'next_cursor of the previous page, as given (opaque).' }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -279,7 +282,8 @@ async function explainWaiting(task: Task, deps: ApiDeps): Promise<Task> {
   const unserved = task.pools.filter((pool) => !live.has(pool));
   if (unserved.length === 0) return task;
   const why = (pool: string) => `no live worker serves pool "${pool}"`;
-  for (const item of task.check_items) if (item.status === 'pending' && unserved.includes(item.pool)) item.waiting = `${why(item.pool)}; the item runs when one starts`;
+  for (const item of task.check_items)
+    if (item.status === 'pending' && unserved.includes(item.pool)) item.waiting = `${why(item.pool)}; the item runs when one starts`;
   return { ...task, message: `${task.message}; ${unserved.map(why).join('; ')}` };
 }
 
@@ -289,7 +293,7 @@ export async function webhookSecretRoute(app: ApiInstance, deps: ApiDeps): Promi
     {
       schema: {
         tags: ['checks'],
-        summary: 'The secret that signs this project\'s callback deliveries',
+        summary: "The secret that signs this project's callback deliveries",
         description:
           'Derived from CONNCHECK_SECRET_KEY (it changes when the key is rotated). A delivery carries X-Conncheck-Timestamp and X-Conncheck-Signature: `v1=` and the hex HMAC-SHA256, under this secret, of `<timestamp>.<raw body>`.',
         params: ProjectParams,
@@ -298,7 +302,11 @@ export async function webhookSecretRoute(app: ApiInstance, deps: ApiDeps): Promi
     },
     async (request) => {
       const { project_id: project } = request.params;
-      return { secret: webhookSecret(deps.store.secretBox, project), header: 'X-Conncheck-Signature', algorithm: 'v1=hex(HMAC-SHA256(secret, timestamp + "." + body))' };
+      return {
+        secret: webhookSecret(deps.store.secretBox, project),
+        header: 'X-Conncheck-Signature',
+        algorithm: 'v1=hex(HMAC-SHA256(secret, timestamp + "." + body))',
+      };
     },
   );
 }

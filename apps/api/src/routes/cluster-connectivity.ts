@@ -3,7 +3,18 @@
 // Must not: probe anything itself or read message text: the status comes from each item's error_code.
 
 import Type from 'typebox';
-import { ApiError, ApiErrorCode, type BatchJob, type CheckItem, ErrorBody, ItemErrorCode, POOL_NAME_PATTERN, RequestLimits, TASK_TYPES, buildItems } from '@conncheck/core';
+import {
+  ApiError,
+  ApiErrorCode,
+  type BatchJob,
+  type CheckItem,
+  ErrorBody,
+  ItemErrorCode,
+  POOL_NAME_PATTERN,
+  RequestLimits,
+  TASK_TYPES,
+  buildItems,
+} from '@conncheck/core';
 import type { ApiDeps, ApiInstance } from '../deps.js';
 import { ProjectId, bodyErrors } from '../params.js';
 import { SyncCheckError, checkHeaders, runSyncCheck } from '../sync-check.js';
@@ -31,7 +42,10 @@ export function connectivityStatus(item: Pick<CheckItem, 'success' | 'error_code
 }
 
 const Port = Type.Union(
-  [Type.Integer({ minimum: 1, maximum: 65535 }), Type.String({ pattern: '^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$' })],
+  [
+    Type.Integer({ minimum: 1, maximum: 65535 }),
+    Type.String({ pattern: '^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$' }),
+  ],
   {
     description:
       'Port, 1–65535, as an integer or a string of digits (the original\'s own example sends "9200"); answered in the type sent. Required here: the original\'s default, 0, names no port.',
@@ -62,7 +76,9 @@ const Result = Type.Object({
   address: Type.String(),
   port: Port,
   status: Type.Integer({ description: '1 connected, 0 address unreachable, 2 port unreachable, 3 name not resolved.' }),
-  error_code: Type.Optional(Type.String({ description: 'Extension: why it failed (docs/errors.md), e.g. TARGET_FORBIDDEN for an address this deployment may not check.' })),
+  error_code: Type.Optional(
+    Type.String({ description: 'Extension: why it failed (docs/errors.md), e.g. TARGET_FORBIDDEN for an address this deployment may not check.' }),
+  ),
   error_msg: Type.Optional(Type.String({ description: 'Extension: the failure in words.' })),
 });
 
@@ -73,7 +89,7 @@ export async function clusterConnectivityRoutes(app: ApiInstance, deps: ApiDeps)
     {
       schema: {
         tags: ['synchronous checks'],
-        summary: 'Performing a connectivity test (a search cluster\'s checkconnection)',
+        summary: "Performing a connectivity test (a search cluster's checkconnection)",
         description:
           'Checks that each address and port can be reached from the worker pool named by cluster_id, and answers when all are known. The test is an ordinary task (X-Check-Id and Location name it). 412 when no live worker serves the pool; 503 with Retry-After and the check_id when it does not end in time.',
         params: Type.Object(
@@ -96,20 +112,30 @@ export async function clusterConnectivityRoutes(app: ApiInstance, deps: ApiDeps)
     async (request, reply) => {
       const { project_id: project, cluster_id: pool } = request.params;
       const { body } = request;
-      const jobs: BatchJob[] = body.address_and_ports.map((entry, i) => {
+      const jobs: BatchJob[] = body.address_and_ports.map((entry) => {
         const port = Number(entry.port);
-        return { id: `${entry.address}:${port}`, db_type: 'tcp', ip: entry.address, db_port: port, timeout_ms: body.timeout_ms ?? RequestLimits.defaultTimeoutMs };
+        return {
+          id: `${entry.address}:${port}`,
+          db_type: 'tcp',
+          ip: entry.address,
+          db_port: port,
+          timeout_ms: body.timeout_ms ?? RequestLimits.defaultTimeoutMs,
+        };
       });
       const { problems, items } = buildItems(jobs, { allowLoopback: deps.auth.openMode });
       if (problems.length > 0) {
         const first = problems[0]!;
-        const field = (text: string) => text.replace(/jobs\[(\d+)\]\.ip/g, 'address_and_ports[$1].address').replace(/jobs\[(\d+)\]\.db_port/g, 'address_and_ports[$1].port');
+        const field = (text: string) =>
+          text.replace(/jobs\[(\d+)\]\.ip/g, 'address_and_ports[$1].address').replace(/jobs\[(\d+)\]\.db_port/g, 'address_and_ports[$1].port');
         throw new ApiError(400, first.error_code, field(first.error_msg));
       }
       let checkId: string;
       let checkItems: CheckItem[];
       try {
-        ({ checkId, task: { check_items: checkItems } } = await runSyncCheck(deps, project, pool, TASK_TYPES.clusterConnectivity, items));
+        ({
+          checkId,
+          task: { check_items: checkItems },
+        } = await runSyncCheck(deps, project, pool, TASK_TYPES.clusterConnectivity, items));
       } catch (err) {
         if (!(err instanceof SyncCheckError)) throw err;
         if (err.kind === 'pool-not-served') throw new ApiError(412, ApiErrorCode.POOL_NOT_SERVED, `cluster_id ${pool}: ${err.message}`);

@@ -11,8 +11,14 @@ import { ProjectId, ProjectParams, bodyErrors } from '../params.js';
 
 const { id: _id, pool: _pool, ...destinationFields } = BatchJob.properties;
 const Destination = Type.Object(
-  { ...destinationFields, id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Shown as the check item\'s id (default: the connection name).' })) },
-  { additionalProperties: false, description: 'What to check: one job of the batch request, validated exactly like one (any db_type, credentials and TLS fields).' },
+  {
+    ...destinationFields,
+    id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "Shown as the check item's id (default: the connection name)." })),
+  },
+  {
+    additionalProperties: false,
+    description: 'What to check: one job of the batch request, validated exactly like one (any db_type, credentials and TLS fields).',
+  },
 );
 const Pools = Type.Array(Type.String({ pattern: POOL_NAME_PATTERN }), { maxItems: 32, uniqueItems: true });
 const HostEntry = Type.Object(
@@ -22,7 +28,10 @@ const HostEntry = Type.Object(
   },
   { additionalProperties: false },
 );
-const Tag = Type.Object({ key: Type.String({ minLength: 1, maxLength: 128 }), value: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false });
+const Tag = Type.Object(
+  { key: Type.String({ minLength: 1, maxLength: 128 }), value: Type.String({ minLength: 1, maxLength: 255 }) },
+  { additionalProperties: false },
+);
 const CreateBody = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z0-9_]{1,64}$', description: 'Letters, digits and _, at most 64; unique in the project.' }),
@@ -30,7 +39,9 @@ const CreateBody = Type.Object(
     queues: Type.Optional({ ...Pools, description: 'The worker pools (network zones) to check from.' }),
     elastic_resource_pools: Type.Optional({ ...Pools, description: 'The same as queues (the original is moving from one to the other).' }),
     hosts: Type.Optional(Type.Array(HostEntry, { maxItems: 1000 })),
-    check_interval_seconds: Type.Optional(Type.Integer({ minimum: 5, maximum: 86_400, default: 60, description: 'Extension: how often each pool re-checks it.' })),
+    check_interval_seconds: Type.Optional(
+      Type.Integer({ minimum: 5, maximum: 86_400, default: 60, description: 'Extension: how often each pool re-checks it.' }),
+    ),
     dest_vpc_id: Type.Optional(Type.String({ maxLength: 64, description: 'Kept, not used by the checks.' })),
     dest_network_id: Type.Optional(Type.String({ maxLength: 64, description: 'Kept, not used by the checks.' })),
     routetable_id: Type.Optional(Type.String({ maxLength: 64, description: 'Kept, not used by the checks.' })),
@@ -38,10 +49,7 @@ const CreateBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const QueuesBody = Type.Object(
-  { queues: Type.Optional(Pools), elastic_resource_pools: Type.Optional(Pools) },
-  { additionalProperties: false },
-);
+const QueuesBody = Type.Object({ queues: Type.Optional(Pools), elastic_resource_pools: Type.Optional(Pools) }, { additionalProperties: false });
 type QueuesBody = Type.Static<typeof QueuesBody>;
 
 const LastCheck = Type.Object({
@@ -83,7 +91,10 @@ const ConnectionView = Type.Object({
 const ListItem = Type.Object({ ...ConnectionView.properties, is_success: Type.Optional(Type.Boolean()), message: Type.Optional(Type.String()) });
 const Done = Type.Object({ is_success: Type.Boolean(), message: Type.String() });
 
-const ConnParams = Type.Object({ project_id: ProjectId, connection_id: Type.String({ maxLength: 64, description: 'Connection ID.' }) }, { additionalProperties: false });
+const ConnParams = Type.Object(
+  { project_id: ProjectId, connection_id: Type.String({ maxLength: 64, description: 'Connection ID.' }) },
+  { additionalProperties: false },
+);
 type ConnParams = Type.Static<typeof ConnParams>;
 const errors = bodyErrors;
 
@@ -142,7 +153,8 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
       const hosts = body.hosts ?? [];
       hosts.forEach(({ name, ip }, i) => {
         if (!isIP(ip)) throw new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `hosts[${i}].ip: "${ip}" is not an IP address`);
-        if (hosts.findIndex((h) => h.name.toLowerCase() === name.toLowerCase()) !== i) throw new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `hosts[${i}].name: "${name}" is mapped twice`);
+        if (hosts.findIndex((h) => h.name.toLowerCase() === name.toLowerCase()) !== i)
+          throw new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `hosts[${i}].name: "${name}" is mapped twice`);
       });
       const pools = unionOfPools(body);
       const { spec, secrets } = items[0]!;
@@ -159,7 +171,8 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
           extra: pick(body, ['dest_vpc_id', 'dest_network_id', 'routetable_id', 'tags']),
         });
       } catch (err) {
-        if (err instanceof NameTakenError) throw new ApiError(409, ApiErrorCode.NAME_TAKEN, `name: an enhanced connection named "${body.name}" exists in this project (${err.id})`);
+        if (err instanceof NameTakenError)
+          throw new ApiError(409, ApiErrorCode.NAME_TAKEN, `name: an enhanced connection named "${body.name}" exists in this project (${err.id})`);
         throw err;
       }
       await start(project, { id, check_interval_seconds: interval }, pools);
@@ -170,7 +183,14 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
 
   app.get(
     `${base}/:connection_id`,
-    { schema: { tags: ['enhanced connections'], summary: 'Query an enhanced datasource connection', params: ConnParams, response: { 200: ConnectionView, ...errors } } },
+    {
+      schema: {
+        tags: ['enhanced connections'],
+        summary: 'Query an enhanced datasource connection',
+        params: ConnParams,
+        response: { 200: ConnectionView, ...errors },
+      },
+    },
     async (request) => {
       const { project_id: project, connection_id: id } = request.params;
       return { is_success: true, message: '', ...(await present(await load(project, id), registry)) };
@@ -193,7 +213,10 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ is_success: Type.Boolean(), message: Type.String(), connections: Type.Array(ListItem), count: Type.Integer() }), ...errors },
+        response: {
+          200: Type.Object({ is_success: Type.Boolean(), message: Type.String(), connections: Type.Array(ListItem), count: Type.Integer() }),
+          ...errors,
+        },
       },
     },
     async (request) => {
@@ -206,7 +229,14 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
 
   app.delete(
     `${base}/:connection_id`,
-    { schema: { tags: ['enhanced connections'], summary: 'Delete an enhanced datasource connection (its schedules and credentials go)', params: ConnParams, response: { 200: Done, ...errors } } },
+    {
+      schema: {
+        tags: ['enhanced connections'],
+        summary: 'Delete an enhanced datasource connection (its schedules and credentials go)',
+        params: ConnParams,
+        response: { 200: Done, ...errors },
+      },
+    },
     async (request) => {
       const { project_id: project, connection_id: id } = request.params;
       const pools = await connections.delete(project, id);
@@ -219,7 +249,15 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
 
   app.post(
     `${base}/:connection_id/associate-queue`,
-    { schema: { tags: ['enhanced connections'], summary: 'Bind pools to an enhanced connection', params: ConnParams, body: QueuesBody, response: { 200: Done, ...errors } } },
+    {
+      schema: {
+        tags: ['enhanced connections'],
+        summary: 'Bind pools to an enhanced connection',
+        params: ConnParams,
+        body: QueuesBody,
+        response: { 200: Done, ...errors },
+      },
+    },
     async (request) => {
       const { project, connection, pools } = await poolsRequest(request.params, request.body);
       await start(project, connection, await connections.associate(connection.id, pools));
@@ -229,12 +267,25 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
 
   app.post(
     `${base}/:connection_id/disassociate-queue`,
-    { schema: { tags: ['enhanced connections'], summary: 'Unbind pools from an enhanced connection', params: ConnParams, body: QueuesBody, response: { 200: Done, ...errors } } },
+    {
+      schema: {
+        tags: ['enhanced connections'],
+        summary: 'Unbind pools from an enhanced connection',
+        params: ConnParams,
+        body: QueuesBody,
+        response: { 200: Done, ...errors },
+      },
+    },
     async (request) => {
       const { connection, pools } = await poolsRequest(request.params, request.body);
       const bound = new Set(connection.queues.map((q) => q.name));
       const unknown = pools.filter((pool) => !bound.has(pool));
-      if (unknown.length > 0) throw new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `queues: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not bound to this connection`);
+      if (unknown.length > 0)
+        throw new ApiError(
+          400,
+          ApiErrorCode.INVALID_PARAMETER,
+          `queues: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not bound to this connection`,
+        );
       await stop(connection.id, await connections.disassociate(connection.id, pools));
       return { is_success: true, message: `Disassociated peer connection for queues:{${pools.join(',')}}.` };
     },
@@ -248,7 +299,14 @@ export async function enhancedConnectionRoutes(app: ApiInstance, deps: ApiDeps):
         summary: 'Extension: check an enhanced connection now, from every bound pool',
         description: 'Each check is a task (its check_id below); the status of each pool follows when it ends.',
         params: ConnParams,
-        response: { 202: Type.Object({ is_success: Type.Boolean(), message: Type.String(), checks: Type.Array(Type.Object({ queue: Type.String(), check_id: Type.String() })) }), ...errors },
+        response: {
+          202: Type.Object({
+            is_success: Type.Boolean(),
+            message: Type.String(),
+            checks: Type.Array(Type.Object({ queue: Type.String(), check_id: Type.String() })),
+          }),
+          ...errors,
+        },
       },
     },
     async (request, reply) => {
@@ -303,7 +361,9 @@ async function present(connection: SavedConnection, registry: ApiDeps['registry'
       update_time: q.update_time,
       create_time: q.create_time,
       ...(q.last ? { last_check: { ...q.last, stages: Array.isArray(q.last.stages) ? q.last.stages : [] } } : {}),
-      ...(live && q.status === 'CREATING' && !live.has(q.name) ? { waiting: `no live worker serves pool "${q.name}"; the first check runs when one starts` } : {}),
+      ...(live && q.status === 'CREATING' && !live.has(q.name)
+        ? { waiting: `no live worker serves pool "${q.name}"; the first check runs when one starts` }
+        : {}),
     })),
     elastic_resource_pools: [],
     ...(pick(connection.extra, ['dest_vpc_id', 'dest_network_id', 'routetable_id', 'tags']) as { dest_vpc_id?: string }),

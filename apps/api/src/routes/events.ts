@@ -38,7 +38,14 @@ export async function eventRoutes(app: ApiInstance, deps: ApiDeps): Promise<void
         ].join(' '),
         params: Type.Object({ project_id: ProjectId, check_id: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
         querystring: Type.Object(
-          { last_event_id: Type.Optional(Type.String({ pattern: '^(0|[0-9]{1,15}-[0-9]{1,10})$', description: 'As the Last-Event-ID header, for clients that cannot set it: an event id this stream sent, or 0 for all.' })) },
+          {
+            last_event_id: Type.Optional(
+              Type.String({
+                pattern: '^(0|[0-9]{1,15}-[0-9]{1,10})$',
+                description: 'As the Last-Event-ID header, for clients that cannot set it: an event id this stream sent, or 0 for all.',
+              }),
+            ),
+          },
           { additionalProperties: false },
         ),
         response: {
@@ -62,7 +69,8 @@ export async function eventRoutes(app: ApiInstance, deps: ApiDeps): Promise<void
     async (request, reply) => {
       const { project_id: project, check_id: checkId } = request.params;
       const resumeFrom = reply.sse.lastEventId ?? request.query.last_event_id ?? '0';
-      if (resumeFrom !== '0' && !STREAM_ID.test(resumeFrom)) throw new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `Last-Event-ID: "${resumeFrom}" is not an id this stream sent`);
+      if (resumeFrom !== '0' && !STREAM_ID.test(resumeFrom))
+        throw new ApiError(400, ApiErrorCode.INVALID_PARAMETER, `Last-Event-ID: "${resumeFrom}" is not an id this stream sent`);
       const first = await store.getTask(checkId, project, { items: false });
       if (!first) throw new ApiError(404, ApiErrorCode.NOT_FOUND, `no check ${checkId} in this project`);
 

@@ -10,7 +10,7 @@ export async function healthRoutes(app: ApiInstance, deps: ApiDeps): Promise<voi
   const pools = async () => [...new Set([deps.config.workerPool, ...(await deps.registry.knownPools())])];
   const queueDepth = new client.Gauge({
     name: 'conncheck_queue_jobs',
-    help: 'BullMQ jobs of each pool\'s queue, by state (each job holds up to 16 items).',
+    help: "BullMQ jobs of each pool's queue, by state (each job holds up to 16 items).",
     labelNames: ['pool', 'state'] as const,
     registers: [],
     async collect() {
@@ -37,7 +37,9 @@ export async function healthRoutes(app: ApiInstance, deps: ApiDeps): Promise<voi
   appRegistry.registerMetric(queueDepth);
   appRegistry.registerMetric(poolWorkers);
 
-  app.get('/healthz', { schema: { tags: ['health'], security: [], response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { tags: ['health'], security: [], response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({
+    status: 'ok',
+  }));
 
   app.get(
     '/readyz',

@@ -34,7 +34,8 @@ export async function poolRoutes(app: ApiInstance, deps: ApiDeps): Promise<void>
       schema: {
         tags: ['pools'],
         summary: 'Worker pools: live workers, queue depth, oldest wait',
-        description: 'Pools are shared by every project: any token may see them. A pool is listed while a worker serves it or a task was sent to it in the last week.',
+        description:
+          'Pools are shared by every project: any token may see them. A pool is listed while a worker serves it or a task was sent to it in the last week.',
         params: ProjectParams,
         response: { 200: Type.Object({ pools: Type.Array(Pool) }), ...projectErrors },
       },
@@ -46,13 +47,28 @@ export async function poolRoutes(app: ApiInstance, deps: ApiDeps): Promise<void>
       const pools = await Promise.all(
         names.map(async (name) => {
           const q = queue.queue(name);
-          const [counts, [oldest]] = await Promise.all([q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'), q.getJobs(['waiting'], 0, 0, true)]);
-          const workers = (live.get(name) ?? []).map(({ id, host, pid, concurrency, running, started_at }) => ({ id, host, pid, concurrency, running, started_at }));
+          const [counts, [oldest]] = await Promise.all([
+            q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
+            q.getJobs(['waiting'], 0, 0, true),
+          ]);
+          const workers = (live.get(name) ?? []).map(({ id, host, pid, concurrency, running, started_at }) => ({
+            id,
+            host,
+            pid,
+            concurrency,
+            running,
+            started_at,
+          }));
           return {
             name,
             served: workers.length > 0,
             workers,
-            queue: { waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0), active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 },
+            queue: {
+              waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+              active: counts.active ?? 0,
+              delayed: counts.delayed ?? 0,
+              failed: counts.failed ?? 0,
+            },
             oldest_wait_ms: oldest ? Math.max(0, now - oldest.timestamp) : null,
           };
         }),

@@ -15,7 +15,11 @@ export function ErrorNotice({ error, children }: { error: Error; children?: Comp
   );
 }
 
-export const Loading = ({ what }: { what: string }) => <p class="muted" aria-busy="true">Loading {what}…</p>;
+export const Loading = ({ what }: { what: string }) => (
+  <p class="muted" aria-busy="true">
+    Loading {what}…
+  </p>
+);
 
 export const Empty = ({ children }: { children: ComponentChildren }) => <p class="muted empty">{children}</p>;
 

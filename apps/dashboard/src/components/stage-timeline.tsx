@@ -19,11 +19,7 @@ export function StageTimeline({ stages, scaleMs }: { stages: Stage[]; scaleMs: n
   const scale = Math.max(scaleMs, total, 0.001);
   return (
     <div class="timeline">
-      <div
-        class="timeline-bar"
-        role="img"
-        aria-label={`stages: ${stages.map((s) => `${s.name} ${s.status} ${duration(s.duration_ms)}`).join(', ')}`}
-      >
+      <div class="timeline-bar" role="img" aria-label={`stages: ${stages.map((s) => `${s.name} ${s.status} ${duration(s.duration_ms)}`).join(', ')}`}>
         {stages
           .filter((stage) => stage.duration_ms > 0)
           .map((stage) => {

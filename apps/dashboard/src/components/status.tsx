@@ -64,7 +64,6 @@ export const QueueBadge = ({ status }: { status: QueueStatus }) => {
   return <Badge tone={tone} label={label} />;
 };
 
-export const ServedBadge = ({ served }: { served: boolean }) =>
-  served ? <Badge tone="ok" label="✓ served" /> : <Badge tone="bad" label="✗ no live worker" />;
+export const ServedBadge = ({ served }: { served: boolean }) => (served ? <Badge tone="ok" label="✓ served" /> : <Badge tone="bad" label="✗ no live worker" />);
 
 export const stageTone = (status: CheckItem['stages'][number]['status']): Tone => STAGE[status]?.[0] ?? 'off';

@@ -21,7 +21,9 @@ export function PoolsPage({ project }: { project: string }) {
       </div>
       <PolledState polled={pools} what="pools" isEmpty={(data) => data.pools.length === 0} empty="No pools yet." />
       <div class="cards">
-        {pools.data?.pools.map((pool) => <PoolCard key={pool.name} pool={pool} />)}
+        {pools.data?.pools.map((pool) => (
+          <PoolCard key={pool.name} pool={pool} />
+        ))}
       </div>
     </section>
   );

@@ -28,7 +28,9 @@ function Connections({ project }: { project: string }) {
       <h2 id="connections">Enhanced datasource connections</h2>
       <PolledState polled={list} what="connections" isEmpty={(data) => data.connections.length === 0} empty={<>No saved connections in {project}.</>} />
       <div class="cards">
-        {list.data?.connections.map((connection) => <ConnectionCard key={connection.id} project={project} connection={connection} />)}
+        {list.data?.connections.map((connection) => (
+          <ConnectionCard key={connection.id} project={project} connection={connection} />
+        ))}
       </div>
     </section>
   );
@@ -46,9 +48,7 @@ function ConnectionCard({ project, connection }: { project: string; connection: 
       <p>
         <code>{destination(connection)}</code> · re-checked every {connection.check_interval_seconds} s · created <Time at={connection.create_time} />
       </p>
-      {connection.hosts.length > 0 && (
-        <p class="muted">hosts: {connection.hosts.map((h) => `${h.name} → ${h.ip}`).join(', ')}</p>
-      )}
+      {connection.hosts.length > 0 && <p class="muted">hosts: {connection.hosts.map((h) => `${h.name} → ${h.ip}`).join(', ')}</p>}
       <table class="queues">
         <thead>
           <tr>
@@ -153,7 +153,11 @@ function Channels({ project }: { project: string }) {
       <h2 id="channels">VPC channels</h2>
       <p class="muted">Load-balancing channels a gateway backend check can check, per pool (gateway instance).</p>
       <PolledState polled={pools} what="pools" />
-      <div class="cards">{pools.data?.pools.map((pool) => <PoolChannels key={pool.name} project={project} pool={pool} />)}</div>
+      <div class="cards">
+        {pools.data?.pools.map((pool) => (
+          <PoolChannels key={pool.name} project={project} pool={pool} />
+        ))}
+      </div>
     </section>
   );
 }

@@ -64,10 +64,7 @@ export function ProjectPicker({ projects, problem }: { projects: Projects; probl
           }}
         >
           <p>
-            {projects.open_mode
-              ? 'This server runs in open mode (no tokens): any project id works.'
-              : 'This token may use every project.'}{' '}
-            Enter a project id:
+            {projects.open_mode ? 'This server runs in open mode (no tokens): any project id works.' : 'This token may use every project.'} Enter a project id:
           </p>
           <label for="project">Project id</label>
           <input id="project" name="project" value={id} spellcheck={false} onInput={(e) => setId(e.currentTarget.value)} />

@@ -131,7 +131,7 @@ export function TaskPage({ project, checkId }: { project: string; checkId: strin
           (confirmCancel ? (
             <p class="cancel">
               Cancel this task? Unfinished items end as canceled.{' '}
-              <button type="button" class="danger" onClick={cancel}>
+              <button type="button" class="danger" onClick={() => void cancel()}>
                 Yes, cancel it
               </button>{' '}
               <button type="button" onClick={() => setConfirmCancel(false)}>

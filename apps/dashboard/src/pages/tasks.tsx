@@ -23,7 +23,9 @@ function Counts({ task }: { task: TaskHeader }) {
     summary.pending > 0 && `${summary.pending} pending`,
   ].filter(Boolean);
   return (
-    <span title={`${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.canceled} canceled, ${summary.running} running, ${summary.pending} pending`}>
+    <span
+      title={`${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.canceled} canceled, ${summary.running} running, ${summary.pending} pending`}
+    >
       {summary.total} {summary.total === 1 ? 'item' : 'items'}
       {parts.length > 0 && `: ${parts.join(' · ')}`}
     </span>
@@ -95,11 +97,7 @@ export function TasksPage({ project, status }: { project: string; status?: strin
           ← Newer
         </button>
         <span class="muted">page {cursors.length + 1}</span>
-        <button
-          type="button"
-          disabled={!list.data?.next_cursor}
-          onClick={() => list.data?.next_cursor && setCursors([...cursors, list.data.next_cursor])}
-        >
+        <button type="button" disabled={!list.data?.next_cursor} onClick={() => list.data?.next_cursor && setCursors([...cursors, list.data.next_cursor])}>
           Older →
         </button>
       </nav>
