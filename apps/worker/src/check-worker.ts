@@ -135,6 +135,7 @@ export class CheckWorker {
   /**
    * Runs a job's items side by side, as many at once as it gets probe slots (at least one), each lane claiming the
    * next unclaimed item of the job as it finishes one: finishing an item and claiming the next is one round trip.
+   * A job that started with fewer slots than items takes more as they free up.
    */
   private async process(job: Job<CheckJobData>, token?: string): Promise<void> {
     const { check_id: checkId, project, from, to } = job.data;
@@ -144,6 +145,10 @@ export class CheckWorker {
     /** Set when the task is gone or ended, or a lane failed: no lane claims another item. */
     let over = false;
     let handBack = false;
+    let failure: unknown;
+    let lanes = 0;
+    let allDone: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (allDone = resolve));
     const lane = async (): Promise<void> => {
       let finish: { index: number; claimed: { attempts: number; started_at: number }; outcome: ItemOutcome } | undefined;
       try {
@@ -161,6 +166,7 @@ export class CheckWorker {
             if (claim?.kind === 'gone' || (taskStatus && taskStatus !== 'Running' && taskStatus !== 'Pending')) over = true;
             continue;
           }
+          widen();
           const outcome = await this.runItem(checkId, claim);
           if (outcome === ABANDONED) {
             await store.release(checkId, this.ref, [index]);
@@ -172,16 +178,27 @@ export class CheckWorker {
         if (finish) this.ended(checkId, (await store.advance({ checkId, project, worker: this.ref, finish })).ended);
       } catch (err) {
         over = true;
-        throw err;
+        failure ??= err;
       } finally {
         this.slots.give(1);
+        if (--lanes === 0) allDone();
       }
     };
+    const start = (n: number): void => {
+      lanes += n;
+      for (let i = 0; i < n; i++) void lane();
+    };
+    /** More lanes while items are unclaimed and slots free (never more lanes than unclaimed items). */
+    const widen = (): void => {
+      if (over || this.stopping) return;
+      // A lane claims its first item as it starts (before its first await), so each new lane takes one of these.
+      const unclaimed = to - next + 1;
+      if (unclaimed > 0) start(this.slots.tryTake(unclaimed));
+    };
     try {
-      const width = await this.slots.take(to - from + 1);
-      const lanes = await Promise.allSettled(Array.from({ length: width }, lane));
-      const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
-      if (failed) throw failed.reason;
+      start(await this.slots.take(to - from + 1));
+      await done;
+      if (failure !== undefined) throw failure;
     } finally {
       this.activeJobs--;
       this.fitConcurrency();

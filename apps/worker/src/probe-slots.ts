@@ -35,6 +35,17 @@ export class ProbeSlots {
     return got;
   }
 
+  /** Takes up to `wanted` free slots without waiting (none while a job waits for one: it comes first). */
+  tryTake(wanted: number): number {
+    if (this.waiting.length > 0) return 0;
+    const got = Math.min(wanted, this.free);
+    if (got > 0) {
+      this.used += got;
+      this.onChange();
+    }
+    return got;
+  }
+
   give(n: number): void {
     this.used -= n;
     while (this.free > 0 && this.waiting.length > 0) {
