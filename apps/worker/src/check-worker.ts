@@ -198,7 +198,7 @@ export class CheckWorker {
     try {
       start(await this.slots.take(to - from + 1));
       await done;
-      if (failure !== undefined) throw failure;
+      if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
     } finally {
       this.activeJobs--;
       this.fitConcurrency();
