@@ -145,7 +145,7 @@ export class CheckWorker {
     /** Set when the task is gone or ended, or a lane failed: no lane claims another item. */
     let over = false;
     let handBack = false;
-    let failure: unknown;
+    let failure: Error | undefined;
     let lanes = 0;
     let allDone: () => void = () => undefined;
     const done = new Promise<void>((resolve) => (allDone = resolve));
@@ -178,7 +178,7 @@ export class CheckWorker {
         if (finish) this.ended(checkId, (await store.advance({ checkId, project, worker: this.ref, finish })).ended);
       } catch (err) {
         over = true;
-        failure ??= err;
+        failure ??= err instanceof Error ? err : new Error('a lane of the job failed', { cause: err });
       } finally {
         this.slots.give(1);
         if (--lanes === 0) allDone();
@@ -198,7 +198,7 @@ export class CheckWorker {
     try {
       start(await this.slots.take(to - from + 1));
       await done;
-      if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+      if (failure) throw failure;
     } finally {
       this.activeJobs--;
       this.fitConcurrency();
