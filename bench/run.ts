@@ -20,6 +20,7 @@ import { deleteKeys, waitFor } from '@conncheck/test/harness';
 import { type Proc, freePort, startScript, waitUntilReady } from '@conncheck/test/processes';
 import { loadServices } from '@conncheck/test/services';
 import { startChild } from './lib/child.js';
+import { call } from './lib/http-client.js';
 import { fmt, groupCpu, median, percentile, processCpu, redisCommands, roundTrips, serviceRss } from './lib/measure.js';
 
 const SINGLE_RUNS = Number(process.env.BENCH_SINGLE_RUNS ?? 60);
@@ -95,7 +96,7 @@ async function startService(mode: 'npm start' | 'start:api + start:worker' | 'st
     await waitFor(
       async () => {
         if (worker.child.exitCode !== null) throw new Error(`the worker exited: ${worker.output()}`);
-        const pools = (await (await fetch(`${base}/v1/bench/pools`)).json()) as { pools: { workers: unknown[] }[] };
+        const pools = (await call('GET', `${base}/v1/bench/pools`)).json<{ pools: { workers: unknown[] }[] }>();
         return pools.pools.some((p) => p.workers.length > 0) ? true : undefined;
       },
       120_000,
@@ -120,13 +121,9 @@ async function startService(mode: 'npm start' | 'start:api + start:worker' | 'st
 const serviceCpu = (service: Service): number => service.procs.reduce((sum, p) => sum + groupCpu(p.child.pid!), 0);
 
 async function post(base: string, jobs: unknown[]): Promise<string> {
-  const res = await fetch(`${base}/v3/bench/jobs/batch-connection`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jobs }),
-  });
-  if (res.status !== 202) throw new Error(`submit failed: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { check_id: string }).check_id;
+  const res = await call('POST', `${base}/v3/bench/jobs/batch-connection`, { jobs });
+  if (res.status !== 202) throw new Error(`submit failed: ${res.status} ${res.body}`);
+  return res.json<{ check_id: string }>().check_id;
 }
 
 interface TaskAnswer {
@@ -140,7 +137,7 @@ interface TaskAnswer {
 /** Long-polls until the task ended, as a client does. */
 async function waitEnd(base: string, checkId: string, items = true): Promise<TaskAnswer> {
   for (;;) {
-    const task = (await (await fetch(`${base}/v1/bench/checks/${checkId}?wait_ms=30000${items ? '' : '&include_items=false'}`)).json()) as TaskAnswer;
+    const task = (await call('GET', `${base}/v1/bench/checks/${checkId}?wait_ms=30000${items ? '' : '&include_items=false'}`)).json<TaskAnswer>();
     if (task.finished_at) return task;
   }
 }
@@ -455,14 +452,14 @@ async function inFlight(): Promise<void> {
       for (let i = 0; !done; i++) {
         maxRss = Math.max(maxRss, serviceRss(service.worker!.child.pid!));
         const t0 = performance.now();
-        const task = (await (await fetch(`${service.base}/v1/bench/checks/${ids[i % ids.length]}?include_items=false`)).json()) as TaskAnswer;
+        const task = (await call('GET', `${service.base}/v1/bench/checks/${ids[i % ids.length]}?include_items=false`)).json<TaskAnswer>();
         latencies.push(performance.now() - t0);
         if (i % ids.length === 0) {
           let running = 0;
           for (const id of ids) {
-            const res = await fetch(`${service.base}/v1/bench/checks/${id}?include_items=false`);
-            if (res.status !== 200) throw new Error(`GET answered ${res.status}: ${await res.text()}`);
-            running += ((await res.json()) as TaskAnswer).summary.running;
+            const res = await call('GET', `${service.base}/v1/bench/checks/${id}?include_items=false`);
+            if (res.status !== 200) throw new Error(`GET answered ${res.status}: ${res.body}`);
+            running += res.json<TaskAnswer>().summary.running;
           }
           maxRunning = Math.max(maxRunning, running);
         }

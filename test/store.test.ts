@@ -199,7 +199,7 @@ describe('TaskStore', () => {
     assert.equal(await h.redis.zscore(h.store.keys.projectIndex('p1', 'Pending'), ids[4]!), null);
   });
 
-  it('deletes the task again when it cannot be enqueued', async () => {
+  it('answers before the jobs are in; jobs it could not add come from the enqueue intent', async () => {
     class BrokenQueue extends TaskQueue {
       override async enqueue(): Promise<number> {
         throw new Error('Connection is closed.');
@@ -207,10 +207,30 @@ describe('TaskStore', () => {
     }
     const broken = new BrokenQueue(h.redis, h.store.keys);
     const { items } = buildItems(jobs(2));
-    await assert.rejects(h.store.submit('p1', items, broken, 'default'), /Connection is closed/);
-    assert.deepEqual((await h.store.listTasks('p1', { limit: 10 })).checks, []);
-    assert.equal(await h.store.unfinishedItems('p1'), 0);
+    const submitted = await h.store.submit('p1', items, broken, 'default');
+    assert.equal(await submitted.enqueued, false);
+    // The task is stored and counted, and its intent says its jobs are still to be added.
+    assert.deepEqual(
+      (await h.store.listTasks('p1', { limit: 10 })).checks.map((c) => c.check_id),
+      [submitted.check_id],
+    );
+    assert.equal(await h.store.unfinishedItems('p1'), 2);
+    assert.ok((await h.redis.zscore(h.store.keys.enqueueIntents(), submitted.check_id)) !== null);
+    const { EnqueueRecovery } = await import('@conncheck/worker');
+    const { quietLogger } = await import('./lib/harness.js');
+    const recovery = new EnqueueRecovery({ store: h.store, queue: h.queue, logger: quietLogger });
+    assert.equal(await recovery.recoverOnce(Date.now() + 5000), 1);
+    assert.equal(await h.queue.queue('default').count(), 2);
+    assert.equal(await h.redis.zscore(h.store.keys.enqueueIntents(), submitted.check_id), null);
     await broken.close();
+  });
+
+  it('clears the intent once the jobs are in', async () => {
+    const submitted = await h.store.submit('p1', buildItems(jobs(3)).items, h.queue, 'default');
+    assert.equal(await submitted.enqueued, true);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await h.redis.zscore(h.store.keys.enqueueIntents(), submitted.check_id), null);
+    assert.equal(await h.queue.queue('default').count(), 3);
   });
 });
 

@@ -4,6 +4,7 @@
 import { ApiError, ApiErrorCode, type ItemSecrets, type ItemSpec, type Task } from '@conncheck/core';
 import { BacklogFullError } from '@conncheck/store';
 import type { ApiDeps } from './deps.js';
+import type { FastifyBaseLogger } from 'fastify';
 
 export interface SyncCheck {
   checkId: string;
@@ -33,13 +34,18 @@ export async function runSyncCheck(
   pool: string,
   type: string,
   items: { spec: ItemSpec; secrets: ItemSecrets }[],
+  log: FastifyBaseLogger,
 ): Promise<SyncCheck> {
   if (!(await deps.registry.serves(pool))) {
     throw new SyncCheckError('pool-not-served', `no live worker serves pool "${pool}" (none has sent a heartbeat in the last ${deps.registry.ttlMs / 1000} s)`);
   }
   let checkId: string;
   try {
-    ({ check_id: checkId } = await deps.store.submit(project, items, deps.queue, pool, { maxUnfinished: deps.config.maxPendingItemsPerProject, type }));
+    const submitted = await deps.store.submit(project, items, deps.queue, pool, { maxUnfinished: deps.config.maxPendingItemsPerProject, type });
+    checkId = submitted.check_id;
+    void submitted.enqueued.then((added) => {
+      if (!added) log.warn({ check_id: checkId, project }, 'could not add the jobs; a worker adds them from the enqueue intent within seconds');
+    });
   } catch (err) {
     if (err instanceof BacklogFullError) {
       throw new SyncCheckError(

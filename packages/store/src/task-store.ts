@@ -70,6 +70,12 @@ export interface Submitted {
   created_at: string;
   /** True when an earlier request with the same Idempotency-Key created the task. */
   replayed: boolean;
+  /**
+   * Settles once the task's jobs are in the queue (true), or adding them failed (false: the enqueue intent stored
+   * with the task stays, and a worker adds the jobs from it within seconds). Never rejects. The submitter need not
+   * wait for it: the task is stored and will run either way.
+   */
+  enqueued: Promise<boolean>;
 }
 
 /** One step of a worker through its job: finish an item, claim the next, or both (TaskStore.advance). */
@@ -172,29 +178,19 @@ export class TaskStore extends TaskGetters {
       case 'conflict':
         throw new IdempotencyConflictError(reply[1]);
       case 'same':
-        return { check_id: reply[1], created_at: new Date(Number(reply[2])).toISOString(), replayed: true };
+        return { check_id: reply[1], created_at: new Date(Number(reply[2])).toISOString(), replayed: true, enqueued: Promise.resolve(true) };
     }
-    try {
-      await queue.enqueue(checkId, project, runs);
-    } catch (err) {
-      await this.deleteTask(checkId, project, items.length, idem && idemKey).catch(() => undefined);
-      throw err;
-    }
-    // Not waited for: if it is lost, a worker finds the intent, adds the jobs again (a no-op) and clears it.
-    this.redis.zrem(this.keys.enqueueIntents(), checkId).catch(() => undefined);
-    return { check_id: checkId, created_at: new Date(now).toISOString(), replayed: false };
-  }
-
-  private async deleteTask(checkId: string, project: string, total: number, idemKey: string | undefined): Promise<void> {
-    const k = this.keys.task(checkId);
-    const tx = this.redis.multi();
-    tx.del(k.task, k.items, k.specs, k.secrets, k.events);
-    if (idemKey) tx.del(idemKey);
-    tx.zrem(this.keys.openTasks(), checkId);
-    tx.zrem(this.keys.enqueueIntents(), checkId);
-    tx.zrem(this.keys.projectIndex(project, 'Pending'), checkId);
-    tx.decrby(this.keys.unfinished(project), total);
-    await tx.exec();
+    // The task and its enqueue intent are stored in one step: from here the task runs whatever happens to this
+    // process, so the caller can answer at once while the jobs go in. If adding them fails (or this process dies),
+    // a worker finds the intent, adds the jobs (job ids are deterministic, so twice is once) and clears it.
+    const enqueued = queue.enqueue(checkId, project, runs).then(
+      () => {
+        this.redis.zrem(this.keys.enqueueIntents(), checkId).catch(() => undefined);
+        return true;
+      },
+      () => false,
+    );
+    return { check_id: checkId, created_at: new Date(now).toISOString(), replayed: false, enqueued };
   }
 
   async clearEnqueueIntent(checkId: string): Promise<void> {

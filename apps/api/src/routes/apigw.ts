@@ -261,7 +261,7 @@ export async function apigwRoutes(app: ApiInstance, deps: ApiDeps): Promise<void
       if (problems.length > 0) throw invalid(body.backend_type === 'backend_address' ? 'backend_address' : 'vpc_channel_id', problems[0]!.error_msg);
       let result;
       try {
-        result = await runSyncCheck(deps, project, pool, TASK_TYPES.backendConnectivity, items);
+        result = await runSyncCheck(deps, project, pool, TASK_TYPES.backendConnectivity, items, request.log);
       } catch (err) {
         if (!(err instanceof SyncCheckError)) throw err;
         if (err.kind === 'pool-not-served')

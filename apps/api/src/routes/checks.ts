@@ -164,6 +164,9 @@ export async function checkRoutes(app: ApiInstance, deps: ApiDeps): Promise<void
         );
       }
       const { check_id, created_at, replayed } = submitted;
+      void submitted.enqueued.then((added) => {
+        if (!added) request.log.warn({ check_id, project }, 'could not add the jobs; a worker adds them from the enqueue intent within seconds');
+      });
       let status: TaskStatus = 'Pending';
       if (replayed) {
         status = (await store.taskInfo(check_id))?.status ?? 'Pending';

@@ -135,7 +135,7 @@ export async function clusterConnectivityRoutes(app: ApiInstance, deps: ApiDeps)
         ({
           checkId,
           task: { check_items: checkItems },
-        } = await runSyncCheck(deps, project, pool, TASK_TYPES.clusterConnectivity, items));
+        } = await runSyncCheck(deps, project, pool, TASK_TYPES.clusterConnectivity, items, request.log));
       } catch (err) {
         if (!(err instanceof SyncCheckError)) throw err;
         if (err.kind === 'pool-not-served') throw new ApiError(412, ApiErrorCode.POOL_NOT_SERVED, `cluster_id ${pool}: ${err.message}`);
