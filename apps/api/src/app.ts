@@ -82,7 +82,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   });
 
+  const auth = new TokenAuth(config.authTokens);
   const authGuard = await registerRateLimits(app, {
+    openMode: auth.openMode,
     redis: store.connection,
     prefix: config.redisPrefix,
     perMinute: config.rateLimitPerMinute,
@@ -92,7 +94,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     config,
     store,
     queue,
-    auth: new TokenAuth(config.authTokens),
+    auth,
     authGuard,
     registry: new WorkerRegistry(store.connection, store.keys),
     dataSince: options.dataSince ?? (() => 0),

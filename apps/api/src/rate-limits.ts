@@ -19,6 +19,8 @@ export interface RateLimitOptions {
   perMinute: number;
   /** Failed authentications an address may make per minute before it gets 429s. */
   authFailuresPerMinute: number;
+  /** No tokens configured: nothing can fail to authenticate, so nothing is counted. */
+  openMode: boolean;
 }
 
 /** Checks the failed-authentication limit around an authorization; resolves when it passed, throws what to answer. */
@@ -30,6 +32,24 @@ const UNLIMITED = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
 export async function registerRateLimits(app: FastifyInstance, options: RateLimitOptions): Promise<AuthGuard> {
   const exceeded = (what: string) => (_request: FastifyRequest, context: { after: string; ttl: number }) =>
     new ApiError(429, ApiErrorCode.RATE_LIMITED, `${what}; retry in ${context.after}`, { retryAfter: Math.max(1, Math.ceil(context.ttl / 1000)) });
+  type Failures = ReturnType<FastifyInstance['createRateLimit']>;
+  /** Set once the plugin is registered (createRateLimit needs it); requests only arrive after that. */
+  const limits: { failures?: Failures } = {};
+  /**
+   * A request's failed-authentication count, asked for as the request arrives: sent before the request limit's own
+   * lookup, both are in flight at once, so the guard costs no round trip of its own.
+   */
+  const readAhead = new WeakMap<FastifyRequest, ReturnType<Failures>>();
+  if (!options.openMode) {
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (limits.failures && (request.params as { project_id?: string } | undefined)?.project_id !== undefined) {
+        const status = limits.failures(request, { increment: false });
+        status.catch(() => undefined);
+        readAhead.set(request, status);
+      }
+      done();
+    });
+  }
   await app.register(rateLimit, {
     global: true,
     max: options.perMinute,
@@ -45,13 +65,15 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
     allowList: (request) => UNLIMITED.has(request.routeOptions.url ?? '') || (request.routeOptions.url ?? '').startsWith('/ui'),
     errorResponseBuilder: exceeded(`more than ${options.perMinute} requests a minute for this token (CONNCHECK_RATE_LIMIT_PER_MINUTE)`),
   });
-  const failures = app.createRateLimit({
+  const counter = app.createRateLimit({
     max: options.authFailuresPerMinute,
     timeWindow: 60_000,
     keyGenerator: (request) => `authfail:${request.ip}`,
   });
+  limits.failures = counter;
   return async (request, authorize) => {
-    const status = await failures(request, { increment: false }).catch(() => undefined);
+    if (options.openMode) return authorize();
+    const status = await (readAhead.get(request) ?? counter(request, { increment: false })).catch(() => undefined);
     if (status && !status.isAllowed && status.isExceeded) {
       throw exceeded(`more than ${options.authFailuresPerMinute} failed authentications a minute from this address (CONNCHECK_AUTH_FAILURES_PER_MINUTE)`)(
         request,
@@ -64,7 +86,7 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
     try {
       authorize();
     } catch (err) {
-      if (err instanceof ApiError && err.statusCode === 401) await failures(request).catch(() => undefined);
+      if (err instanceof ApiError && err.statusCode === 401) await counter(request).catch(() => undefined);
       throw err;
     }
   };
