@@ -85,8 +85,17 @@ export interface ConnectionJobData {
 /** Job names in a pool's queue. */
 export const JOB_NAMES = { check: 'check', connectionCheck: 'connection-check' } as const;
 
+type CheckJob = { name: string; data: CheckJobData; opts: { jobId: string } };
+
+/** The jobs of one pool waiting for the end of this turn of the event loop, and when they are in. */
+interface Batch {
+  jobs: CheckJob[];
+  settled: Promise<void>;
+}
+
 export class TaskQueue {
   private readonly queues = new Map<string, Queue<CheckJobData | ConnectionJobData>>();
+  private readonly batches = new Map<string, Batch>();
 
   /**
    * `errors` hears every queue's errors; BullMQ prints them raw to stderr when nobody listens. Without it they are
@@ -119,14 +128,36 @@ export class TaskQueue {
    * completed finds its items ended and does nothing.
    */
   async enqueue(checkId: string, project: string, runs: PoolRuns): Promise<number> {
-    const byPool = new Map<string, { name: string; data: CheckJobData; opts: { jobId: string } }[]>();
+    const byPool = new Map<string, CheckJob[]>();
     for (const { pool, from, to } of jobLayout(runs)) {
       const jobs = byPool.get(pool) ?? [];
       jobs.push({ name: JOB_NAMES.check, data: { check_id: checkId, project, from, to }, opts: { jobId: jobId(checkId, from) } });
       byPool.set(pool, jobs);
     }
-    await Promise.all([...byPool].map(([pool, jobs]) => this.queue(pool).addBulk(jobs)));
+    await Promise.all([...byPool].map(([pool, jobs]) => this.addSoon(pool, jobs)));
     return [...byPool.values()].reduce((n, jobs) => n + jobs.length, 0);
+  }
+
+  /**
+   * Adds jobs with those of every other enqueue of this turn of the event loop, in one addBulk per pool: under load,
+   * many submissions' jobs go in one transaction instead of one each (alone, a submission waits a setImmediate).
+   */
+  private addSoon(pool: string, jobs: CheckJob[]): Promise<void> {
+    let batch = this.batches.get(pool);
+    if (!batch) {
+      const created: Batch = { jobs: [], settled: new Promise<void>((resolve, reject) => setImmediate(() => this.flush(pool, created, resolve, reject))) };
+      batch = created;
+      this.batches.set(pool, batch);
+    }
+    batch.jobs.push(...jobs);
+    return batch.settled;
+  }
+
+  private flush(pool: string, batch: Batch, resolve: () => void, reject: (err: unknown) => void): void {
+    if (this.batches.get(pool) === batch) this.batches.delete(pool);
+    this.queue(pool)
+      .addBulk(batch.jobs)
+      .then(() => resolve(), reject);
   }
 
   /**

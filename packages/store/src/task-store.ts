@@ -185,12 +185,28 @@ export class TaskStore extends TaskGetters {
     // a worker finds the intent, adds the jobs (job ids are deterministic, so twice is once) and clears it.
     const enqueued = queue.enqueue(checkId, project, runs).then(
       () => {
-        this.redis.zrem(this.keys.enqueueIntents(), checkId).catch(() => undefined);
+        this.clearIntentSoon(checkId);
         return true;
       },
       () => false,
     );
     return { check_id: checkId, created_at: new Date(now).toISOString(), replayed: false, enqueued };
+  }
+
+  /** Intents whose jobs are in, cleared together at the end of this turn of the event loop (one ZREM for many). */
+  private intentsToClear: string[] | undefined;
+
+  /** Not waited for: an intent left behind only makes a worker add the jobs again (a no-op) and clear it. */
+  private clearIntentSoon(checkId: string): void {
+    if (!this.intentsToClear) {
+      const ids: string[] = [];
+      this.intentsToClear = ids;
+      setImmediate(() => {
+        this.intentsToClear = undefined;
+        this.redis.zrem(this.keys.enqueueIntents(), ...ids).catch(() => undefined);
+      });
+    }
+    this.intentsToClear.push(checkId);
   }
 
   async clearEnqueueIntent(checkId: string): Promise<void> {
