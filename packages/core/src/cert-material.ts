@@ -34,6 +34,11 @@ export interface CertBundle {
   /** Every certificate found, one PEM block each, in the order the material holds them. */
   pems: string[];
   format: CertFormat;
+  /**
+   * Present only when Java clients would trust less of this material than conncheck does: the certificates of `pems`
+   * they take as trust anchors (possibly none).
+   */
+  javaAnchors?: string[];
 }
 
 export interface KeyPair {
@@ -85,6 +90,11 @@ export function parseTrustStore(base64: string, password?: string): CertBundle {
       ? 'is a JCEKS store, which is not supported; convert it to PKCS#12 with keytool -importkeystore'
       : 'is neither a JKS, a PKCS#12 nor a PEM truststore',
   );
+}
+
+/** The warning for material whose certificates Java clients would not all trust (`bundle.javaAnchors`), else undefined. */
+export function javaTrustWarning(_bundle: CertBundle, _field: 'trust_store_key' | 'ssl_cert_key'): string | undefined {
+  return undefined;
 }
 
 /**
