@@ -57,8 +57,8 @@ public final class KafkaAdminCheck {
   /** Bounds every case: a verdict within seconds, as conncheck's own deadline does. */
   private static final Map<String, String> LIMITS =
       Map.of(
-          "request.timeout.ms", "3000",
-          "default.api.timeout.ms", "4000",
+          "request.timeout.ms", "4000",
+          "default.api.timeout.ms", "6000",
           "socket.connection.setup.timeout.ms", "2000",
           "socket.connection.setup.timeout.max.ms", "2000",
           "reconnect.backoff.ms", "250",
