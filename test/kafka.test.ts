@@ -3,7 +3,10 @@
 // deadline; and the exact 400 for each kafka_security_config the API refuses.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildApp } from '@conncheck/api';
 import type { CheckItem, Task } from '@conncheck/core';
@@ -208,6 +211,61 @@ describe('kafka through the pipeline', () => {
     );
     assert.equal(stages(item(done, 'other-ca')), 'dns:skipped tcp:ok tls:failed probe:skipped');
     assert.match(item(done, 'other-ca').error_msg ?? '', /trust_store_key/);
+  });
+
+  it('warns where Java clients would find no trust anchor in the truststore: OpenSSL-made PKCS#12, a key store as truststore', async () => {
+    const { kafka, tls } = services;
+    const dir = mkdtempSync(path.join(tmpdir(), 'cc-kafka-p12-'));
+    try {
+      // What users make with OpenSSL: no Java trusted-certificate attribute on the CA's certificate bag.
+      const opensslP12 = path.join(dir, 'ca-openssl.p12');
+      execFileSync('openssl', ['pkcs12', '-export', '-nokeys', '-in', tls.ca.pem, '-passout', 'pass:pw', '-out', opensslP12], { stdio: 'ignore' });
+      const ssl = (id: string, listener: 'ssl' | 'ssl_localhost', config: Record<string, unknown>) => ({
+        ...SEED.ssl,
+        id,
+        ip: `${kafka.host}:${kafka.listeners[listener].port}`,
+        kafka_security_config: { type: 'SSL', ...config },
+      });
+      const keystore = { trust_store_key: b64(tls.server_keystore.p12), trust_store_password: tls.server_keystore.password };
+      const jobs = [
+        ssl('p12-openssl', 'ssl', { trust_store_key: b64(opensslP12), trust_store_password: 'pw' }),
+        ssl('p12-keytool', 'ssl', { trust_store_key: b64(tls.ca.p12), trust_store_password: tls.ca.p12_password }),
+        // The broker serves the key entry's own certificate, which Java does trust …
+        ssl('keystore-own-cert', 'ssl', keystore),
+        // … but not the CA behind it in the entry's chain, which a broker with another certificate of that CA needs.
+        ssl('keystore-other-cert', 'ssl_localhost', { ...keystore, endpoint_algorithm: '' }),
+      ];
+      const done = await finished(await submit(jobs));
+      assert.deepEqual(
+        done.check_items.map((i) => [i.id, i.status, i.warnings]),
+        [
+          [
+            'p12-openssl',
+            'success',
+            [
+              "trust_store_key: Java clients (Kafka's own tools, Kafka Connect, most migration tools) find no trust anchor in this " +
+                "PKCS#12 truststore and fail the TLS handshake: its certificates lack Java's trusted-certificate attribute (OID " +
+                '2.16.840.1.113894.746875.1.1), as in one made by openssl pkcs12 -export. Make one they accept with keytool ' +
+                '-importcert -storetype PKCS12 -keystore truststore.p12 -alias ca -file ca.crt, or send the CA as a PEM truststore',
+            ],
+          ],
+          ['p12-keytool', 'success', undefined],
+          ['keystore-own-cert', 'success', undefined],
+          [
+            'keystore-other-cert',
+            'success',
+            [
+              "trust_store_key: Java clients (Kafka's own tools, Kafka Connect, most migration tools) do not trust " +
+                "CN=conncheck test CA, O=conncheck tests from this truststore and fail the TLS handshake where the server's chain needs it: " +
+                "they take a PKCS#12 certificate as trusted only with Java's trusted-certificate attribute (OID 2.16.840.1.113894.746875.1.1), " +
+                'and of a key entry only its own certificate. Add it with keytool -importcert -storetype PKCS12, or send a PEM truststore',
+            ],
+          ],
+        ],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('hostname verification follows endpoint_algorithm; the common mistakes get their own codes', async () => {

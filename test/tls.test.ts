@@ -3,7 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildApp } from '@conncheck/api';
 import type { CheckItem, Task } from '@conncheck/core';
@@ -138,6 +141,42 @@ describe('TLS checks through the pipeline', () => {
       ]);
     });
   }
+
+  it('an OpenSSL-made PKCS#12 CA works, with a warning that Java clients find no trust anchor in it; a keytool-made one has none', async () => {
+    const { tls, mariadb, postgresql } = services;
+    const dir = mkdtempSync(path.join(tmpdir(), 'cc-tls-p12-'));
+    try {
+      const opensslP12 = path.join(dir, 'ca-openssl.p12');
+      execFileSync('openssl', ['pkcs12', '-export', '-nokeys', '-in', tls.ca.pem, '-passout', 'pass:pw', '-out', opensslP12], { stdio: 'ignore' });
+      const jobs = [
+        { kind: 'mysql', db: mariadb, user: mariadb.users.main },
+        { kind: 'postgresql', db: postgresql, user: postgresql.users.scram },
+      ].flatMap(({ kind, db, user }) => {
+        const base = { db_type: kind, ip: 'localhost', db_port: db.port, db_user: user.user, db_password: user.password, db_name: db.database, ssl_link: true };
+        return [
+          { ...base, id: `${kind}-openssl`, ssl_cert_key: b64(opensslP12), ssl_cert_password: 'pw', ssl_cert_name: 'ca.p12' },
+          { ...base, id: `${kind}-keytool`, ssl_cert_key: b64(tls.ca.p12), ssl_cert_password: tls.ca.p12_password, ssl_cert_name: 'ca.p12' },
+        ];
+      });
+      const items = await run(jobs);
+      const javaWarning =
+        'ssl_cert_key: Java clients (JDBC drivers, most migration tools) find no trust anchor in this PKCS#12 file and fail the ' +
+        "TLS handshake: its certificates lack Java's trusted-certificate attribute (OID 2.16.840.1.113894.746875.1.1), as in one " +
+        'made by openssl pkcs12 -export. Make one they accept with keytool -importcert -storetype PKCS12 -keystore truststore.p12 ' +
+        '-alias ca -file ca.crt, or send the CA as PEM';
+      assert.deepEqual(
+        jobs.map(({ id }) => [id, items.get(id)?.status, items.get(id)?.warnings?.filter((w) => !w.includes('expires in'))]),
+        [
+          ['mysql-openssl', 'success', [javaWarning]],
+          ['mysql-keytool', 'success', []],
+          ['postgresql-openssl', 'success', [javaWarning]],
+          ['postgresql-keytool', 'success', []],
+        ],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it("tcp with ssl_link: a TLS handshake check of any port (here PostgreSQL's is not TLS from the first byte)", async () => {
     const { postgresql } = services;

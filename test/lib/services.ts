@@ -161,6 +161,11 @@ export interface KafkaEndpoint {
   /** The Apache Kafka release from Maven Central, e.g. "4.3.1". */
   version: string;
   cluster_id: string;
+  /**
+   * The directory of Kafka's jars (kafka-clients among them), cached by test/services; the differential suite's
+   * reference client runs on them. Absent in a set started before it was listed (see kafkaLibs in reference-clients.ts).
+   */
+  libs?: string;
   listeners: {
     plaintext: KafkaListener;
     /** PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. */

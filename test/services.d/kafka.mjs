@@ -101,7 +101,12 @@ const ALL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
 
 export const kafka = {
   name: 'kafka',
-  missing: () => [...(which('java') ? [] : ['default-jre-headless']), ...(cached() || which('mvn') ? [] : ['maven'])],
+  // javac compiles the differential suite's reference client (test/reference/KafkaAdminCheck.java) against the jars.
+  missing: () => [
+    ...(which('java') ? [] : ['default-jre-headless']),
+    ...(which('javac') ? [] : ['default-jdk-headless']),
+    ...(cached() || which('mvn') ? [] : ['maven']),
+  ],
 
   /** Runs before any server starts (outside the ready timeout): the first run downloads the jars. */
   async prepare() {
@@ -284,6 +289,7 @@ export const kafka = {
       port,
       version: KAFKA_VERSION,
       cluster_id: clusterId,
+      libs: libsDir(),
       listeners: Object.fromEntries(
         names.map((name) => [
           name,

@@ -72,7 +72,8 @@ async function pgOsUser() {
 
 export const postgresql = {
   name: 'postgresql',
-  missing: () => (pgBinDir() ? [] : ['postgresql']),
+  // psql is the differential suite's reference client (Debian's postgresql depends on it; a server found elsewhere may not).
+  missing: () => [...(pgBinDir() ? [] : ['postgresql']), ...(which('psql') ? [] : ['postgresql-client'])],
 
   async start(ctx, port) {
     const bin = pgBinDir();

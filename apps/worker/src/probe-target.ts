@@ -2,8 +2,10 @@
 // Must not: log or keep the secrets it handles; parsing of certificate material lives in @conncheck/core.
 
 import {
+  type CertBundle,
   defaultSslMode,
   isSaslProtocol,
+  javaTrustWarning,
   isTlsProtocol,
   type ItemSecrets,
   type ItemSpec,
@@ -34,10 +36,10 @@ export function probeTarget(spec: ItemSpec, secrets: ItemSecrets | undefined, op
   // Kafka never has ssl_link (validate-tls.ts refuses it): its TLS comes from kafka_security_config.
   if (spec.ssl_link) {
     // The CA bundle was parsed at submission already; parsing again here keeps PKCS#12 passwords out of the spec.
-    const ca = secrets?.ssl_cert_key ? parseCaBundle(secrets.ssl_cert_key, secrets.ssl_cert_password).pems : undefined;
+    const bundle = secrets?.ssl_cert_key ? parseCaBundle(secrets.ssl_cert_key, secrets.ssl_cert_password) : undefined;
     target.tls = {
-      mode: defaultSslMode(spec.ssl_mode, ca !== undefined),
-      ...(ca ? { ca } : {}),
+      mode: defaultSslMode(spec.ssl_mode, bundle !== undefined),
+      ...(bundle ? { ca: bundle.pems, ...javaTrust(bundle, 'ssl_cert_key') } : {}),
       ...(options.tlsExpiryWarningDays !== undefined ? { expiryWarningDays: options.tlsExpiryWarningDays } : {}),
     };
   }
@@ -62,14 +64,23 @@ function kafkaParts(
   const mechanism = isSaslProtocol(config.type) ? kafkaSaslMechanism(config.sasl_mechanism) : undefined;
   const kafka: KafkaSettings = { securityProtocol: config.type, ...(mechanism ? { saslMechanism: mechanism } : {}) };
   if (!isTlsProtocol(config.type)) return { kafka };
-  const ca = secrets?.trust_store_key ? parseTrustStore(secrets.trust_store_key, kafkaTrustStorePassword(secrets.trust_store_password)).pems : undefined;
+  const bundle = secrets?.trust_store_key ? parseTrustStore(secrets.trust_store_key, kafkaTrustStorePassword(secrets.trust_store_password)) : undefined;
   const passwords = kafkaKeyStorePasswords(secrets ?? {});
   const pair = config.enable_key_store === true && secrets?.key_store_key ? parseKeyStore(secrets.key_store_key, passwords.store, passwords.key) : undefined;
   const tls: ProbeTls = {
     mode: kafkaSslMode(config.endpoint_algorithm),
-    ...(ca ? { ca } : {}),
+    ...(bundle ? { ca: bundle.pems, ...javaTrust(bundle, 'trust_store_key') } : {}),
     ...(pair ? { cert: pair.certPem, key: pair.keyPem } : {}),
     ...(options.tlsExpiryWarningDays !== undefined ? { expiryWarningDays: options.tlsExpiryWarningDays } : {}),
   };
   return { kafka, tls };
+}
+
+/**
+ * What a Java client would trust of the material, when that is less than conncheck trusts: a check that succeeds only
+ * thanks to the rest says so in a warning (an OpenSSL-made PKCS#12 truststore, a key store given as truststore).
+ */
+function javaTrust(bundle: CertBundle, field: 'trust_store_key' | 'ssl_cert_key'): Pick<ProbeTls, 'javaTrust'> {
+  const warning = javaTrustWarning(bundle, field);
+  return bundle.javaAnchors && warning ? { javaTrust: { anchors: bundle.javaAnchors, warning } } : {};
 }

@@ -34,6 +34,11 @@ export interface CertBundle {
   /** Every certificate found, one PEM block each, in the order the material holds them. */
   pems: string[];
   format: CertFormat;
+  /**
+   * Present only when Java clients would trust less of this material than conncheck does: the certificates of `pems`
+   * they take as trust anchors (possibly none).
+   */
+  javaAnchors?: string[];
 }
 
 export interface KeyPair {
@@ -54,9 +59,9 @@ export function parseCaBundle(base64: string, password?: string): CertBundle {
   const der = derCertificate(bytes);
   if (der) return { pems: [der], format: 'der' };
   if (!isPkcs12(bytes)) throw unreadable('is neither a PEM or DER certificate nor a PKCS#12 (.p12/.pfx) file');
-  const { certs } = openPkcs12(bytes, password);
+  const { certs, javaAnchors } = openPkcs12(bytes, password);
   if (certs.length === 0) throw new CertMaterialError('no_certificate', 'the PKCS#12 file holds no certificate');
-  return { pems: certs, format: 'pkcs12' };
+  return withJavaAnchors({ pems: certs, format: 'pkcs12' }, javaAnchors);
 }
 
 /**
@@ -70,12 +75,14 @@ export function parseTrustStore(base64: string, password?: string): CertBundle {
     const entries = readJks(bytes, password);
     const pems = entries.flatMap((entry) => ('cert' in entry ? [derToPem(entry.cert.value)] : entry.chain.map((c) => derToPem(c.value))));
     if (pems.length === 0) throw new CertMaterialError('no_certificate', 'the JKS truststore holds no certificate');
-    return { pems: unique(pems), format: 'jks' };
+    // Java trusts a certificate entry, and of a key entry its own certificate only (the first of its chain).
+    const anchors = entries.flatMap((entry) => ('cert' in entry ? [derToPem(entry.cert.value)] : entry.chain.slice(0, 1).map((c) => derToPem(c.value))));
+    return withJavaAnchors({ pems: unique(pems), format: 'jks' }, anchors);
   }
   if (isPkcs12(bytes)) {
-    const { certs } = openPkcs12(bytes, password);
+    const { certs, javaAnchors } = openPkcs12(bytes, password);
     if (certs.length === 0) throw new CertMaterialError('no_certificate', 'the PKCS#12 truststore holds no certificate');
-    return { pems: certs, format: 'pkcs12' };
+    return withJavaAnchors({ pems: certs, format: 'pkcs12' }, javaAnchors);
   }
   if (looksLikePem(bytes)) return { pems: pemCertificates(bytes.toString('latin1')), format: 'pem' };
   const der = derCertificate(bytes);
@@ -84,6 +91,41 @@ export function parseTrustStore(base64: string, password?: string): CertBundle {
     bytes[0] === 0xce && bytes[1] === 0xce
       ? 'is a JCEKS store, which is not supported; convert it to PKCS#12 with keytool -importkeystore'
       : 'is neither a JKS, a PKCS#12 nor a PEM truststore',
+  );
+}
+
+/** Who reads the field's material in Java, as the warning names them. */
+const JAVA_CLIENTS: Record<'trust_store_key' | 'ssl_cert_key', string> = {
+  trust_store_key: "Kafka's own tools, Kafka Connect, most migration tools",
+  ssl_cert_key: 'JDBC drivers, most migration tools',
+};
+
+/**
+ * The warning for material Java clients would trust less of than conncheck does (`bundle.javaAnchors`), else
+ * undefined: which certificates they skip, why, and how to make a store they accept. Java's PKCS12 KeyStore takes a
+ * certificate bag as a trusted entry only with its trusted-key-usage attribute (which OpenSSL does not write), and its
+ * trust managers take of a key entry only its own certificate, not the rest of its chain.
+ */
+export function javaTrustWarning(bundle: CertBundle, field: 'trust_store_key' | 'ssl_cert_key'): string | undefined {
+  const anchors = bundle.javaAnchors;
+  if (!anchors) return undefined;
+  const store = field === 'trust_store_key' ? 'truststore' : 'file';
+  const clients = `Java clients (${JAVA_CLIENTS[field]})`;
+  if (anchors.length === 0) {
+    return (
+      `${field}: ${clients} find no trust anchor in this PKCS#12 ${store} and fail the TLS handshake: its certificates lack ` +
+      `Java's trusted-certificate attribute (OID ${JAVA_TRUSTED_KEY_USAGE}), as in one made by openssl pkcs12 -export. ` +
+      'Make one they accept with keytool -importcert -storetype PKCS12 -keystore truststore.p12 -alias ca -file ca.crt, ' +
+      `or send the CA as ${field === 'trust_store_key' ? 'a PEM truststore' : 'PEM'}`
+    );
+  }
+  const skipped = bundle.pems.filter((pem) => !anchors.includes(pem));
+  const first = oneLineDn(new X509Certificate(skipped[0]!).subject);
+  const named = skipped.length > 1 ? `${first} (and ${skipped.length - 1} more)` : first;
+  return (
+    `${field}: ${clients} do not trust ${named} from this ${store} and fail the TLS handshake where the server's chain needs ` +
+    `it: they take a PKCS#12 certificate as trusted only with Java's trusted-certificate attribute (OID ${JAVA_TRUSTED_KEY_USAGE}), ` +
+    `and of a key entry only its own certificate. Add it with keytool -importcert -storetype PKCS12, or send ${field === 'trust_store_key' ? 'a PEM truststore' : 'the CA as PEM'}`
   );
 }
 
@@ -213,6 +255,17 @@ function unique(pems: string[]): string[] {
   return [...new Set(pems)];
 }
 
+/** The bundle, with `javaAnchors` only when Java would not trust every certificate conncheck trusts. */
+function withJavaAnchors(bundle: CertBundle, anchors: string[]): CertBundle {
+  const trusted = unique(anchors);
+  return bundle.pems.every((pem) => trusted.includes(pem)) ? bundle : { ...bundle, javaAnchors: bundle.pems.filter((pem) => trusted.includes(pem)) };
+}
+
+/** Node's multi-line DN ("O=x\nCN=y") as one line, most specific first ("CN=y, O=x"), as the TLS report shows it. */
+function oneLineDn(dn: string): string {
+  return dn.split('\n').filter(Boolean).reverse().join(', ');
+}
+
 type JksEntry = ReturnType<typeof jks.parseJks>[number];
 
 function readJks(bytes: Buffer, password: string | undefined): JksEntry[] {
@@ -227,8 +280,21 @@ function readJks(bytes: Buffer, password: string | undefined): JksEntry[] {
   }
 }
 
-/** Opens a PKCS#12 file: its certificates as PEM, its private keys as KeyObjects (RSA, EC, Ed25519 … alike). */
-function openPkcs12(bytes: Buffer, password: string | undefined): { certs: string[]; keys: KeyObject[] } {
+/**
+ * Oracle's trustedKeyUsage bag attribute, which Java's PKCS12 KeyStore writes on (and requires of) a trusted certificate
+ * entry; its value is the key purposes trusted for (keytool writes anyExtendedKeyUsage, 2.5.29.37.0). Registered with
+ * node-forge, which otherwise drops bag attributes it has no name for.
+ */
+const JAVA_TRUSTED_KEY_USAGE = '2.16.840.1.113894.746875.1.1';
+forge.pki.oids[JAVA_TRUSTED_KEY_USAGE] = 'javaTrustedKeyUsage';
+forge.pki.oids['javaTrustedKeyUsage'] = JAVA_TRUSTED_KEY_USAGE;
+
+/**
+ * Opens a PKCS#12 file: its certificates as PEM, its private keys as KeyObjects (RSA, EC, Ed25519 … alike), and the
+ * certificates Java's KeyStore takes as trust anchors: those with the trusted-key-usage attribute, and each key's own
+ * certificate (the one sharing its localKeyId).
+ */
+function openPkcs12(bytes: Buffer, password: string | undefined): { certs: string[]; keys: KeyObject[]; javaAnchors: string[] } {
   let asn1: forge.asn1.Asn1;
   try {
     asn1 = forge.asn1.fromDer(forge.util.createBuffer(bytes.toString('binary')), false);
@@ -258,19 +324,29 @@ function openPkcs12(bytes: Buffer, password: string | undefined): { certs: strin
   }
   const certs: string[] = [];
   const keys: KeyObject[] = [];
+  const certBags: { pem: string; trusted: boolean; keyId: string | undefined }[] = [];
+  const keyIds = new Set<string>();
   for (const { safeBags } of pfx.safeContents) {
     for (const bag of safeBags) {
+      const attributes = bag.attributes as { javaTrustedKeyUsage?: unknown[]; localKeyId?: string[] } | undefined;
+      const keyId = attributes?.localKeyId?.[0];
       if (bag.type === forge.pki.oids.certBag) {
         // node-forge parses RSA certificates only; others come back as bare ASN.1, which is all we need.
         const certAsn1 = bag.cert ? forge.pki.certificateToAsn1(bag.cert) : bag.asn1;
-        certs.push(derToPem(Buffer.from(forge.asn1.toDer(certAsn1).getBytes(), 'binary')));
-      } else if (bag.type === forge.pki.oids.pkcs8ShroudedKeyBag || bag.type === forge.pki.oids.keyBag) {
+        const pem = derToPem(Buffer.from(forge.asn1.toDer(certAsn1).getBytes(), 'binary'));
+        certs.push(pem);
+        certBags.push({ pem, trusted: (attributes?.javaTrustedKeyUsage?.length ?? 0) > 0, keyId });
+        continue;
+      }
+      if (bag.type === forge.pki.oids.pkcs8ShroudedKeyBag || bag.type === forge.pki.oids.keyBag) {
+        if (keyId !== undefined) keyIds.add(keyId);
         const pem = bag.key ? forge.pki.privateKeyInfoToPem(forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(bag.key))) : undefined;
         keys.push(pem ? privateKey(pem) : privateKey(Buffer.from(forge.asn1.toDer(bag.asn1).getBytes(), 'binary')));
       }
     }
   }
-  return { certs: unique(certs), keys };
+  const javaAnchors = certBags.filter((c) => c.trusted || (c.keyId !== undefined && keyIds.has(c.keyId))).map((c) => c.pem);
+  return { certs: unique(certs), keys, javaAnchors };
 }
 
 function privateKey(material: string | Buffer): KeyObject {

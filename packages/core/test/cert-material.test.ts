@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CertMaterialError, parseCaBundle, parseKeyStore, parseTrustStore } from '../src/index.js';
+import { CertMaterialError, javaTrustWarning, parseCaBundle, parseKeyStore, parseTrustStore } from '../src/index.js';
 import { FIXTURE_CA_PEM, base64 } from './fixture-cert.js';
 
 interface Certs {
@@ -77,8 +77,9 @@ describe('certificate material from test/services', { skip: certs ? false : NO_S
     assert.deepEqual(parseCaBundle(b64(c.ca.p12), c.ca.p12_password), { pems: [pem], format: 'pkcs12' });
     openssl('pkcs12', '-export', '-nokeys', '-in', c.ca.pem, '-passout', 'pass:pw', '-out', 'ca-openssl.p12');
     openssl('pkcs12', '-export', '-legacy', '-nokeys', '-in', c.ca.pem, '-passout', 'pass:pw', '-out', 'ca-legacy.p12');
-    assert.deepEqual(parseCaBundle(b64(path.join(dir, 'ca-openssl.p12')), 'pw'), { pems: [pem], format: 'pkcs12' });
-    assert.deepEqual(parseCaBundle(b64(path.join(dir, 'ca-legacy.p12')), 'pw'), { pems: [pem], format: 'pkcs12' });
+    // OpenSSL writes no Java trusted-certificate attribute: Java clients would take none of it as a trust anchor.
+    assert.deepEqual(parseCaBundle(b64(path.join(dir, 'ca-openssl.p12')), 'pw'), { pems: [pem], format: 'pkcs12', javaAnchors: [] });
+    assert.deepEqual(parseCaBundle(b64(path.join(dir, 'ca-legacy.p12')), 'pw'), { pems: [pem], format: 'pkcs12', javaAnchors: [] });
     // A key store works as a CA bundle too: its certificates are taken, its key ignored.
     assert.deepEqual(parseCaBundle(b64(c.client.p12), c.client.p12_password).pems.map(subjectOf), [
       subjectOf(readFileSync(c.client.cert, 'utf8')),
@@ -104,6 +105,59 @@ describe('certificate material from test/services', { skip: certs ? false : NO_S
       'the JKS store cannot be opened with the password given (its integrity check fails)',
     );
     fails(() => parseTrustStore(base64('garbage!')), 'unreadable', 'the uploaded file is neither a JKS, a PKCS#12 nor a PEM truststore');
+  });
+
+  it('javaAnchors: what Java clients take as trust anchors, given only where it is less than what conncheck trusts', () => {
+    const c = certs!;
+    const pem = readFileSync(c.ca.pem, 'utf8');
+    // OpenSSL writes no Java trusted-certificate attribute (OID 2.16.840.1.113894.746875.1.1): Java trusts none of it.
+    openssl('pkcs12', '-export', '-nokeys', '-in', c.ca.pem, '-passout', 'pass:pw', '-out', 'ca-no-java-trust.p12');
+    const opensslMade = parseTrustStore(b64(path.join(dir, 'ca-no-java-trust.p12')), 'pw');
+    assert.deepEqual(opensslMade, { pems: [pem], format: 'pkcs12', javaAnchors: [] });
+    assert.deepEqual(parseCaBundle(b64(path.join(dir, 'ca-no-java-trust.p12')), 'pw').javaAnchors, []);
+    // keytool marks its certificate entries trusted; JKS certificate entries and PEM are trusted by Java as they are.
+    for (const bundle of [
+      parseTrustStore(b64(c.ca.p12), c.ca.p12_password),
+      parseCaBundle(b64(c.ca.p12), c.ca.p12_password),
+      parseTrustStore(b64(c.ca.jks), c.ca.jks_password),
+      parseTrustStore(b64(c.ca.pem)),
+    ]) {
+      assert.equal(bundle.javaAnchors, undefined, bundle.format);
+    }
+    // A key store given as a truststore: Java trusts a key entry's own certificate, not the rest of its chain.
+    const leaf = new X509Certificate(parseKeyStore(b64(c.server_keystore.p12), c.server_keystore.password).certPem).toString();
+    for (const store of [c.server_keystore.p12, c.server_keystore.jks]) {
+      const bundle = parseTrustStore(b64(store), c.server_keystore.password);
+      assert.deepEqual(bundle.pems.map(subjectOf), [subjectOf(leaf), caSubject()], store);
+      assert.deepEqual(bundle.javaAnchors, [leaf], store);
+    }
+  });
+
+  it('javaTrustWarning: names the clients, the missing attribute and the fix; none where Java trusts it all', () => {
+    const c = certs!;
+    openssl('pkcs12', '-export', '-nokeys', '-in', c.ca.pem, '-passout', 'pass:pw', '-out', 'ca-no-java-trust.p12');
+    const opensslMade = parseTrustStore(b64(path.join(dir, 'ca-no-java-trust.p12')), 'pw');
+    assert.equal(
+      javaTrustWarning(opensslMade, 'trust_store_key'),
+      "trust_store_key: Java clients (Kafka's own tools, Kafka Connect, most migration tools) find no trust anchor in this " +
+        "PKCS#12 truststore and fail the TLS handshake: its certificates lack Java's trusted-certificate attribute (OID " +
+        '2.16.840.1.113894.746875.1.1), as in one made by openssl pkcs12 -export. Make one they accept with keytool ' +
+        '-importcert -storetype PKCS12 -keystore truststore.p12 -alias ca -file ca.crt, or send the CA as a PEM truststore',
+    );
+    assert.match(
+      javaTrustWarning(parseCaBundle(b64(path.join(dir, 'ca-no-java-trust.p12')), 'pw'), 'ssl_cert_key') ?? '',
+      /^ssl_cert_key: Java clients \(JDBC drivers, most migration tools\) find no trust anchor/,
+    );
+    const keystore = parseTrustStore(b64(c.server_keystore.p12), c.server_keystore.password);
+    assert.equal(
+      javaTrustWarning(keystore, 'trust_store_key'),
+      "trust_store_key: Java clients (Kafka's own tools, Kafka Connect, most migration tools) do not trust " +
+        `${caSubject().split('\n').reverse().join(', ')} from this truststore and fail the TLS handshake where the server's chain needs it: ` +
+        "they take a PKCS#12 certificate as trusted only with Java's trusted-certificate attribute (OID 2.16.840.1.113894.746875.1.1), " +
+        'and of a key entry only its own certificate. Add it with keytool -importcert -storetype PKCS12, or send a PEM truststore',
+    );
+    assert.equal(javaTrustWarning(parseTrustStore(b64(c.ca.p12), c.ca.p12_password), 'trust_store_key'), undefined);
+    assert.equal(javaTrustWarning(parseTrustStore(b64(c.ca.pem)), 'trust_store_key'), undefined);
   });
 
   it('parseKeyStore: JKS, OpenSSL PKCS#12 and PEM give the certificate that matches the key, then its chain', () => {

@@ -102,11 +102,30 @@ export function verifyPeer(socket: TLSSocket, host: string, options: ProbeTls, n
       }
     }
   }
+  if (options.mode !== 'require' && options.javaTrust && !reachesAnchor(peer, options.javaTrust.anchors)) {
+    warnings.push(options.javaTrust.warning);
+  }
   const threshold = options.expiryWarningDays ?? DEFAULT_EXPIRY_WARNING_DAYS;
   if (report.days_to_expiry >= 0 && report.days_to_expiry < threshold) {
     warnings.push(`the server certificate expires in ${report.days_to_expiry} days (${report.not_after})`);
   }
   return { report, warnings };
+}
+
+/**
+ * Whether a Java client trusting only `anchors` (PEM) would accept the server's chain, as Java's PKIX validation does:
+ * some certificate of the chain is an anchor, or is signed by one. The chain is walked by `issuerCertificate` (Node 20's
+ * getPeerCertificate(true) answers {} once getPeerX509Certificate has been called).
+ */
+function reachesAnchor(peer: X509Certificate, anchors: string[]): boolean {
+  const trusted = anchors.map((pem) => new X509Certificate(pem));
+  const seen = new Set<string>();
+  for (let cert: X509Certificate | undefined = peer; cert && !seen.has(cert.fingerprint256); cert = cert.issuerCertificate) {
+    seen.add(cert.fingerprint256);
+    const current = cert;
+    if (trusted.some((anchor) => current.raw.equals(anchor.raw) || (current.checkIssued(anchor) && current.verify(anchor.publicKey)))) return true;
+  }
+  return false;
 }
 
 /** Error codes of OpenSSL's chain verification that mean "not signed by a CA we trust". */

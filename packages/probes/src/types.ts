@@ -38,6 +38,11 @@ export interface ProbeTls {
   expiryWarningDays?: number;
   /** The request field `ca` came from, as messages name it (Kafka's is trust_store_key). @defaultValue 'ssl_cert_key' */
   caField?: string;
+  /**
+   * Present when Java clients would trust only `anchors` of `ca` (an OpenSSL-made PKCS#12 truststore: none): a verified
+   * chain that leads to none of them gets `warning`, since the user's Java client would fail the handshake there.
+   */
+  javaTrust?: { anchors: string[]; warning: string };
 }
 
 export interface KafkaSettings {
