@@ -146,7 +146,8 @@ describe('the API under schemathesis', () => {
     }
     const summary = /^Test cases:\n(.*)$/m.exec(output)?.[1] ?? '';
     t.diagnostic(`schemathesis: ${summary.trim()}`);
-    assert.equal(code, 0, output.slice(0, 12000));
+    // What it found is at the end of its output, after the progress lines.
+    assert.equal(code, 0, output.length > 16000 ? `${output.slice(0, 2000)}\n…\n${output.slice(-14000)}` : output);
     assert.match(output, /No issues found|0 failures|passed/);
     assert.equal(api.child.exitCode, null, 'the API is still up');
   });

@@ -64,7 +64,10 @@ describe('submission', () => {
 
   it('a rejected submission stores nothing: over the backlog, or an Idempotency-Key reused for another body', async () => {
     const { items } = buildItems(jobs(3));
-    await h.store.submit('p1', items, h.queue, 'default', { maxUnfinished: 5, idempotency: { key: 'k1', body: { a: 1 } } });
+    const first = await h.store.submit('p1', items, h.queue, 'default', { maxUnfinished: 5, idempotency: { key: 'k1', body: { a: 1 } } });
+    // The submission answers once the task and its intent are stored; its jobs are added just after.
+    assert.equal(await first.enqueued, true);
+    await waitFor(async () => ((await h.redis.zcard(h.store.keys.enqueueIntents())) === 0 ? true : undefined), 5000, 'the intent to be cleared');
     const before = await keysUnder(h);
     await assert.rejects(h.store.submit('p1', items, h.queue, 'default', { maxUnfinished: 5 }), { name: 'BacklogFullError' });
     await assert.rejects(h.store.submit('p1', items, h.queue, 'default', { idempotency: { key: 'k1', body: { a: 2 } } }), { name: 'IdempotencyConflictError' });
