@@ -16,6 +16,7 @@ import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import mysql from 'mysql2/promise';
 import { createRedis } from '@conncheck/store';
+import type { Redis } from 'ioredis';
 import { deleteKeys, waitFor } from '@conncheck/test/harness';
 import { type Proc, freePort, startScript, waitUntilReady } from '@conncheck/test/processes';
 import { loadServices } from '@conncheck/test/services';
@@ -33,7 +34,8 @@ const IN_FLIGHT_TIMEOUT_MS = 20_000;
 
 // `npm run bench` starts only Redis and MariaDB (CONNCHECK_SERVICES): idle servers would only add noise.
 const services = loadServices(['redis', 'mariadb']);
-const redis = createRedis(services.redis.url, 'api', 'bench');
+// One Redis (never a cluster here): MONITOR and INFO commandstats are per server.
+const redis = createRedis(services.redis.url, 'api', 'bench') as Redis;
 await redis.connect();
 
 interface Verdict {
@@ -218,7 +220,7 @@ async function singleCheck(mode: 'npm start' | 'start:api + start:worker'): Prom
     await redis.config('RESETSTAT');
     await new Promise((r) => setTimeout(r, elapsed));
     const idle = await redisCommands(redis);
-    const monitorClient = createRedis(services.redis.url, 'api', 'bench-monitor');
+    const monitorClient = createRedis(services.redis.url, 'api', 'bench-monitor') as Redis;
     await monitorClient.connect();
     const seen = await roundTrips(monitorClient, async () => {
       for (let i = 0; i < n; i++) await conncheckMysql(service);

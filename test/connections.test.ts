@@ -8,7 +8,7 @@ import { type AddressInfo, type Server, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type BatchJob, SecretBox, buildItems } from '@conncheck/core';
 import { ConnectionStore, createRedis } from '@conncheck/store';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@conncheck/store';
 import { deleteKeys, dumpKeys, harness, waitFor } from './lib/harness.js';
 import { type Proc, freePort, startScript, waitUntilReady } from './lib/processes.js';
 import { loadServices } from './lib/services.js';
@@ -18,7 +18,7 @@ describe('enhanced connections checked from several pools', () => {
   const prefix = `conn${randomBytes(3).toString('hex')}`;
   const TOKEN = `connections-${randomBytes(8).toString('hex')}`;
   const procs: Proc[] = [];
-  let redis: Redis;
+  let redis: RedisClient;
   let base: string;
   let metricsPort: number;
   let target: Server;
@@ -181,7 +181,7 @@ describe('enhanced connections checked from several pools', () => {
     const bind = await api('POST', `/v2.0/p1/datasource/enhanced-connections/${tcpId}/associate-queue`, { queues: ['zone-b'] });
     assert.deepEqual(bind.json, { is_success: true, message: 'associated peer connection for queues: {zone-b}.' });
     await waitFor(async () => (queue((await connection(tcpId)).json, 'zone-b')?.status === 'FAILED' ? true : undefined), 10_000, 'zone-b checked');
-    const schedulerKey = (pool: string) => `${prefix}:bull:checks-${pool}:repeat:conn.${tcpId}.${pool}`;
+    const schedulerKey = (pool: string) => `${prefix}:bull:{checks-${pool}}:checks-${pool}:repeat:conn.${tcpId}.${pool}`;
     assert.equal(await redis.exists(schedulerKey('zone-b')), 1, 'zone-b has a schedule');
     const unbind = await api('POST', `/v2.0/p1/datasource/enhanced-connections/${tcpId}/disassociate-queue`, { queues: ['zone-b'] });
     assert.deepEqual(unbind.json, { is_success: true, message: 'Disassociated peer connection for queues:{zone-b}.' });
@@ -199,7 +199,7 @@ describe('enhanced connections checked from several pools', () => {
     const view = (await connection(mysqlId)).json;
     assert.equal(view.status, 'DELETED');
     assert.equal(await redis.hexists(`${prefix}:conn:${mysqlId}`, 'secrets'), 0, 'its sealed credentials are gone');
-    for (const pool of ['zone-a', 'zone-b', 'zone-c']) assert.equal(await redis.exists(`${prefix}:bull:checks-${pool}:repeat:conn.${mysqlId}.${pool}`), 0);
+    for (const pool of ['zone-a', 'zone-b', 'zone-c']) assert.equal(await redis.exists(`${prefix}:bull:{checks-${pool}}:checks-${pool}:repeat:conn.${mysqlId}.${pool}`), 0);
     assert.deepEqual(
       (await api('GET', '/v2.0/p1/datasource/enhanced-connections?status=DELETED')).json.connections.map((c: any) => c.id),
       [mysqlId],

@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { type AddressInfo, type Server, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createRedis } from '@conncheck/store';
-import { deleteKeys, waitFor } from './lib/harness.js';
+import { deleteKeys, redisEnv, testRedis, waitFor } from './lib/harness.js';
 import { type Proc, freePort, startScript, waitUntilReady } from './lib/processes.js';
 import { type TestServices, loadServices } from './lib/services.js';
 
@@ -38,7 +37,7 @@ describe('separate API and worker processes', () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     env = {
-      REDIS_URL: services.redis.url,
+      ...redisEnv(),
       PORT: String(port),
       CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'),
       CONNCHECK_AUTH_TOKENS: `${TOKEN}=proj1`,
@@ -61,7 +60,7 @@ describe('separate API and worker processes', () => {
   after(async () => {
     for (const p of [api, ...workers]) p.kill();
     listener.close();
-    const redis = createRedis(services.redis.url, 'api', 'e2e-cleanup');
+    const redis = testRedis('e2e-cleanup');
     await redis.connect();
     await deleteKeys(redis, `${prefix}:*`);
     redis.disconnect();
@@ -194,7 +193,7 @@ describe('a worker killed mid-job', () => {
     const port = (server.address() as AddressInfo).port;
     const apiPort = await freePort();
     const env = {
-      REDIS_URL: services.redis.url,
+      ...redisEnv(),
       PORT: String(apiPort),
       CONNCHECK_SECRET_KEY: randomBytes(32).toString('base64'),
       CONNCHECK_REDIS_PREFIX: prefix,
@@ -248,7 +247,7 @@ describe('a worker killed mid-job', () => {
     } finally {
       for (const p of [api, workerA, workerB]) p?.kill();
       server.close();
-      const redis = createRedis(services.redis.url, 'api', 'kill-cleanup');
+      const redis = testRedis('kill-cleanup');
       await redis.connect();
       await deleteKeys(redis, `${prefix}:*`);
       redis.disconnect();

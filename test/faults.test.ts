@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { createRedis } from '@conncheck/store';
-import type { Redis } from 'ioredis';
+import { type RedisClient, StoreKeys } from '@conncheck/store';
 import { deleteKeys, waitFor } from './lib/harness.js';
 import { type Proc, freePort, startScript, waitUntilReady } from './lib/processes.js';
 import { loadServices } from './lib/services.js';
@@ -19,7 +19,7 @@ import { loadServices } from './lib/services.js';
 interface Setup {
   env: Record<string, string>;
   base: string;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   procs: Proc[];
   servers: Server[];
@@ -68,14 +68,17 @@ async function getJson(url: string): Promise<any> {
   return (await fetch(url)).json();
 }
 
-/** Every task hash under the prefix, as stored. */
+/** Every task hash under the prefix, as stored (not the marks of submissions given up before their task was stored). */
 async function storedTasks(s: Setup): Promise<Record<string, string>[]> {
   const tasks: Record<string, string>[] = [];
   let cursor = '0';
   do {
     const [next, keys] = await s.redis.scan(cursor, 'MATCH', `${s.prefix}:task:*`, 'COUNT', 1000);
     cursor = next;
-    for (const key of keys) tasks.push({ ...(await s.redis.hgetall(key)), key });
+    for (const key of keys) {
+      const hash = await s.redis.hgetall(key);
+      if (hash.project !== undefined) tasks.push({ ...hash, key });
+    }
   } while (cursor !== '0');
   return tasks;
 }
@@ -126,9 +129,14 @@ describe('the API killed mid-submit', () => {
       assert.equal(task.status, 'Succeeded', `${task.key}: ${task.message}`);
       assert.equal(task.succeeded, '100');
     }
-    assert.equal(await s.redis.zcard(`${s.prefix}:open-tasks`), 0);
-    // Intents the dead API left behind are cleared by the workers' next look (every 2 s).
-    await waitFor(async () => ((await s.redis.zcard(`${s.prefix}:enqueue-intents`)) === 0 ? true : undefined), 6000, 'the intents to be cleared');
+    // Intents the dead API left behind are cleared by the workers' next look (every 2 s): the jobs of a task stored
+    // are added, and a submission cut off before its task was stored is undone (its backlog and index entry).
+    const keys = new StoreKeys(s.prefix);
+    await waitFor(async () => ((await s.redis.zcard(keys.enqueueIntents())) === 0 ? true : undefined), 6000, 'the intents to be cleared');
+    assert.equal(await s.redis.zcard(keys.openTasks()), 0);
+    assert.equal(await s.redis.exists(keys.unfinished('p')), 0, 'no backlog is left');
+    assert.equal(await s.redis.zcard(keys.projectIndex('p', 'Pending')), 0);
+    assert.equal(await s.redis.zcard(keys.projectIndex('p', 'Succeeded')), tasks.length);
   });
 });
 

@@ -198,7 +198,7 @@ describe('retention and keys', () => {
     );
     await sleep(2200);
     const left = await keysUnder(p.h);
-    const ofTasks = left.filter((key) => ids.some((id) => key.includes(id)) || /:(idx|ended|unfinished|idem):/.test(key));
+    const ofTasks = left.filter((key) => ids.some((id) => key.includes(id)) || /:(idx|ended|unfinished|idem):\{/.test(key));
     assert.deepEqual(ofTasks, []);
     for (const key of [p.h.store.keys.openTasks(), p.h.store.keys.enqueueIntents()]) assert.equal(await p.h.redis.exists(key), 0, key);
     // What remains is the deployment's, not any task's: BullMQ's queue keys, and conncheck's meta, pool, heartbeat and reaper keys.
@@ -206,7 +206,7 @@ describe('retention and keys', () => {
       assert.match(
         key,
         new RegExp(
-          `^${p.h.prefix}:(bull:(checks-default|checks-nobody|webhooks):(meta|id|events|stalled-check|marker)|meta|pools|workers|worker:.+|ratelimit:.+|reaper-(lock|cursor))$`,
+          `^${p.h.prefix}:(bull:\\{(checks-default|checks-nobody|webhooks)\\}:\\2:(meta|id|events|stalled-check|marker)|\\{ctl\\}:(meta|pools|workers|worker:.+|reaper-(lock|cursor))|ratelimit:.+)$`,
         ),
         key,
       );

@@ -191,12 +191,20 @@ describe('TaskStore', () => {
     );
     const pending = await h.store.listTasks('p1', { limit: 10, status: 'Pending' });
     assert.equal(pending.checks.length, 4);
-    // An expired task leaves the list (and its index entry is dropped) rather than showing as an empty row.
-    const k = h.store.keys.task(ids[4]!);
-    await h.redis.del(k.task, k.items, k.specs, k.secrets);
-    const after = await h.store.listTasks('p1', { limit: 10 });
-    assert.equal(after.checks.length, 4);
-    assert.equal(await h.redis.zscore(h.store.keys.projectIndex('p1', 'Pending'), ids[4]!), null);
+    // A task whose keys are gone leaves the list rather than showing as an empty row. Its index entry is dropped
+    // once the task is old enough that it cannot be one still being stored (its project's side is written first).
+    const drop = async (checkId: string) => {
+      const k = h.store.keys.task(checkId);
+      for (const key of [k.task, k.items, k.specs, k.secrets]) await h.redis.del(key);
+    };
+    await drop(ids[4]!);
+    assert.equal((await h.store.listTasks('p1', { limit: 10 })).checks.length, 4);
+    assert.equal(await h.redis.zscore(h.store.keys.projectIndex('p1', 'Pending'), ids[4]!), '0', 'a young entry stays');
+    const { items } = buildItems(jobs(1));
+    const old = await h.store.submit('p1', items, h.queue, 'default', { now: Date.now() - 3600_000 });
+    await drop(old.check_id);
+    assert.equal((await h.store.listTasks('p1', { limit: 10 })).checks.length, 4);
+    assert.equal(await h.redis.zscore(h.store.keys.projectIndex('p1', 'Pending'), old.check_id), null, 'an old one is pruned');
   });
 
   it('answers before the jobs are in; jobs it could not add come from the enqueue intent', async () => {

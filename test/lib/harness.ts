@@ -3,13 +3,32 @@
 
 import { randomBytes } from 'node:crypto';
 import { type Config, SecretBox, createLogger, loadConfig } from '@conncheck/core';
-import { TaskQueue, TaskStore, createRedis, connectRedis } from '@conncheck/store';
-import type { Redis } from 'ioredis';
+import { type RedisClient, TaskQueue, TaskStore, connectRedis, createRedis, redisTarget } from '@conncheck/store';
+import { Cluster } from 'ioredis';
 import { loadServices } from './services.js';
+
+/**
+ * CONNCHECK_TEST_REDIS=cluster runs a suite against the test services' Redis Cluster (three masters, three
+ * replicas) instead of the single Redis: `npm test` runs the store, worker and end-to-end suites both ways.
+ */
+export const onCluster = process.env.CONNCHECK_TEST_REDIS === 'cluster';
+
+/** The environment that points conncheck at the test Redis: one server, or the cluster. */
+export function redisEnv(): { REDIS_URL: string; CONNCHECK_REDIS_CLUSTER_NODES?: string } {
+  if (!onCluster) return { REDIS_URL: loadServices(['redis']).redis.url };
+  const { rediscluster } = loadServices(['rediscluster']);
+  return { REDIS_URL: 'redis://127.0.0.1', CONNCHECK_REDIS_CLUSTER_NODES: rediscluster.seeds };
+}
+
+/** A connection to the test Redis (or cluster), for a test's own reads and its cleanup. Connect it before use. */
+export function testRedis(name: string): RedisClient {
+  const env = redisEnv();
+  return createRedis(redisTarget({ redisUrl: env.REDIS_URL, redisClusterNodes: env.CONNCHECK_REDIS_CLUSTER_NODES?.split(',') }), 'api', name);
+}
 
 export interface Harness {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   store: TaskStore;
   queue: TaskQueue;
   box: SecretBox;
@@ -20,15 +39,15 @@ export interface Harness {
 export const quietLogger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'test');
 
 export function testConfig(env: Record<string, string> = {}): Config {
-  const services = loadServices(['redis']);
   const prefix = `t${randomBytes(4).toString('hex')}`;
-  return loadConfig({ REDIS_URL: services.redis.url, CONNCHECK_REDIS_PREFIX: prefix, CONNCHECK_LOG_LEVEL: 'silent', ...env });
+  return loadConfig({ ...redisEnv(), CONNCHECK_REDIS_PREFIX: prefix, CONNCHECK_LOG_LEVEL: 'silent', ...env });
 }
 
 export async function harness(env: Record<string, string> = {}): Promise<Harness> {
   const config = testConfig(env);
-  const redis = createRedis(config.redisUrl, 'api', 'test');
-  await connectRedis(redis, config.redisUrl);
+  const target = redisTarget(config);
+  const redis = createRedis(target, 'api', 'test');
+  await connectRedis(redis, target);
   const box = SecretBox.random();
   const store = new TaskStore({ redis, prefix: config.redisPrefix, retentionSeconds: config.retentionSeconds, secretBox: box });
   const queue = new TaskQueue(redis, store.keys);
@@ -48,25 +67,28 @@ export async function harness(env: Record<string, string> = {}): Promise<Harness
   };
 }
 
-/** Every key matching a pattern, sorted. */
-export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found.sort();
+/** Every key matching a pattern, sorted (on a cluster: from every master). */
+export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
+  const found = new Set<string>();
+  for (const node of redis instanceof Cluster ? redis.nodes('master') : [redis]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) found.add(key);
+    } while (cursor !== '0');
+  }
+  return [...found].sort();
 }
 
-export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+export async function deleteKeys(redis: RedisClient, pattern: string): Promise<void> {
   const keys = await scanKeys(redis, pattern);
-  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+  // One key per command: on a cluster the keys are in many slots.
+  for (let i = 0; i < keys.length; i += 500) await Promise.all(keys.slice(i, i + 500).map((key) => redis.unlink(key)));
 }
 
 /** Every byte stored under a prefix, as text: for asserting that a secret is nowhere in Redis. */
-export async function dumpKeys(redis: Redis, pattern: string): Promise<string> {
+export async function dumpKeys(redis: RedisClient, pattern: string): Promise<string> {
   const out: string[] = [];
   for (const key of await scanKeys(redis, pattern)) {
     const type = await redis.type(key);

@@ -193,8 +193,15 @@ export interface KafkaEndpoint {
   };
 }
 
+/** A Redis Cluster of three masters and three replicas (test/services.d/redis-cluster.mjs). */
+export interface RedisClusterEndpoint {
+  /** "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3": seed nodes, as CONNCHECK_REDIS_CLUSTER_NODES takes them */
+  seeds: string;
+}
+
 export interface TestServices {
   redis: RedisEndpoint;
+  rediscluster: RedisClusterEndpoint;
   mariadb: MariaDbEndpoint;
   postgresql: PostgresEndpoint;
   mongodb: MongoEndpoint;
@@ -208,7 +215,7 @@ let cached: { file: string; services: TestServices } | undefined;
  * The endpoints of the running test servers, read from the file named by $CONNCHECK_TEST_SERVICES.
  * Throws when the tests were not started through `npm test` / `test/services run -- …`.
  */
-export type ServiceName = 'redis' | 'mariadb' | 'postgresql' | 'mongodb' | 'kafka';
+export type ServiceName = 'redis' | 'rediscluster' | 'mariadb' | 'postgresql' | 'mongodb' | 'kafka';
 const ALL_SERVICES: readonly ServiceName[] = ['redis', 'mariadb', 'postgresql', 'mongodb', 'kafka'];
 
 /** The started set's endpoints; `required` names the services the caller needs (all, unless a subset was started). */
@@ -232,7 +239,8 @@ export function loadServices(required: readonly ServiceName[] = ALL_SERVICES): T
   }
   const services = JSON.parse(text) as TestServices;
   for (const name of required) {
-    if (!services[name]?.port) throw new Error(`${file} has no ${name} endpoint; restart with \`test/services stop\``);
+    const endpoint = services[name] as { port?: number; seeds?: string } | undefined;
+    if (!endpoint?.port && !endpoint?.seeds) throw new Error(`${file} has no ${name} endpoint; restart with \`test/services stop\``);
   }
   if (!services.tls?.ca) throw new Error(`${file} has no tls section; restart with \`test/services stop\``);
   cached = { file, services };

@@ -26,7 +26,8 @@ async function redisAnswers(url: string): Promise<boolean> {
 }
 
 let privateRedis: PrivateRedis | undefined;
-if (!(await redisAnswers(config.redisUrl))) {
+// A cluster is never replaced by a private Redis: startApi/startWorker say so if it cannot be reached.
+if (config.redisClusterNodes === undefined && !(await redisAnswers(config.redisUrl))) {
   if (config.redisUrlExplicit) exitWithLine(`REDIS_URL: nothing answers at ${redactUrl(config.redisUrl)}`, 1);
   try {
     privateRedis = await startPrivateRedis((line) => logger.warn(line));

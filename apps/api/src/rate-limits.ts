@@ -6,13 +6,13 @@ import { createHash } from 'node:crypto';
 import rateLimitModule, { type RateLimitPluginOptions } from '@fastify/rate-limit';
 import { ApiError, ApiErrorCode } from '@conncheck/core';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@conncheck/store';
 
 /** The CommonJS module's `module.exports` is the plugin that acts on the scope it is registered in (see @fastify/sse). */
 const rateLimit = rateLimitModule as unknown as FastifyPluginAsync<RateLimitPluginOptions>;
 
 export interface RateLimitOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix in Redis. */
   prefix: string;
   /** Requests a token (or an address without one) may make per minute. */

@@ -2,7 +2,7 @@
 // Must not: read the environment (main.ts does) or hold route logic (app.ts).
 
 import type { Config, Logger, SecretBox } from '@conncheck/core';
-import { TaskQueue, TaskStore, connectRedis, createRedis, durabilityWarnings, logErrors } from '@conncheck/store';
+import { TaskQueue, TaskStore, connectRedis, createRedis, durabilityWarnings, logErrors, redisTarget } from '@conncheck/store';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { collectProcessMetrics } from './metrics.js';
@@ -20,9 +20,10 @@ export interface StartApiOptions {
 }
 
 export async function startApi(config: Config, secretBox: SecretBox, logger: Logger, options: StartApiOptions = {}): Promise<RunningApi> {
-  const redis = createRedis(config.redisUrl, 'api', 'conncheck-api');
+  const target = redisTarget(config);
+  const redis = createRedis(target, 'api', 'conncheck-api');
   logErrors(redis, logger.child({ redis: 'conncheck-api' }), 'redis connection error');
-  await connectRedis(redis, config.redisUrl);
+  await connectRedis(redis, target);
   if (options.checkDurability) for (const warning of await durabilityWarnings(redis)) logger.warn(warning);
   for (const netType of Object.keys(config.netTypePools)) {
     if (!['vpn', 'vpc', 'eip'].includes(netType))

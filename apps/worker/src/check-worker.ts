@@ -3,7 +3,7 @@
 
 import { setMaxListeners } from 'node:events';
 import { WaitingError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@conncheck/store';
 import { type Config, type ItemSpec, type Logger, ItemErrorCode, newWorkerId } from '@conncheck/core';
 import { type ProbeLogger, type ProbeTarget, getProbe, runProbe } from '@conncheck/probes';
 import {
@@ -26,9 +26,9 @@ export interface CheckWorkerOptions {
   config: Config;
   store: TaskStore;
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers need. */
-  connection: Redis;
+  connection: RedisClient;
   /** A second connection for the cancel channel (a subscribed connection can do nothing else). */
-  subscriber: Redis;
+  subscriber: RedisClient;
   policies: WorkerPolicies;
   logger: Logger;
   /** A job a saved connection's scheduler produced in this pool's queue. */
@@ -96,7 +96,7 @@ export class CheckWorker {
     });
     this.worker = new Worker<CheckJobData | ConnectionJobData>(store.keys.queueName(config.workerPool), (job, token) => this.dispatch(job, token), {
       connection,
-      prefix: store.keys.queuePrefix,
+      prefix: store.keys.queuePrefix(store.keys.queueName(config.workerPool)),
       // At most one job per probe slot; fitConcurrency() lowers it while the slots are taken.
       concurrency: config.workerConcurrency,
       // The lock is renewed every lockDuration/2 while the job runs, however long its items take. A killed worker's

@@ -2,7 +2,7 @@
 // Must not: read the environment (main.ts does) or serve the API.
 
 import type { Config, Logger, SecretBox } from '@conncheck/core';
-import { ConnectionStore, TaskQueue, TaskStore, WorkerRegistry, connectRedis, createRedis, durabilityWarnings, logErrors } from '@conncheck/store';
+import { ConnectionStore, TaskQueue, TaskStore, WorkerRegistry, connectRedis, createRedis, durabilityWarnings, logErrors, redisTarget } from '@conncheck/store';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { CheckWorker } from './check-worker.js';
@@ -35,14 +35,19 @@ export interface StartWorkerOptions {
 
 export async function startWorker(config: Config, secretBox: SecretBox, logger: Logger, options: StartWorkerOptions = {}): Promise<RunningWorker> {
   const policies = await policiesFromConfig(config);
-  const connection = createRedis(config.redisUrl, 'worker', 'conncheck-worker');
-  const subscriber = createRedis(config.redisUrl, 'worker', 'conncheck-worker-cancel');
+  const target = redisTarget(config);
+  const connection = createRedis(target, 'worker', 'conncheck-worker');
+  const subscriber = createRedis(target, 'worker', 'conncheck-worker-cancel');
   // The store's own connection pipelines automatically: with many jobs in flight, the item updates of one event
   // loop turn go out in one write instead of a system call each. (BullMQ keeps its own connection as it wants it.)
-  const storeRedis = createRedis(config.redisUrl, 'worker', 'conncheck-worker-store', { autoPipelining: true });
-  for (const redis of [connection, subscriber, storeRedis]) {
-    logErrors(redis, logger.child({ redis: redis.options.connectionName }), 'redis connection error');
-    await connectRedis(redis, config.redisUrl);
+  const storeRedis = createRedis(target, 'worker', 'conncheck-worker-store', { autoPipelining: true });
+  for (const [redis, name] of [
+    [connection, 'conncheck-worker'],
+    [subscriber, 'conncheck-worker-cancel'],
+    [storeRedis, 'conncheck-worker-store'],
+  ] as const) {
+    logErrors(redis, logger.child({ redis: name }), 'redis connection error');
+    await connectRedis(redis, target);
   }
   if (options.checkDurability) for (const warning of await durabilityWarnings(storeRedis)) logger.warn(warning);
   const files = openFilesLimit();

@@ -6,7 +6,7 @@ import { promises as dns, type LookupAddress } from 'node:dns';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@conncheck/store';
 import { type Logger, type SecretBox, webhookSecret, webhookSignature } from '@conncheck/core';
 import { normalizeAddress } from '@conncheck/probes';
 import { type TaskStore, logErrors } from '@conncheck/store';
@@ -17,7 +17,7 @@ import type { WorkerPolicies } from './policies.js';
 export interface WebhookSenderOptions {
   store: TaskStore;
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers need. */
-  connection: Redis;
+  connection: RedisClient;
   box: SecretBox;
   policies: WorkerPolicies;
   logger: Logger;
@@ -44,7 +44,7 @@ export class WebhookSender {
   private readonly timeoutMs: number;
 
   constructor(private readonly options: WebhookSenderOptions) {
-    const prefix = options.store.keys.queuePrefix;
+    const prefix = options.store.keys.queuePrefix(QUEUE);
     this.queue = new Queue<DeliveryJob>(QUEUE, { connection: options.connection, prefix });
     logErrors(this.queue, options.logger, 'webhook queue error');
     this.attempts = options.attempts ?? 8;
@@ -55,7 +55,7 @@ export class WebhookSender {
 
   start(): void {
     const { store, connection, logger } = this.options;
-    this.worker = new Worker<DeliveryJob>(QUEUE, (job) => this.deliver(job), { connection, prefix: store.keys.queuePrefix, concurrency: 10 });
+    this.worker = new Worker<DeliveryJob>(QUEUE, (job) => this.deliver(job), { connection, prefix: store.keys.queuePrefix(QUEUE), concurrency: 10 });
     this.worker.on('failed', (job, err) => {
       if (!job) return;
       if (isFinalFailure(job, err)) {

@@ -30,6 +30,11 @@ export interface Config {
   redisUrl: string;
   /** Whether REDIS_URL was set explicitly (the all-in-one process starts a private Redis only when it was not). */
   redisUrlExplicit: boolean;
+  /**
+   * Seed nodes (host:port) of a Redis Cluster to run on instead of one Redis; REDIS_URL then gives only the user,
+   * password and TLS (rediss://) for every node. Unset: one Redis at REDIS_URL.
+   */
+  redisClusterNodes: string[] | undefined;
   /** Undefined = open mode (loopback only). */
   authTokens: AuthTokenGrant[] | undefined;
   /** Undefined = not set (the all-in-one process generates one). */
@@ -163,6 +168,18 @@ export function loadConfig(env: Env = process.env): Config {
   if (!isIP(host) && host !== 'localhost') throw new ConfigError('HOST', `must be an IP address to bind to, got "${host}"`);
   const redisUrl = str(env, 'REDIS_URL', 'redis://127.0.0.1:6379');
   if (!/^rediss?:\/\/[^\s]+$/.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
+  const rawNodes = env.CONNCHECK_REDIS_CLUSTER_NODES?.trim();
+  let redisClusterNodes: string[] | undefined;
+  if (rawNodes) {
+    redisClusterNodes = rawNodes.split(',').map((node) => node.trim());
+    for (const node of redisClusterNodes) {
+      const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(node);
+      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+        throw new ConfigError('CONNCHECK_REDIS_CLUSTER_NODES', `must be a comma-separated list of host:port seed nodes, got "${node}"`);
+    }
+    const db = new URL(redisUrl).pathname.replace(/^\//, '');
+    if (db !== '' && db !== '0') throw new ConfigError('REDIS_URL', `names database ${db}, and a Redis Cluster has only database 0`);
+  }
   const pool = str(env, 'CONNCHECK_WORKER_POOL', 'default');
   if (!new RegExp(POOL_NAME_PATTERN).test(pool)) throw new ConfigError('CONNCHECK_WORKER_POOL', 'may hold only letters, digits, _ and - (at most 64)');
   const prefix = str(env, 'CONNCHECK_REDIS_PREFIX', 'cc');
@@ -199,6 +216,7 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     redisUrl,
     redisUrlExplicit: env.REDIS_URL !== undefined && env.REDIS_URL.trim() !== '',
+    redisClusterNodes,
     authTokens,
     secretKey,
     targetAllow: env.CONNCHECK_TARGET_ALLOW?.trim() || undefined,

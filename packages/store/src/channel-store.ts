@@ -2,7 +2,7 @@
 // read, list, delete, with names unique per instance. Must not: validate members or check them (the API and the
 // worker do); a channel holds addresses, never a credential.
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import type { StoreKeys } from './keys.js';
 import { NameTakenError } from './name-taken-error.js';
 import { type StoreCommands, defineScripts } from './scripts.js';
@@ -46,10 +46,10 @@ export interface Channel {
 }
 
 export class ChannelStore {
-  private readonly redis: Redis & StoreCommands;
+  private readonly redis: RedisClient & StoreCommands;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: StoreKeys,
   ) {
     this.redis = defineScripts(redis);

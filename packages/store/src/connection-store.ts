@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { type HostMapping, type ItemSecrets, type ItemSpec, type SecretBox, type Stage, TASK_TYPES } from '@conncheck/core';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import type { StoreKeys } from './keys.js';
 import { NameTakenError } from './name-taken-error.js';
 import { type StoreCommands, defineScripts } from './scripts.js';
@@ -63,10 +63,10 @@ export interface NewConnection {
 }
 
 export class ConnectionStore {
-  private readonly redis: Redis & StoreCommands;
+  private readonly redis: RedisClient & StoreCommands;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: StoreKeys,
     private readonly box: SecretBox,
     /** How long a deleted connection stays readable (as DELETED). */

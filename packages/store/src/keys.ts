@@ -12,35 +12,39 @@ export interface TaskKeys {
   events: string;
 }
 
+/**
+ * Keys are grouped by Redis Cluster hash tag (the part in braces decides the slot), so that every script, MULTI and
+ * multi-key command touches one slot — on a cluster one shard, and on a single Redis the same names:
+ * - a task's own keys: `{<check id>}`, so tasks spread over the shards;
+ * - a project's indexes, backlog and Idempotency-Keys: `{<project>}` (kept in step with its tasks by the
+ *   projectTask script, apart from the task's own, see task-store.ts);
+ * - everything else (workers, pools, saved connections, channels, the maintenance sets): `{ctl}`;
+ * - BullMQ: one tag per queue (queuePrefix), so that each pool's queue is one slot, as BullMQ requires.
+ */
 export class StoreKeys {
   constructor(readonly prefix: string) {}
 
   task(checkId: string): TaskKeys {
     const p = this.prefix;
     return {
-      task: `${p}:task:${checkId}`,
-      items: `${p}:items:${checkId}`,
-      specs: `${p}:specs:${checkId}`,
-      secrets: `${p}:secrets:${checkId}`,
-      events: `${p}:events:${checkId}`,
+      task: `${p}:task:{${checkId}}`,
+      items: `${p}:items:{${checkId}}`,
+      specs: `${p}:specs:{${checkId}}`,
+      secrets: `${p}:secrets:{${checkId}}`,
+      events: `${p}:events:{${checkId}}`,
     };
   }
 
-  /** The fourteen KEYS of every task script, in the order of lua/includes/taskKeys.lua. */
-  taskScriptKeys(checkId: string, project: string): string[] {
+  /** The five KEYS of every script on one task, in the order of lua/includes/taskKeys.lua. */
+  taskScriptKeys(checkId: string): string[] {
     const k = this.task(checkId);
-    return [
-      k.task,
-      k.items,
-      k.specs,
-      k.secrets,
-      ...TASK_STATUSES.map((status) => this.projectIndex(project, status)),
-      this.unfinished(project),
-      this.openTasks(),
-      this.endedTimes(project),
-      k.events,
-      this.callbacksDue(),
-    ];
+    return [k.task, k.items, k.specs, k.secrets, k.events];
+  }
+
+  /** The KEYS of the project-side scripts (reserveTask, projectTask), in the order of lua/includes/projectKeys.lua. */
+  projectScriptKeys(project: string, idempotencyKey?: string): string[] {
+    const backlog = this.unfinished(project);
+    return [...TASK_STATUSES.map((status) => this.projectIndex(project, status)), backlog, this.endedTimes(project), idempotencyKey ?? backlog];
   }
 
   /**
@@ -49,42 +53,46 @@ export class StoreKeys {
    * ones get the retention TTL at every task end and are pruned of expired tasks through `endedTimes`.
    */
   projectIndex(project: string, status: TaskStatus): string {
-    return `${this.prefix}:idx:${project}:${status}`;
+    return `${this.prefix}:idx:{${project}}:${status}`;
   }
 
   /** Sorted set (score = end ms) of a project's ended tasks: which entries of the final indexes have expired. */
   endedTimes(project: string): string {
-    return `${this.prefix}:ended:${project}`;
+    return `${this.prefix}:ended:{${project}}`;
   }
 
-  /** Items of a project not yet terminal, for the per-project backlog limit; deleted when it reaches 0. */
+  /**
+   * Hash of a project's backlog: field `total` = its items not yet terminal (the submission limit is measured against
+   * it), and one field per open task = that task's items not yet terminal as last reported (only ever lowered, so a
+   * late or repeated report moves nothing). Deleted when the last open task leaves it.
+   */
   unfinished(project: string): string {
-    return `${this.prefix}:unfinished:${project}`;
+    return `${this.prefix}:unfinished:{${project}}`;
   }
 
   /** A submission's Idempotency-Key (as an HMAC digest, never the key itself) → the task it created. */
   idempotency(project: string, digest: string): string {
-    return `${this.prefix}:idem:${project}:${digest}`;
+    return `${this.prefix}:idem:{${project}}:${digest}`;
   }
 
   /** Held by the one worker that runs the reaper in a given interval. */
   reaperLock(): string {
-    return `${this.prefix}:reaper-lock`;
+    return `${this.prefix}:{ctl}:reaper-lock`;
   }
 
   /** Where the reaper's walk over the open tasks stopped (it goes on from there next time). */
   reaperCursor(): string {
-    return `${this.prefix}:reaper-cursor`;
+    return `${this.prefix}:{ctl}:reaper-cursor`;
   }
 
   /** Sorted set (score = creation ms) of every task that has not ended, across projects; a task leaves it when it ends. */
   openTasks(): string {
-    return `${this.prefix}:open-tasks`;
+    return `${this.prefix}:{ctl}:open-tasks`;
   }
 
   /** Sorted set (score = end ms) of ended tasks whose callback_url is to be called; a worker moves them to the webhook queue. */
   callbacksDue(): string {
-    return `${this.prefix}:callbacks-due`;
+    return `${this.prefix}:{ctl}:callbacks-due`;
   }
 
   /**
@@ -92,37 +100,37 @@ export class StoreKeys {
    * its entry once the jobs are added; an entry left behind (the API died in between) is finished by a worker.
    */
   enqueueIntents(): string {
-    return `${this.prefix}:enqueue-intents`;
+    return `${this.prefix}:{ctl}:enqueue-intents`;
   }
 
   /** Hash of facts about this Redis's data set: when conncheck first wrote to it (to tell a lost task from an unknown one). */
   meta(): string {
-    return `${this.prefix}:meta`;
+    return `${this.prefix}:{ctl}:meta`;
   }
 
   /** Sorted set (score = last heartbeat ms) of live worker processes, members `<pool>|<worker id>`. */
   workers(): string {
-    return `${this.prefix}:workers`;
+    return `${this.prefix}:{ctl}:workers`;
   }
 
   /** A live worker's description (JSON), expiring unless its heartbeat renews it. */
   worker(workerId: string): string {
-    return `${this.prefix}:worker:${workerId}`;
+    return `${this.prefix}:{ctl}:worker:${workerId}`;
   }
 
   /** Sorted set (score = last use ms) of pools that workers served or tasks were sent to, for the pools view. */
   pools(): string {
-    return `${this.prefix}:pools`;
+    return `${this.prefix}:{ctl}:pools`;
   }
 
   /** Hash of a project's load-balancing channels on one gateway instance (pool): channel id → channel JSON. */
   channels(project: string, instance: string): string {
-    return `${this.prefix}:channels:${project}:${instance}`;
+    return `${this.prefix}:{ctl}:channels:${project}:${instance}`;
   }
 
   /** Hash of the same channels by name → id (names are unique per instance). */
   channelNames(project: string, instance: string): string {
-    return `${this.prefix}:channel-names:${project}:${instance}`;
+    return `${this.prefix}:{ctl}:channel-names:${project}:${instance}`;
   }
 
   /** The two KEYS of saveChannel and deleteChannel. */
@@ -132,22 +140,22 @@ export class StoreKeys {
 
   /** A saved connection (hash: project, name, status, spec, sealed secrets, …). */
   connection(id: string): string {
-    return `${this.prefix}:conn:${id}`;
+    return `${this.prefix}:{ctl}:conn:${id}`;
   }
 
   /** A saved connection's bound pools (hash: pool → per-pool status JSON). */
   connectionQueues(id: string): string {
-    return `${this.prefix}:conn-queues:${id}`;
+    return `${this.prefix}:{ctl}:conn-queues:${id}`;
   }
 
   /** Sorted set (score = creation ms) of a project's saved connections. */
   projectConnections(project: string): string {
-    return `${this.prefix}:conns:${project}`;
+    return `${this.prefix}:{ctl}:conns:${project}`;
   }
 
   /** Hash of a project's live saved connections by name → id (names are unique per project). */
   connectionNames(project: string): string {
-    return `${this.prefix}:conn-names:${project}`;
+    return `${this.prefix}:{ctl}:conn-names:${project}`;
   }
 
   /** The four KEYS of createConnection and deleteConnection. */
@@ -162,17 +170,28 @@ export class StoreKeys {
 
   /** Pub/sub channel on which cancellations are announced to workers. */
   cancelChannel(): string {
-    return `${this.prefix}:cancel`;
+    return `${this.prefix}:{ctl}:cancel`;
   }
 
   /** Pub/sub channel on which the end of a task (finished or canceled) is announced, for waiting clients. */
   endedChannel(): string {
-    return `${this.prefix}:ended`;
+    return `${this.prefix}:{ctl}:ended`;
   }
 
-  /** BullMQ's key prefix: its keys become `${prefix}:bull:${queue}:…`. */
-  get queuePrefix(): string {
-    return `${this.prefix}:bull`;
+  /**
+   * BullMQ's key prefix for one queue: its keys become `${prefix}:bull:{${queue}}:${queue}:…`. The braces are the
+   * queue's hash tag (BullMQ's scripts touch several keys of a queue at once, so on a cluster a queue lives in one slot).
+   */
+  queuePrefix(queueName: string): string {
+    return `${this.prefix}:bull:{${queueName}}`;
+  }
+
+  /**
+   * Hash of the enqueue intents' details: check id → JSON {project, idem} (what is needed to undo the project's
+   * side of a submission that died before storing its task). Written and cleared with enqueueIntents.
+   */
+  intentDetails(): string {
+    return `${this.prefix}:{ctl}:intent-details`;
   }
 
   /** One queue per worker pool (network zone). */

@@ -1,32 +1,104 @@
-// Owns: connecting to Redis (options per role, a bounded first connect) and telling an unreachable Redis from its errors.
+// Owns: connecting to Redis — one server or a Redis Cluster, through the same client type — (options per role, a
+// bounded first connect) and telling an unreachable Redis from its errors.
 // Must not: hide a failure: an unreachable Redis at start is one clear error, not an endless retry loop.
 
 import type { Logger } from '@conncheck/core';
-import { Redis, type RedisOptions, ReplyError } from 'ioredis';
+import { Cluster, Redis, type RedisOptions, ReplyError } from 'ioredis';
 
 export type RedisRole = 'api' | 'worker';
+
+/** A connection to conncheck's Redis: one server, or a cluster (every key scheme works on both; see keys.ts). */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * Where conncheck's Redis is: `url` (redis:// or rediss://, with user and password) alone for one server; with
+ * `clusterNodes` (host:port seeds) a Redis Cluster, reached with the URL's user, password and TLS.
+ */
+export interface RedisTarget {
+  url: string;
+  clusterNodes?: readonly string[];
+}
 
 /**
  * The API fails fast while Redis is away (requests get 503 at once); BullMQ workers need
  * `maxRetriesPerRequest: null` for their blocking commands and simply wait for Redis to return.
  */
-export function createRedis(url: string, role: RedisRole, name: string, extra: { autoPipelining?: boolean } = {}): Redis {
+export function createRedis(target: string | RedisTarget, role: RedisRole, name: string, extra: { autoPipelining?: boolean } = {}): RedisClient {
+  const { url, clusterNodes } = typeof target === 'string' ? { url: target, clusterNodes: undefined } : target;
+  const retryStrategy = (times: number) => Math.min(200 * times, 2000);
   const options: RedisOptions = {
     connectionName: name,
     enableAutoPipelining: extra.autoPipelining ?? false,
     lazyConnect: true,
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     enableOfflineQueue: role === 'worker',
-    retryStrategy: (times) => Math.min(200 * times, 2000),
+    retryStrategy,
   };
-  return new Redis(url, options);
+  if (clusterNodes === undefined || clusterNodes.length === 0) return new Redis(url, options);
+  const parsed = new URL(url);
+  return new Cluster(clusterNodes.map(hostPort), {
+    lazyConnect: true,
+    enableAutoPipelining: options.enableAutoPipelining,
+    enableOfflineQueue: options.enableOfflineQueue,
+    clusterRetryStrategy: retryStrategy,
+    // A failover moves slots: ask again soon, a few times, rather than fail the command at the first MOVED/CLUSTERDOWN.
+    retryDelayOnClusterDown: 300,
+    retryDelayOnFailover: 200,
+    retryDelayOnTryAgain: 200,
+    slotsRefreshTimeout: 2000,
+    redisOptions: {
+      connectionName: name,
+      maxRetriesPerRequest: options.maxRetriesPerRequest,
+      ...(parsed.username !== '' && { username: decodeURIComponent(parsed.username) }),
+      ...(parsed.password !== '' && { password: decodeURIComponent(parsed.password) }),
+      ...(parsed.protocol === 'rediss:' && { tls: {} }),
+    },
+  });
+}
+
+/** Where the configuration says conncheck's Redis is. */
+export function redisTarget(config: { redisUrl: string; redisClusterNodes?: readonly string[] | undefined }): RedisTarget {
+  return { url: config.redisUrl, ...(config.redisClusterNodes !== undefined && { clusterNodes: config.redisClusterNodes }) };
+}
+
+/**
+ * Another connection to the same Redis (or cluster), as a subscriber needs one: it waits for Redis to come back
+ * (no per-command retry limit, an offline queue) and connects at once.
+ */
+export function duplicateForSubscribing(redis: RedisClient): RedisClient {
+  if (redis instanceof Cluster) {
+    return redis.duplicate(undefined, {
+      enableOfflineQueue: true,
+      lazyConnect: false,
+      redisOptions: { ...redis.options.redisOptions, maxRetriesPerRequest: null },
+    });
+  }
+  return redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
+}
+
+/** "host:port" (or "[v6]:port") as ioredis's cluster seeds take it. */
+function hostPort(node: string): { host: string; port: number } {
+  const at = node.lastIndexOf(':');
+  return { host: node.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(node.slice(at + 1)) };
+}
+
+/** A cluster's seeds, or the URL without its password: what a log line or an error may name. */
+export function describeTarget(target: string | RedisTarget): string {
+  if (typeof target !== 'string' && target.clusterNodes && target.clusterNodes.length > 0) return `the Redis Cluster at ${target.clusterNodes.join(',')}`;
+  return `Redis at ${redactUrl(typeof target === 'string' ? target : target.url)}`;
 }
 
 /** Socket errors (Node's `code`) of a connection that failed under a command. */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
 
-/** The parts of a connection that say whether it can take a command now (as ioredis itself decides). */
-export type ConnectionState = Pick<Redis, 'status' | 'stream'>;
+/** The parts of a connection that say whether it can take a command now (as ioredis itself decides; a Cluster has no stream of its own). */
+export interface ConnectionState {
+  status: string;
+  stream?: unknown;
+}
+
+/** Replies of a cluster in the middle of a failover (or of a server still loading its data): Redis is away for now. */
+const AWAY_REPLIES = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN)\b/;
 
 /**
  * Whether `error` means that Redis could not be reached over `redis`, rather than that it answered with an error
@@ -36,11 +108,12 @@ export type ConnectionState = Pick<Redis, 'status' | 'stream'>;
  * was proposed, redis/ioredis#1767, and not merged), so the connection's state tells those apart, not their text.
  */
 export function isUnavailableError(error: unknown, redis: ConnectionState): boolean {
-  if (!(error instanceof Error) || error instanceof ReplyError) return false;
+  if (error instanceof ReplyError) return AWAY_REPLIES.test((error as Error).message);
+  if (!(error instanceof Error)) return false;
   const { code } = error as NodeJS.ErrnoException;
   if (code !== undefined && UNREACHABLE_CODES.has(code)) return true;
-  if (error.name === 'MaxRetriesPerRequestError') return true;
-  const writable = redis.status === 'ready' && (redis.stream as { writable?: boolean } | undefined)?.writable === true;
+  if (error.name === 'MaxRetriesPerRequestError' || error.name === 'ClusterAllFailedError') return true;
+  const writable = redis.status === 'ready' && (redis instanceof Cluster || (redis.stream as { writable?: boolean } | undefined)?.writable === true);
   return Object.getPrototypeOf(error) === Error.prototype && !writable;
 }
 
@@ -72,8 +145,8 @@ export function logErrors(emitter: ErrorEmitter, logger: Logger, msg: string, ev
   });
 }
 
-/** Connects, or rejects within `timeoutMs` with a message that names the URL (without its password). */
-export async function connectRedis(redis: Redis, url: string, timeoutMs = 5000): Promise<void> {
+/** Connects, or rejects within `timeoutMs` with a message that names the URL (without its password) or the cluster's seeds. */
+export async function connectRedis(redis: RedisClient, target: string | RedisTarget, timeoutMs = 5000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -85,7 +158,7 @@ export async function connectRedis(redis: Redis, url: string, timeoutMs = 5000):
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    throw new Error(`cannot reach Redis at ${redactUrl(url)}: ${(err as Error).message}`);
+    throw new Error(`cannot reach ${describeTarget(target)}: ${(err as Error).message}`);
   } finally {
     clearTimeout(timer);
   }
@@ -100,7 +173,7 @@ export function redactUrl(url: string): string {
  * or an eviction policy that deletes keys under memory pressure (a task or its jobs vanish). Read with CONFIG GET
  * where allowed, else from INFO (managed services often disable CONFIG). Empty when all is well.
  */
-export async function durabilityWarnings(redis: Redis): Promise<string[]> {
+export async function durabilityWarnings(redis: RedisClient): Promise<string[]> {
   const warnings: string[] = [];
   const config = async (name: string): Promise<string | undefined> => {
     try {

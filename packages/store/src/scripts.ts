@@ -2,13 +2,16 @@
 // Must not: contain state-transition logic itself; that lives in the scripts.
 
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 /** Scripts are files named `<name>-<key count>.lua`, as BullMQ names its own. */
 const SCRIPTS = [
-  'submitTask-17',
-  'advanceItem-14',
-  'cancelTask-14',
+  'reserveTask-8',
+  'storeTask-4',
+  'abandonTask-1',
+  'projectTask-8',
+  'advanceItem-5',
+  'cancelTask-5',
   'releaseItems-2',
   'saveChannel-2',
   'deleteChannel-2',
@@ -17,15 +20,28 @@ const SCRIPTS = [
   'recordConnectionCheck-2',
 ] as const;
 
-export type AdvanceReply = [written: number | null, taskStatus: string | null, claim: ClaimReply | null, ended: 0 | 1];
+/** What the end of a task leaves for its project's side: seconds its keys are kept, 1 if a callback is due, its Idempotency-Key. */
+export type EndReply = [keep: number, callback: 0 | 1, idempotencyKey: string | null];
+export type AdvanceReply = [
+  written: number | null,
+  taskStatus: string | null,
+  claim: ClaimReply | null,
+  ended: 0 | 1,
+  started: 0 | 1,
+  remaining: number | null,
+  end: EndReply | null,
+];
 export type ClaimReply = ['run', number, string | null, string | null] | ['skip', string] | ['gone'];
-export type SubmitReply = ['created'] | ['backlog', number] | ['same', string, string] | ['conflict', string];
+export type ReserveReply = ['created'] | ['backlog', number] | ['same', string, string] | ['conflict', string];
 /** A hash as HGETALL inside a script returns it: field, value, field, value … */
 export type FlatHash = string[];
-export type CancelReply = -1 | ['ended', string] | ['canceled', number, FlatHash, FlatHash, FlatHash];
+export type CancelReply = -1 | ['ended', string] | ['canceled', number, FlatHash, FlatHash, FlatHash, EndReply];
 
 export interface StoreCommands {
-  submitTask(...args: (string | number)[]): Promise<SubmitReply>;
+  reserveTask(...args: (string | number)[]): Promise<ReserveReply>;
+  storeTask(...args: (string | number)[]): Promise<'created' | 'abandoned'>;
+  abandonTask(...args: (string | number)[]): Promise<'abandoned' | 'exists'>;
+  projectTask(...args: (string | number)[]): Promise<number>;
   advanceItem(...args: (string | number)[]): Promise<AdvanceReply>;
   cancelTask(...args: (string | number)[]): Promise<CancelReply>;
   releaseItems(...args: (string | number)[]): Promise<number>;
@@ -48,10 +64,10 @@ export function scriptSource(file: string): string {
   );
 }
 
-export function defineScripts(redis: Redis): Redis & StoreCommands {
+export function defineScripts(redis: RedisClient): RedisClient & StoreCommands {
   for (const file of SCRIPTS) {
     const [name, keys] = file.split('-') as [string, string];
     if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: Number(keys), lua: scriptSource(file) });
   }
-  return redis as Redis & StoreCommands;
+  return redis as RedisClient & StoreCommands;
 }

@@ -2,11 +2,11 @@
 // waiters on it (a task's event channel is subscribed while someone waits on it).
 // Must not: decide anything about the task; the scripts announce the end, callers re-read the task themselves.
 
-import type { Redis } from 'ioredis';
+import { type RedisClient, duplicateForSubscribing } from './redis.js';
 import type { StoreKeys } from './keys.js';
 
 export class TaskEvents {
-  private subscriber: Redis | undefined;
+  private subscriber: RedisClient | undefined;
   private subscribing: Promise<void> | undefined;
   private readonly waiters = new Map<string, Set<() => void>>();
   /** Waiters on a task's event channel (the channel is subscribed while the set is not empty). */
@@ -14,13 +14,13 @@ export class TaskEvents {
 
   /** `redis` is duplicated: a subscribed connection can do nothing else. */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
   ) {}
 
   private subscribe(): Promise<void> {
     this.subscribing ??= (async () => {
-      const subscriber = this.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
+      const subscriber = duplicateForSubscribing(this.redis);
       subscriber.on('error', () => undefined);
       subscriber.on('message', (channel: string, message: string) => {
         if (channel === this.keys.endedChannel()) {

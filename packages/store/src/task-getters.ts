@@ -12,15 +12,15 @@ import {
   CHECK_ID_PATTERN,
   TASK_STATUSES,
 } from '@conncheck/core';
-import type { Redis } from 'ioredis';
 import { type ItemState, type TaskHash, itemView, runsOf, taskHeaderView, taskView } from './item-state.js';
 import { StoreKeys } from './keys.js';
+import type { RedisClient } from './redis.js';
 import { type StoreCommands, defineScripts } from './scripts.js';
 import { TaskEvents } from './task-events.js';
 import { type JobSlot, type PoolRuns, jobLayout } from './task-queue.js';
 
 export interface TaskStoreOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** @defaultValue cc */
   prefix?: string;
   /** Seconds a task is kept after it ends. @defaultValue 604800 */
@@ -55,11 +55,19 @@ export interface TaskInfo {
 const TASK_FIELDS = ['project', 'type', 'status', 'message', 'created_at', 'finished_at', 'total', 'succeeded', 'failed', 'canceled', 'running', 'pools'];
 const checkIdRe = new RegExp(CHECK_ID_PATTERN);
 
+/** An index entry without its task is pruned only past this age: a new task's project side is written before it. */
+const STALE_AFTER_MS = 10 * 60_000;
+
+/** When a check id was made (ms): check ids are UUIDv7, whose first 48 bits are the creation time. */
+function checkIdTime(checkId: string): number {
+  return parseInt(checkId.slice(0, 8) + checkId.slice(9, 13), 16);
+}
+
 /** The reads of TaskStore (which extends this with the writes): one connection, one key scheme, one secret box. */
 export class TaskGetters {
   readonly keys: StoreKeys;
   readonly retentionSeconds: number;
-  protected readonly redis: Redis & StoreCommands;
+  protected readonly redis: RedisClient & StoreCommands;
   protected readonly box: SecretBox;
   protected readonly events: TaskEvents;
 
@@ -72,7 +80,7 @@ export class TaskGetters {
   }
 
   /** The Redis connection the store was given (for siblings on the same data, e.g. the WorkerRegistry). */
-  get connection(): Redis {
+  get connection(): RedisClient {
     return this.redis;
   }
 
@@ -101,7 +109,7 @@ export class TaskGetters {
 
   /** Items of a project not yet terminal (the backlog the submission limit is measured against). */
   async unfinishedItems(project: string): Promise<number> {
-    return Number((await this.redis.get(this.keys.unfinished(project))) ?? 0);
+    return Number((await this.redis.hget(this.keys.unfinished(project), 'total')) ?? 0);
   }
 
   /**
@@ -209,15 +217,20 @@ export class TaskGetters {
       if (found.length < want) exhausted = true;
       if (page.length === 0) break;
       after = `(${page[page.length - 1]!.id}`;
-      const pipeline = this.redis.pipeline();
-      for (const { id } of page) pipeline.hmget(this.keys.task(id).task, ...TASK_FIELDS);
-      const rows = (await pipeline.exec()) ?? [];
-      const stale = this.redis.pipeline();
+      // Each task is in a slot of its own (on a cluster, on any shard): one read each, sent together.
+      const rows = await Promise.all(page.map(({ id }) => this.redis.hmget(this.keys.task(id).task, ...TASK_FIELDS)));
+      const stale = this.redis.multi();
+      let staleCount = 0;
+      const young = Date.now() - STALE_AFTER_MS;
       page.forEach(({ id, index }, i) => {
-        const values = rows[i]?.[1] as (string | null)[] | undefined;
+        const values = rows[i];
         if (!values || values[0] === null) {
-          // Expired since its entry was last pruned.
-          stale.zrem(index, id);
+          // Expired since its entry was last pruned — or, if it is new, still being stored (its project's side is
+          // written first): left alone.
+          if (checkIdTime(id) < young) {
+            stale.zrem(index, id);
+            staleCount++;
+          }
           return;
         }
         const hash: TaskHash = {};
@@ -227,7 +240,8 @@ export class TaskGetters {
         });
         checks.push(taskHeaderView(id, hash));
       });
-      if (stale.length > 0) await stale.exec();
+      if (staleCount > 0) await stale.exec();
+      else stale.discard();
     }
     const last = checks[checks.length - 1];
     return {
@@ -287,26 +301,15 @@ export class TaskGetters {
       ids = (await this.redis.zrangebyscore(key, String(from), '+inf', 'LIMIT', 0, limit + 1)).filter((id) => id > cursor).slice(0, limit);
     }
     if (ids.length === 0) return { tasks: [], next: '' };
-    const [infos, intents] = await Promise.all([Promise.all(ids.map((id) => this.taskInfo(id))), this.redis.zmscore(this.keys.enqueueIntents(), ...ids)]);
+    // Intents first: a task without one was stored before this read (a submission clears its intent only after), so
+    // a task then missing is gone; one with an intent may still be being stored.
+    const intents = await this.redis.zmscore(this.keys.enqueueIntents(), ...ids);
+    const infos = await Promise.all(ids.map((id) => this.taskInfo(id)));
     // A task that is gone (expired under a Redis eviction policy, or lost) cannot end any more: it leaves the set.
-    const gone = ids.filter((_, i) => infos[i] === undefined);
+    const gone = ids.filter((_, i) => infos[i] === undefined && intents[i] === null);
     if (gone.length > 0) await this.redis.zrem(key, ...gone);
     const tasks = infos.flatMap((t, i) => (t ? [{ ...t, enqueuePending: intents[i] !== null }] : []));
     return { tasks, next: ids.length < limit ? '' : ids[ids.length - 1]! };
-  }
-
-  /**
-   * Tasks whose enqueue intent is older than `before` (ms): their submission may have died between storing the task
-   * and adding its jobs. The caller adds the jobs (idempotent) and clears the intent. Intents of tasks that are gone
-   * or ended are cleared here.
-   */
-  async staleEnqueueIntents(before: number, limit: number): Promise<TaskInfo[]> {
-    const ids = await this.redis.zrangebyscore(this.keys.enqueueIntents(), '-inf', `(${before}`, 'LIMIT', 0, limit);
-    const infos = await Promise.all(ids.map((id) => this.taskInfo(id)));
-    const open = infos.filter((t): t is TaskInfo => t !== undefined && (t.status === 'Pending' || t.status === 'Running'));
-    const done = ids.filter((id) => !open.some((t) => t.checkId === id));
-    if (done.length > 0) await this.redis.zrem(this.keys.enqueueIntents(), ...done);
-    return open;
   }
 
   /** Ended tasks whose callback_url is due to be called, oldest first. */

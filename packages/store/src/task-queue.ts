@@ -2,7 +2,7 @@
 // Must not: put anything but ids and indexes in job data: BullMQ keeps it as plain JSON in Redis and in its sets.
 
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import type { StoreKeys } from './keys.js';
 
 /** Job data: no target, no credential — a worker reads those from the store. */
@@ -102,7 +102,7 @@ export class TaskQueue {
    * dropped: the queues share `connection`, whose owner logs its errors.
    */
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly keys: StoreKeys,
     private readonly errors?: (queue: Queue) => void,
   ) {}
@@ -112,7 +112,7 @@ export class TaskQueue {
     if (!queue) {
       queue = new Queue<CheckJobData | ConnectionJobData>(this.keys.queueName(pool), {
         connection: this.connection,
-        prefix: this.keys.queuePrefix,
+        prefix: this.keys.queuePrefix(this.keys.queueName(pool)),
         defaultJobOptions: JOB_OPTIONS,
       });
       if (this.errors) this.errors(queue);

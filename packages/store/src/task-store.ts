@@ -3,8 +3,8 @@
 
 import { type ItemSecrets, type ItemSpec, type Task, type TaskStatus, SecretBoxError, TASK_TYPE, newCheckId } from '@conncheck/core';
 import { type ItemOutcome, type ItemState, type WorkerRef, INITIAL_ITEM_STATE, runsOf, taskView, terminalState } from './item-state.js';
-import type { ClaimReply, FlatHash } from './scripts.js';
-import { TaskGetters } from './task-getters.js';
+import type { ClaimReply, EndReply, FlatHash } from './scripts.js';
+import { type TaskInfo, TaskGetters } from './task-getters.js';
 import { type PoolRuns, type TaskQueue, poolRuns } from './task-queue.js';
 
 /** A claimed item, ready to probe. `secrets` is undefined when the item had none. */
@@ -122,12 +122,17 @@ export class TaskStore extends TaskGetters {
   private readonly workerJsonCache = new WeakMap<WorkerRef, string>();
 
   /**
-   * Stores a new task with all its items pending and its secrets sealed (one script: nothing is half-written, and
-   * the backlog limit and the Idempotency-Key are decided in the same step), then adds its jobs. The task carries an
-   * enqueue intent until they are added, so a task can never wait for jobs that nobody will add: if this process
-   * dies in between, a worker adds them (`staleEnqueueIntents`). If adding them fails here, the task is deleted
-   * again and the error thrown, so a client never holds a check_id that no worker will run. Items run in `pool`, or
-   * with `undefined` each in its spec's pool.
+   * Stores a new task with all its items pending and its secrets sealed, then adds its jobs. Three steps, each
+   * atomic in its own slot (so that it works on a Redis Cluster as on one server, see keys.ts):
+   * 1. an enqueue intent (with the task's place among the open tasks): from here a worker finishes what this process
+   *    may not (`staleEnqueueIntents`);
+   * 2. the project's side (reserveTask): the Idempotency-Key, the backlog limit, the Pending index, the backlog —
+   *    decided in one step, and nothing written when refused;
+   * 3. the task's own keys (storeTask).
+   * The answer comes once the task is stored; its jobs are added just after, and the intent cleared. If this process
+   * dies after step 1, a worker either adds the jobs (the task was stored) or marks the task abandoned and undoes
+   * step 2 (it was not), so the backlog never keeps a task nobody runs. Items run in `pool`, or with `undefined`
+   * each in its spec's pool.
    */
   async submit(
     project: string,
@@ -141,16 +146,38 @@ export class TaskStore extends TaskGetters {
     if (pool !== undefined) items = items.map(({ spec, secrets }) => ({ spec: spec.pool === pool ? spec : { ...spec, pool }, secrets }));
     const runs = poolRuns(items.map(({ spec }) => spec.pool));
     const idem = options.idempotency && { key: this.box.digest(options.idempotency.key), body: this.box.digest(canonicalJson(options.idempotency.body)) };
-    const idemKey = idem ? this.keys.idempotency(project, idem.key) : this.keys.enqueueIntents();
+    const idemKey = idem ? this.keys.idempotency(project, idem.key) : undefined;
+
+    const intent = this.redis
+      .multi()
+      .zadd(this.keys.enqueueIntents(), now, checkId)
+      .hset(this.keys.intentDetails(), checkId, JSON.stringify({ project, ...(idemKey !== undefined && { idem: idemKey }) }))
+      .zadd(this.keys.openTasks(), now, checkId);
+    for (const [pool] of runs) intent.zadd(this.keys.pools(), now, pool);
+    await intent.expire(this.keys.pools(), 7 * 86400).exec();
+
+    // Should this fail (Redis away), the intent stays: a worker undoes whatever of the reservation was made.
+    const reply = await this.redis.reserveTask(...this.keys.projectScriptKeys(project, idemKey), checkId, now, options.maxUnfinished ?? -1, idem?.body ?? '', items.length);
+    if (reply[0] !== 'created') {
+      await this.dropIntent(checkId);
+      switch (reply[0]) {
+        case 'backlog':
+          throw new BacklogFullError(Number(reply[1]), options.maxUnfinished ?? 0);
+        case 'conflict':
+          throw new IdempotencyConflictError(reply[1]);
+        case 'same':
+          return { check_id: reply[1], created_at: new Date(Number(reply[2])).toISOString(), replayed: true, enqueued: Promise.resolve(true) };
+      }
+    }
+
+    const k = this.keys.task(checkId);
     const args: (string | number)[] = [
-      ...this.keys.taskScriptKeys(checkId, project),
-      this.keys.enqueueIntents(),
-      idemKey,
-      this.keys.pools(),
+      k.task,
+      k.items,
+      k.specs,
+      k.secrets,
       checkId,
       now,
-      options.maxUnfinished ?? -1,
-      idem?.body ?? '',
       JSON.stringify(runs),
       project,
       options.type ?? TASK_TYPE,
@@ -159,8 +186,8 @@ export class TaskStore extends TaskGetters {
         ...(options.retentionSeconds !== undefined && { retention: options.retentionSeconds }),
         ...(options.callbackUrl !== undefined && { callback: options.callbackUrl }),
         ...(options.callbackMayReachLoopback && { callback_loopback: '1' }),
+        ...(idemKey !== undefined && { idem: idemKey }),
       }),
-      '',
       items.length,
       JSON.stringify(INITIAL_ITEM_STATE),
     ];
@@ -171,18 +198,13 @@ export class TaskStore extends TaskGetters {
     }
     args.splice(args.length - items.length, 0, sealed.length / 2);
     args.push(...sealed);
-    const reply = await this.redis.submitTask(...args);
-    switch (reply[0]) {
-      case 'backlog':
-        throw new BacklogFullError(Number(reply[1]), options.maxUnfinished ?? 0);
-      case 'conflict':
-        throw new IdempotencyConflictError(reply[1]);
-      case 'same':
-        return { check_id: reply[1], created_at: new Date(Number(reply[2])).toISOString(), replayed: true, enqueued: Promise.resolve(true) };
+    if ((await this.redis.storeTask(...args)) === 'abandoned') {
+      // A worker took this submission for dead (it took longer than the recovery's grace) and undid its reservation.
+      throw new Error(`the task ${checkId} was given up while it was being stored; submit it again`);
     }
-    // The task and its enqueue intent are stored in one step: from here the task runs whatever happens to this
-    // process, so the caller can answer at once while the jobs go in. If adding them fails (or this process dies),
-    // a worker finds the intent, adds the jobs (job ids are deterministic, so twice is once) and clears it.
+    // From here the task runs whatever happens to this process, so the caller can answer at once while the jobs go
+    // in. If adding them fails (or this process dies), a worker finds the intent, adds the jobs (job ids are
+    // deterministic, so twice is once) and clears it.
     const enqueued = queue.enqueue(checkId, project, runs).then(
       () => {
         this.clearIntentSoon(checkId);
@@ -191,6 +213,11 @@ export class TaskStore extends TaskGetters {
       () => false,
     );
     return { check_id: checkId, created_at: new Date(now).toISOString(), replayed: false, enqueued };
+  }
+
+  /** A submission refused: its intent and its place among the open tasks go (nothing else was written). */
+  private async dropIntent(checkId: string): Promise<void> {
+    await this.redis.multi().zrem(this.keys.enqueueIntents(), checkId).hdel(this.keys.intentDetails(), checkId).zrem(this.keys.openTasks(), checkId).exec();
   }
 
   /** Intents whose jobs are in, cleared together at the end of this turn of the event loop (one ZREM for many). */
@@ -203,14 +230,91 @@ export class TaskStore extends TaskGetters {
       this.intentsToClear = ids;
       setImmediate(() => {
         this.intentsToClear = undefined;
-        this.redis.zrem(this.keys.enqueueIntents(), ...ids).catch(() => undefined);
+        this.redis
+          .multi()
+          .zrem(this.keys.enqueueIntents(), ...ids)
+          .hdel(this.keys.intentDetails(), ...ids)
+          .exec()
+          .catch(() => undefined);
       });
     }
     this.intentsToClear.push(checkId);
   }
 
   async clearEnqueueIntent(checkId: string): Promise<void> {
-    await this.redis.zrem(this.keys.enqueueIntents(), checkId);
+    await this.redis.multi().zrem(this.keys.enqueueIntents(), checkId).hdel(this.keys.intentDetails(), checkId).exec();
+  }
+
+  /**
+   * Tasks whose enqueue intent is older than `before` (ms): their submission may have died before their jobs were
+   * added. The caller adds the jobs (idempotent) and clears the intent. A task that was never stored (the submission
+   * died between reserving the project's side and storing it) is marked abandoned and its reservation undone here;
+   * intents of tasks that ended are cleared.
+   */
+  async staleEnqueueIntents(before: number, limit: number): Promise<TaskInfo[]> {
+    const ids = await this.redis.zrangebyscore(this.keys.enqueueIntents(), '-inf', `(${before}`, 'LIMIT', 0, limit);
+    const infos = await Promise.all(ids.map((id) => this.taskInfo(id)));
+    const open: TaskInfo[] = [];
+    const done: string[] = [];
+    for (const [i, id] of ids.entries()) {
+      const info = infos[i];
+      if (info) {
+        if (info.status === 'Pending' || info.status === 'Running') open.push(info);
+        else done.push(id);
+        continue;
+      }
+      if ((await this.redis.abandonTask(this.keys.task(id).task, Date.now())) === 'exists') continue; // stored just now
+      const details = await this.redis.hget(this.keys.intentDetails(), id);
+      if (details) {
+        const { project, idem } = JSON.parse(details) as { project: string; idem?: string };
+        await this.redis.projectTask(...this.keys.projectScriptKeys(project, idem), id, 'Abandoned', '', Date.now(), 0, this.retentionSeconds);
+      }
+      await this.redis.zrem(this.keys.openTasks(), id);
+      done.push(id);
+    }
+    if (done.length > 0) await this.clearIntents(done);
+    return open;
+  }
+
+  private async clearIntents(ids: string[]): Promise<void> {
+    await this.redis.multi().zrem(this.keys.enqueueIntents(), ...ids).hdel(this.keys.intentDetails(), ...ids).exec();
+  }
+
+  /**
+   * Brings the project's side (its indexes and backlog, another slot than the task's) and the open-task and
+   * callback sets in step with a task, as its own script reported it: `remaining` items not yet terminal, and when
+   * it ended, what its end left (`end`). Idempotent and order-free (projectTask.lua), so a worker and the reaper may
+   * both do it. Between the task's script and this call a list may show the task in its former status and the
+   * backlog count its items a moment longer; a worker that dies in between leaves it for the reaper.
+   */
+  private async settle(checkId: string, project: string, status: string, remaining: number | null, end: EndReply | null, now: number): Promise<void> {
+    const keep = end ? end[0] : 0;
+    await this.redis.projectTask(...this.keys.projectScriptKeys(project, end?.[2] ?? undefined), checkId, status, remaining ?? '', now, keep, this.retentionSeconds);
+    if (!end) return;
+    const tx = this.redis.multi().zrem(this.keys.openTasks(), checkId);
+    if (end[1] === 1) tx.zadd(this.keys.callbacksDue(), now, checkId);
+    await tx.exec();
+  }
+
+  /**
+   * For a task found ended but still among the open tasks (the worker that ended it died before `settle`): settles
+   * its project's side from the task itself. Its callback is made due unless one was attempted already.
+   */
+  async settleEnded(checkId: string, now: number = Date.now()): Promise<void> {
+    const [project, status, finished, retention, callback, callbackStatus, idem] = await this.redis.hmget(
+      this.keys.task(checkId).task,
+      'project',
+      'status',
+      'finished_at',
+      'retention',
+      'callback',
+      'callback_status',
+      'idem',
+    );
+    if (!project || !status || status === 'Pending' || status === 'Running') return;
+    const keep = retention ? Math.min(this.retentionSeconds, Number(retention)) : this.retentionSeconds;
+    const end: EndReply = [keep, callback && !callbackStatus ? 1 : 0, idem ?? null];
+    await this.settle(checkId, project, status, 0, end, Number(finished ?? now));
   }
 
   /**
@@ -220,8 +324,8 @@ export class TaskStore extends TaskGetters {
   async advance(options: AdvanceOptions): Promise<Advanced> {
     const { checkId, project, worker, finish, claimIndex, now = Date.now() } = options;
     const state: ItemState | undefined = finish && terminalState(finish.claimed && { ...finish.claimed, worker }, finish.outcome, now);
-    const [written, taskStatus, claim, ended] = await this.redis.advanceItem(
-      ...this.advanceKeys(checkId, project),
+    const [written, taskStatus, claim, ended, started, remaining, end] = await this.redis.advanceItem(
+      ...this.advanceKeys(checkId),
       checkId,
       now,
       this.retentionSeconds,
@@ -231,6 +335,7 @@ export class TaskStore extends TaskGetters {
       this.workerJson(worker),
       this.keys.endedChannel(),
     );
+    if (taskStatus !== null && (written === 1 || started === 1 || ended === 1)) await this.settle(checkId, project, taskStatus, remaining, end, now);
     return {
       written,
       taskStatus,
@@ -243,13 +348,12 @@ export class TaskStore extends TaskGetters {
    * The KEYS of advanceItem for a task. A worker calls it once per item, for the same few tasks at a time, so the
    * key lists are kept (bounded) rather than rebuilt from eight template strings each time.
    */
-  private advanceKeys(checkId: string, project: string): string[] {
-    const cacheKey = `${project}\u0000${checkId}`;
-    let keys = this.advanceKeyCache.get(cacheKey);
+  private advanceKeys(checkId: string): string[] {
+    let keys = this.advanceKeyCache.get(checkId);
     if (!keys) {
       if (this.advanceKeyCache.size >= 1024) this.advanceKeyCache.clear();
-      keys = this.keys.taskScriptKeys(checkId, project);
-      this.advanceKeyCache.set(cacheKey, keys);
+      keys = this.keys.taskScriptKeys(checkId);
+      this.advanceKeyCache.set(checkId, keys);
     }
     return keys;
   }
@@ -295,7 +399,7 @@ export class TaskStore extends TaskGetters {
   async cancel(checkId: string, project: string, now: number = Date.now()): Promise<Canceled | { ended: TaskStatus } | undefined> {
     if (!TaskStore.isCheckId(checkId)) return undefined;
     const reply = await this.redis.cancelTask(
-      ...this.keys.taskScriptKeys(checkId, project),
+      ...this.keys.taskScriptKeys(checkId),
       checkId,
       project,
       now,
@@ -306,7 +410,8 @@ export class TaskStore extends TaskGetters {
     );
     if (reply === -1) return undefined;
     if (reply[0] === 'ended') return { ended: reply[1] as TaskStatus };
-    const [, canceled, hash, specs, states] = reply;
+    const [, canceled, hash, specs, states, end] = reply;
+    await this.settle(checkId, project, 'Canceled', 0, end, now);
     const task = record(hash);
     return { canceled, task: taskView(checkId, task, record(specs), record(states)), runs: runsOf(task.pools, task.total) };
   }

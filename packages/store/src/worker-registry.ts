@@ -1,7 +1,7 @@
 // Owns: which worker processes are alive and which pool (network zone) each serves — heartbeats with a TTL in Redis
 // — and which pools exist. Must not: decide what happens to work for a pool nobody serves (the API decides).
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import type { StoreKeys } from './keys.js';
 
 /** How a worker process describes itself in its heartbeat. */
@@ -29,7 +29,7 @@ export class WorkerRegistry {
   readonly ttlMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
     options: WorkerRegistryOptions = {},
   ) {

@@ -8,31 +8,36 @@
   - claim: a terminal item, or an item of an ended/canceled task, is skipped; a re-run of a running item counts
     another attempt but no counter moves twice.
 
-  KEYS[1..14] the task's keys (includes/taskKeys.lua)
+  KEYS[1..5] the task's keys (includes/taskKeys.lua)
   ARGV[1] check id   ARGV[2] now (ms)   ARGV[3] retention (s)
   ARGV[4] index to finish or ''   ARGV[5] its terminal state JSON (status success|failed + result fields)
   ARGV[6] index to claim or ''    ARGV[7] worker JSON {id,pool}   ARGV[8] channel on which the end of a task is announced
 
   Output: { written: 1 | 0 (already terminal) | -1 (gone) | false (nothing to finish), task status or false,
             claim: { 'run', attempts, spec JSON, sealed secrets or false } | { 'skip', status } | { 'gone' } | false,
-            1 when this call ended the task, else 0 }
+            1 when this call ended the task, else 0, 1 when it moved the task from Pending to Running, else 0,
+            the task's items not yet terminal (after a written finish, else false),
+            when it ended the task: { seconds kept, 1 if a callback is due, its Idempotency-Key or false }, else false }
+  The caller brings the project's side in step with the last four (projectTask.lua).
 ]]
 --- @include "taskKeys"
 
 local checkId, now, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local taskStatus = redis.call('HGET', KEYS[1], 'status')
 
+local started = 0
 local function markRunning()
   if taskStatus == 'Pending' then
     redis.call('HSET', KEYS[1], 'status', 'Running', 'started_at', now)
-    redis.call('ZREM', KEYS[5], checkId)
-    redis.call('ZADD', KEYS[6], 0, checkId)
     taskStatus = 'Running'
+    started = 1
   end
 end
 
 local written = false
 local ended = 0
+local remaining = false
+local endInfo = false
 if ARGV[4] ~= '' then
   local raw = taskStatus and redis.call('HGET', KEYS[2], ARGV[4])
   local stored = raw and cjson.decode(raw)
@@ -54,17 +59,17 @@ if ARGV[4] ~= '' then
     redis.call('HDEL', KEYS[4], ARGV[4])
     if stored.status == 'running' then redis.call('HINCRBY', KEYS[1], 'running', -1) end
     redis.call('HINCRBY', KEYS[1], result.status == 'success' and 'succeeded' or 'failed', 1)
-    itemsEnded(1)
     taskEvent('item', ARGV[4])
-    local t = redis.call('HMGET', KEYS[1], 'total', 'succeeded', 'failed', 'canceled')
-    local total, ok, bad, canceled = tonumber(t[1]), tonumber(t[2]) or 0, tonumber(t[3]) or 0, tonumber(t[4]) or 0
-    if ok + bad + canceled >= total and isOpen(taskStatus) then
+    remaining = remainingItems()
+    if remaining <= 0 and isOpen(taskStatus) then
       ended = 1
+      local t = redis.call('HMGET', KEYS[1], 'total', 'failed')
+      local total, bad = t[1], tonumber(t[2]) or 0
       if bad > 0 then
-        endTask(checkId, now, retention, 'Failed', bad .. ' of ' .. total .. ' items failed', KEYS[8], ARGV[8])
+        endInfo = endTask(now, retention, 'Failed', bad .. ' of ' .. total .. ' items failed', ARGV[8])
         taskStatus = 'Failed'
       else
-        endTask(checkId, now, retention, 'Succeeded', 'all ' .. total .. ' items succeeded', KEYS[7], ARGV[8])
+        endInfo = endTask(now, retention, 'Succeeded', 'all ' .. total .. ' items succeeded', ARGV[8])
         taskStatus = 'Succeeded'
       end
     else
@@ -96,4 +101,4 @@ if ARGV[6] ~= '' then
     end
   end
 end
-return { written, taskStatus or false, claim, ended }
+return { written, taskStatus or false, claim, ended, started, remaining, endInfo }

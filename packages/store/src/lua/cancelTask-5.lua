@@ -4,12 +4,14 @@
   (first terminal result wins), so a canceled task never changes again. The project is checked here, and the task
   returned as it now is, so that a cancel is one round trip.
 
-  KEYS[1..14] the task's keys (includes/taskKeys.lua)
+  KEYS[1..5] the task's keys (includes/taskKeys.lua)
   ARGV[1] check id   ARGV[2] project   ARGV[3] now (ms)   ARGV[4] retention (s)   ARGV[5] error message for canceled items
   ARGV[6] channel on which workers hear of cancellations   ARGV[7] channel on which the end of a task is announced
 
   Output: -1 when the task does not exist in this project, { 'ended', status } when it had ended, else
-          { 'canceled', number of items canceled, task hash, specs hash, items hash } (hashes as HGETALL returns them).
+          { 'canceled', number of items canceled, task hash, specs hash, items hash (as HGETALL returns them),
+          { seconds kept, 1 if a callback is due, its Idempotency-Key or false } }.
+  The caller brings the project's side in step (projectTask.lua).
 ]]
 --- @include "taskKeys"
 
@@ -35,7 +37,6 @@ for i = 1, #items, 2 do
   end
 end
 redis.call('HINCRBY', KEYS[1], 'canceled', canceled)
-itemsEnded(canceled)
-endTask(checkId, now, retention, 'Canceled', 'canceled by request; ' .. canceled .. ' unfinished items canceled', KEYS[9], ARGV[7])
+local endInfo = endTask(now, retention, 'Canceled', 'canceled by request; ' .. canceled .. ' unfinished items canceled', ARGV[7])
 redis.call('PUBLISH', ARGV[6], checkId)
-return { 'canceled', canceled, redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3]), items }
+return { 'canceled', canceled, redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3]), items, endInfo }
