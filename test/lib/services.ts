@@ -193,10 +193,46 @@ export interface KafkaEndpoint {
   };
 }
 
-/** A Redis Cluster of three masters and three replicas (test/services.d/redis-cluster.mjs). */
+/** One node of the Redis Cluster; what restartNode() (test/lib/cluster-control.ts) needs to start it again. */
+export interface RedisClusterNode {
+  host: string;
+  port: number;
+  /** Its cluster bus port (--cluster-port; not port + 10000, which may not exist). */
+  busPort: number;
+  /** Its --dir: nodes.conf (its node id and epoch) and redis.pid. */
+  dir: string;
+  /** Where the node writes its pid; `test/services stop` also stops the pid found there (a restarted node). */
+  pidFile: string;
+  /** Its log, <tmp>/rediscluster-<port>.log. */
+  log: string;
+  /** redis-server arguments that start this node again as itself, daemonized, writing pidFile and appending to log. */
+  restartArgs: string[];
+}
+
+/**
+ * A Redis Cluster (test/services.d/redis-cluster.mjs): six redis-server on 127.0.0.1, 3 masters with one replica each,
+ * all 16384 slots covered, no password, no persistence, cluster-node-timeout nodeTimeoutMs, so a crashed master's
+ * replica takes over within a few seconds. `masters`, `replicas` and `shards` are the roles at start: a failover test
+ * swaps them (find the current master of a key with masterOf() from test/lib/cluster-control.ts).
+ */
 export interface RedisClusterEndpoint {
-  /** "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3": seed nodes, as CONNCHECK_REDIS_CLUSTER_NODES takes them */
+  /** The first node (also nodes[0]). */
+  host: string;
+  port: number;
+  /** All six nodes. */
+  nodes: RedisClusterNode[];
+  /** The masters' ports at start, ordered by their first slot (0, 5461, 10923). */
+  masters: number[];
+  /** The replicas' ports at start, replicas[i] replicating masters[i]. */
+  replicas: number[];
+  /** The same pairs, [{ master, replica }]. */
+  shards: { master: number; replica: number }[];
+  /** "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3": the first three nodes, as a seed list for a cluster client. */
   seeds: string;
+  /** cluster-node-timeout: 1500 */
+  nodeTimeoutMs: number;
+  /** The redis-server binary the nodes run. */
+  redisServer: string;
 }
 
 export interface TestServices {
@@ -216,7 +252,7 @@ let cached: { file: string; services: TestServices } | undefined;
  * Throws when the tests were not started through `npm test` / `test/services run -- …`.
  */
 export type ServiceName = 'redis' | 'rediscluster' | 'mariadb' | 'postgresql' | 'mongodb' | 'kafka';
-const ALL_SERVICES: readonly ServiceName[] = ['redis', 'mariadb', 'postgresql', 'mongodb', 'kafka'];
+const ALL_SERVICES: readonly ServiceName[] = ['redis', 'rediscluster', 'mariadb', 'postgresql', 'mongodb', 'kafka'];
 
 /** The started set's endpoints; `required` names the services the caller needs (all, unless a subset was started). */
 export function loadServices(required: readonly ServiceName[] = ALL_SERVICES): TestServices {

@@ -178,15 +178,32 @@ export function pidAlive(pid, exe) {
   return true;
 }
 
+/**
+ * The pid of a recorded server if it still runs: its own pid, or else the one in its `pidFile` (a server that a test
+ * stopped and started again, daemonized, writes its new pid there; see redis-cluster.mjs). 0 when neither runs.
+ */
+export function livePid(proc) {
+  if (pidAlive(proc.pid, proc.exe)) return proc.pid;
+  if (!proc.pidFile) return 0;
+  let pid = 0;
+  try {
+    pid = Number(fs.readFileSync(proc.pidFile, 'utf8').trim());
+  } catch {
+    return 0;
+  }
+  return pidAlive(pid, proc.exe) ? pid : 0;
+}
+
 // ---------------------------------------------------------------------------------------------
 // server processes
 
 /**
  * Start a long-running server, detached (own process group, survives `start` exiting, is not hit by
  * the terminal's Ctrl-C) with stdout+stderr appended to <dir>/<name>.log. Registered in ctx.procs
- * so a failed start, `stop` and `run` can stop it.
+ * so a failed start, `stop` and `run` can stop it. `pidFile`: where the server writes its pid; stop and the
+ * health check also follow that file, for a server that may be restarted as another process (see livePid()).
  */
-export function spawnServer(ctx, name, cmd, args, { uid, gid, cwd, env = process.env, stopSignal = 'SIGTERM' } = {}) {
+export function spawnServer(ctx, name, cmd, args, { uid, gid, cwd, env = process.env, stopSignal = 'SIGTERM', pidFile } = {}) {
   if (ctx.aborted) throw new AbortedError();
   const logFile = path.join(ctx.dir, `${name}.log`);
   const fd = fs.openSync(logFile, 'a', 0o600);
@@ -196,7 +213,7 @@ export function spawnServer(ctx, name, cmd, args, { uid, gid, cwd, env = process
   } finally {
     fs.closeSync(fd);
   }
-  const proc = { name, pid: child.pid, exe: path.basename(cmd), stopSignal, log: logFile, exit: null };
+  const proc = { name, pid: child.pid, exe: path.basename(cmd), stopSignal, log: logFile, pidFile, exit: null };
   child.on('error', (err) => {
     proc.exit = `could not be started: ${err.message}`;
   });
@@ -239,29 +256,30 @@ export async function waitReady(ctx, proc, what, check) {
 
 /** Stop one recorded server: its stop signal, then SIGKILL to its process group after `graceMs`. */
 export async function stopProc(proc, graceMs = 15_000) {
-  if (!pidAlive(proc.pid, proc.exe)) return;
+  const pid = livePid(proc);
+  if (!pid) return;
   try {
-    process.kill(proc.pid, proc.stopSignal ?? 'SIGTERM');
+    process.kill(pid, proc.stopSignal ?? 'SIGTERM');
   } catch {
     /* gone */
   }
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (!pidAlive(proc.pid, proc.exe)) return;
+    if (!pidAlive(pid, proc.exe)) return;
     await sleep(50);
   }
-  say(`${proc.name} (pid ${proc.pid}) did not stop in ${secs(graceMs)}; killing it`);
+  say(`${proc.name} (pid ${pid}) did not stop in ${secs(graceMs)}; killing it`);
   try {
-    process.kill(-proc.pid, 'SIGKILL');
+    process.kill(-pid, 'SIGKILL');
   } catch {
     /* no group */
   }
   try {
-    process.kill(proc.pid, 'SIGKILL');
+    process.kill(pid, 'SIGKILL');
   } catch {
     /* gone */
   }
-  for (let i = 0; i < 40 && pidAlive(proc.pid, proc.exe); i++) await sleep(50);
+  for (let i = 0; i < 40 && pidAlive(pid, proc.exe); i++) await sleep(50);
 }
 
 export function removeDir(dir) {
