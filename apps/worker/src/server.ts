@@ -105,16 +105,21 @@ export async function startWorker(config: Config, secretBox: SecretBox, logger: 
   await beat();
   const heartbeat = new Periodic('heartbeat', 5000, beat, logger);
   heartbeat.start();
+  let closing: Promise<void> | undefined;
   return {
     worker,
-    async close() {
-      await heartbeat.close();
-      await registry.leave(worker.ref).catch(() => undefined);
-      // The worker first: from this moment no job claims another item.
-      await Promise.all([worker.close(config.shutdownGraceMs), reaper.close(), recovery.close(), webhooks.close()]);
-      await queue.close();
-      connection.disconnect();
-      storeRedis.disconnect();
+    // Once: a second call waits for the first (a closed cluster client would queue its commands forever).
+    close() {
+      closing ??= (async () => {
+        await heartbeat.close();
+        await registry.leave(worker.ref).catch(() => undefined);
+        // The worker first: from this moment no job claims another item.
+        await Promise.all([worker.close(config.shutdownGraceMs), reaper.close(), recovery.close(), webhooks.close()]);
+        await queue.close();
+        connection.disconnect();
+        storeRedis.disconnect();
+      })();
+      return closing;
     },
   };
 }
