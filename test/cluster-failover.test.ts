@@ -51,9 +51,9 @@ describe('a Redis Cluster master crashing mid-batch', () => {
     // While it runs: a read may fail during the failover (the API answers 503 then), so polls go on through errors.
     const read = async (): Promise<Task | undefined> => {
       const res = await p.app.inject(`/v1/proj/checks/${checkId}`);
-      return res.statusCode === 200 ? (res.json() as Task) : undefined;
+      return res.statusCode === 200 ? res.json<Task>() : undefined;
     };
-    await waitFor(async () => ((((await read())?.summary.succeeded ?? 0) >= ITEMS / 5 ? true : undefined)), 30_000, 'a fifth of the items to end');
+    await waitFor(async () => (((await read())?.summary.succeeded ?? 0) >= ITEMS / 5 ? true : undefined), 30_000, 'a fifth of the items to end');
     const before = (await read())!.summary;
 
     await stopNode(endpoint, oldMaster);
@@ -61,10 +61,14 @@ describe('a Redis Cluster master crashing mid-batch', () => {
     await waitForFailover(endpoint, oldMaster, 20_000);
     const failoverMs = Date.now() - crashed;
 
-    const done = await waitFor(async () => {
-      const task = await read().catch(() => undefined);
-      return task?.finished_at ? task : undefined;
-    }, 90_000, 'the task to end after the failover');
+    const done = await waitFor(
+      async () => {
+        const task = await read().catch(() => undefined);
+        return task?.finished_at ? task : undefined;
+      },
+      90_000,
+      'the task to end after the failover',
+    );
     const endedMs = Date.now() - crashed;
 
     const { summary, check_items: items } = done;

@@ -199,7 +199,8 @@ describe('enhanced connections checked from several pools', () => {
     const view = (await connection(mysqlId)).json;
     assert.equal(view.status, 'DELETED');
     assert.equal(await redis.hexists(`${prefix}:conn:${mysqlId}`, 'secrets'), 0, 'its sealed credentials are gone');
-    for (const pool of ['zone-a', 'zone-b', 'zone-c']) assert.equal(await redis.exists(`${prefix}:bull:{checks-${pool}}:checks-${pool}:repeat:conn.${mysqlId}.${pool}`), 0);
+    for (const pool of ['zone-a', 'zone-b', 'zone-c'])
+      assert.equal(await redis.exists(`${prefix}:bull:{checks-${pool}}:checks-${pool}:repeat:conn.${mysqlId}.${pool}`), 0);
     assert.deepEqual(
       (await api('GET', '/v2.0/p1/datasource/enhanced-connections?status=DELETED')).json.connections.map((c: any) => c.id),
       [mysqlId],

@@ -177,7 +177,6 @@ describe('separate API and worker processes', () => {
 
 describe('a worker killed mid-job', () => {
   it('its items run again on another worker within 15 s with the default lock; the task ends with nothing double counted', async (t) => {
-    const services = loadServices();
     const prefix = `kill${randomBytes(3).toString('hex')}`;
     // A server that never answers at first (the item hangs in worker A), then answers garbage (worker B's re-run
     // ends fast with PROTOCOL_ERROR).

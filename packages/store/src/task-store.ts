@@ -157,7 +157,14 @@ export class TaskStore extends TaskGetters {
     await intent.expire(this.keys.pools(), 7 * 86400).exec();
 
     // Should this fail (Redis away), the intent stays: a worker undoes whatever of the reservation was made.
-    const reply = await this.redis.reserveTask(...this.keys.projectScriptKeys(project, idemKey), checkId, now, options.maxUnfinished ?? -1, idem?.body ?? '', items.length);
+    const reply = await this.redis.reserveTask(
+      ...this.keys.projectScriptKeys(project, idemKey),
+      checkId,
+      now,
+      options.maxUnfinished ?? -1,
+      idem?.body ?? '',
+      items.length,
+    );
     if (reply[0] !== 'created') {
       await this.dropIntent(checkId);
       switch (reply[0]) {
@@ -277,7 +284,11 @@ export class TaskStore extends TaskGetters {
   }
 
   private async clearIntents(ids: string[]): Promise<void> {
-    await this.redis.multi().zrem(this.keys.enqueueIntents(), ...ids).hdel(this.keys.intentDetails(), ...ids).exec();
+    await this.redis
+      .multi()
+      .zrem(this.keys.enqueueIntents(), ...ids)
+      .hdel(this.keys.intentDetails(), ...ids)
+      .exec();
   }
 
   /**
@@ -289,7 +300,15 @@ export class TaskStore extends TaskGetters {
    */
   private async settle(checkId: string, project: string, status: string, remaining: number | null, end: EndReply | null, now: number): Promise<void> {
     const keep = end ? end[0] : 0;
-    await this.redis.projectTask(...this.keys.projectScriptKeys(project, end?.[2] ?? undefined), checkId, status, remaining ?? '', now, keep, this.retentionSeconds);
+    await this.redis.projectTask(
+      ...this.keys.projectScriptKeys(project, end?.[2] ?? undefined),
+      checkId,
+      status,
+      remaining ?? '',
+      now,
+      keep,
+      this.retentionSeconds,
+    );
     if (!end) return;
     const tx = this.redis.multi().zrem(this.keys.openTasks(), checkId);
     if (end[1] === 1) tx.zadd(this.keys.callbacksDue(), now, checkId);
