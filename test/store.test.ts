@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { type BatchJob, buildItems } from '@conncheck/core';
 import { type ItemOutcome, TaskQueue, createRedis, isUnavailableError } from '@conncheck/store';
-import { type Harness, dumpKeys, harness } from './lib/harness.js';
+import { type Harness, dumpKeys, harness, testRedis, waitFor } from './lib/harness.js';
 import { freePort } from './lib/processes.js';
 
 const worker = { id: 'w1', pool: 'default' };
@@ -311,6 +311,132 @@ describe('TaskReaper', () => {
     // The ended task left the open set; the waiting ones are all still in it.
     assert.equal(await h.redis.zcard(h.store.keys.openTasks()), 250);
     await reaper.close();
+  });
+});
+
+/**
+ * A task's own keys and its project's side (indexes, backlog, Idempotency-Key) are in different hash slots (on a
+ * cluster, on different shards): the task changes atomically on its own, and its project's side follows in a second,
+ * idempotent and order-free step. These tests break the steps apart as a crash or a race would.
+ */
+describe("a task's project side", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await harness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  type ProjectTask = (...args: (string | number)[]) => Promise<number>;
+  /** The script as the store calls it (ioredis defines it on the store's connection, which is the harness's). */
+  const report = (checkId: string, status: string, remaining: number | '', keep = 60) =>
+    (h.redis as unknown as { projectTask: ProjectTask }).projectTask(
+      ...h.store.keys.projectScriptKeys('p1'),
+      checkId,
+      status,
+      remaining,
+      Date.now(),
+      keep,
+      h.store.retentionSeconds,
+    );
+  const indexesOf = async (checkId: string) => {
+    const statuses = ['Pending', 'Running', 'Succeeded', 'Failed', 'Canceled'] as const;
+    const scores = await Promise.all(statuses.map((status) => h.redis.zscore(h.store.keys.projectIndex('p1', status), checkId)));
+    return statuses.filter((_, i) => scores[i] !== null);
+  };
+
+  it('moves only forward and only down: a late, repeated or higher report changes nothing', async () => {
+    const { check_id } = await h.store.submit('p1', buildItems(jobs(3)).items, h.queue, 'default');
+    assert.equal(await h.store.unfinishedItems('p1'), 3);
+    assert.deepEqual(await indexesOf(check_id), ['Pending']);
+    assert.equal(await report(check_id, 'Running', 2), 2);
+    assert.deepEqual(await indexesOf(check_id), ['Running']);
+    assert.equal(await report(check_id, 'Running', 3), 2, 'a report older than the last one does not raise the backlog');
+    assert.equal(await report(check_id, 'Succeeded', 0), 0);
+    assert.deepEqual(await indexesOf(check_id), ['Succeeded']);
+    assert.equal(await report(check_id, 'Running', 1), 0, 'a report that comes after the end moves nothing');
+    assert.equal(await report(check_id, 'Succeeded', 0), 0, 'the end reported twice counts once');
+    assert.deepEqual(await indexesOf(check_id), ['Succeeded']);
+    assert.equal(await h.redis.zcard(h.store.keys.endedTimes('p1')), 1);
+    assert.equal(await h.redis.exists(h.store.keys.unfinished('p1')), 0, 'an empty backlog is deleted');
+  });
+
+  it('a worker that died between ending a task and its project side leaves it to the reaper', async () => {
+    const { TaskReaper } = await import('@conncheck/worker');
+    const { quietLogger } = await import('./lib/harness.js');
+    const reaper = new TaskReaper({ store: h.store, queue: h.queue, ref: { id: 'reaper', pool: 'default' }, logger: quietLogger });
+    const { check_id } = await h.store.submit('p1', buildItems(jobs(2)).items, h.queue, 'default', { callbackUrl: 'http://127.0.0.1:9/hook' });
+    const claimed = { attempts: 1, started_at: 0 };
+    await h.store.advance({ checkId: check_id, project: 'p1', worker, finish: { index: 0, claimed, outcome: ok } });
+    await h.store.advance({ checkId: check_id, project: 'p1', worker, finish: { index: 1, claimed, outcome: refused } });
+    assert.equal((await h.store.getTask(check_id, 'p1'))?.status, 'Failed');
+    // Undo what the second step did, as if the worker had died right after the task's own script.
+    const k = h.store.keys;
+    await h.redis.zrem(k.projectIndex('p1', 'Failed'), check_id);
+    await h.redis.zrem(k.endedTimes('p1'), check_id);
+    await h.redis.zadd(k.projectIndex('p1', 'Running'), 0, check_id);
+    await h.redis.hset(k.unfinished('p1'), check_id, 1, 'total', 1);
+    await h.redis.zadd(k.openTasks(), Date.now(), check_id);
+    await h.redis.zrem(k.callbacksDue(), check_id);
+    assert.equal(await h.store.unfinishedItems('p1'), 1);
+
+    await reaper.reapOnce(Date.now());
+    assert.deepEqual(await indexesOf(check_id), ['Failed']);
+    assert.equal(await h.store.unfinishedItems('p1'), 0);
+    assert.equal(await h.redis.zscore(k.openTasks(), check_id), null);
+    assert.notEqual(await h.redis.zscore(k.callbacksDue(), check_id), null, 'its callback is made due');
+    assert.deepEqual(
+      (await h.store.listTasks('p1', { limit: 10 })).checks.map((c) => [c.check_id, c.status]),
+      [[check_id, 'Failed']],
+    );
+    await reaper.close();
+  });
+
+  it('a submission that died after reserving its project side is undone by a worker, and cannot store its task after that', async () => {
+    const { EnqueueRecovery } = await import('@conncheck/worker');
+    const { quietLogger } = await import('./lib/harness.js');
+    const { SecretBox } = await import('@conncheck/core');
+    // The dying API: its own connection, whose storeTask never returns (defined before the store defines the real one).
+    const dying = testRedis('dying-api');
+    await dying.connect();
+    (dying as unknown as { storeTask: () => Promise<never> }).storeTask = () => new Promise<never>(() => undefined);
+    const { TaskStore } = await import('@conncheck/store');
+    const dyingStore = new TaskStore({ redis: dying, prefix: h.prefix, secretBox: SecretBox.random() });
+    const { items } = buildItems(jobs(4));
+    void dyingStore.submit('p1', items, h.queue, 'default', { idempotency: { key: 'k-1', body: { a: 1 } } });
+    let checkId = '';
+    await waitFor(
+      async () => {
+        checkId = (await h.redis.zrange(h.store.keys.enqueueIntents(), '0', '-1'))[0] ?? '';
+        return checkId !== '' && (await h.store.unfinishedItems('p1')) === 4 ? true : undefined;
+      },
+      5000,
+      'the reservation',
+    );
+    assert.deepEqual(await indexesOf(checkId), ['Pending']);
+    assert.equal(await h.store.getTask(checkId, 'p1'), undefined, 'the task itself is not stored');
+
+    const recovery = new EnqueueRecovery({ store: h.store, queue: h.queue, logger: quietLogger });
+    assert.equal(await recovery.recoverOnce(Date.now()), 0, 'a submission under way is left alone');
+    assert.equal(await recovery.recoverOnce(Date.now() + 2500), 0, 'nothing to enqueue: it was never stored');
+    assert.equal(await h.store.unfinishedItems('p1'), 0, 'its backlog is released');
+    assert.deepEqual(await indexesOf(checkId), []);
+    assert.equal(await h.redis.zcard(h.store.keys.openTasks()), 0);
+    assert.equal(await h.redis.zcard(h.store.keys.enqueueIntents()), 0);
+    // The dead submission can no longer store it: the check id is marked abandoned (and the mark expires).
+    const k = h.store.keys.task(checkId);
+    const store = (h.redis as unknown as { storeTask: (...args: (string | number)[]) => Promise<string> }).storeTask;
+    assert.equal(await store.call(h.redis, k.task, k.items, k.specs, k.secrets, checkId, 0, '[]', 'p1', 'BatchConnection', '{}', 0, '{}', 0), 'abandoned');
+    assert.ok((await h.redis.ttl(k.task)) > 0);
+    assert.equal(await h.store.getTask(checkId, 'p1'), undefined);
+    // Its Idempotency-Key was released with it: the client's retry creates the task.
+    const retry = await h.store.submit('p1', items, h.queue, 'default', { idempotency: { key: 'k-1', body: { a: 1 } } });
+    assert.equal(retry.replayed, false);
+    assert.notEqual(retry.check_id, checkId);
+    await recovery.close();
+    await dyingStore.close();
+    dying.disconnect();
   });
 });
 

@@ -53,6 +53,12 @@ export class TaskReaper {
     const { tasks, next } = await store.openTasksPage(await store.reaperCursor(), this.pageSize);
     let ended = 0;
     for (const task of tasks) {
+      // Ended, but its project's side was not brought in step (the worker that ended it died in between): do it now.
+      if (task.status !== 'Pending' && task.status !== 'Running') {
+        await store.settleEnded(task.checkId, now);
+        logger.warn({ check_id: task.checkId, status: task.status }, "settled the project's side of a task that ended without it");
+        continue;
+      }
       // Too young, or its jobs may not be added yet (EnqueueRecovery adds them): not an orphan.
       if (task.createdAt > now - this.minAgeMs || task.enqueuePending) continue;
       const unfinished = await store.unfinishedIndexes(task.checkId);
