@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Config, SecretBox, createLogger, loadConfig } from '@conncheck/core';
 import { type RedisClient, TaskQueue, TaskStore, connectRedis, createRedis, redisTarget } from '@conncheck/store';
-import { Cluster } from 'ioredis';
+import { deleteAll, scanAll } from './cluster-control.js';
 import { loadServices } from './services.js';
 
 /**
@@ -68,23 +68,10 @@ export async function harness(env: Record<string, string> = {}): Promise<Harness
 }
 
 /** Every key matching a pattern, sorted (on a cluster: from every master). */
-export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
-  const found = new Set<string>();
-  for (const node of redis instanceof Cluster ? redis.nodes('master') : [redis]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      for (const key of keys) found.add(key);
-    } while (cursor !== '0');
-  }
-  return [...found].sort();
-}
+export const scanKeys = (redis: RedisClient, pattern: string): Promise<string[]> => scanAll(redis, pattern);
 
 export async function deleteKeys(redis: RedisClient, pattern: string): Promise<void> {
-  const keys = await scanKeys(redis, pattern);
-  // One key per command: on a cluster the keys are in many slots.
-  for (let i = 0; i < keys.length; i += 500) await Promise.all(keys.slice(i, i + 500).map((key) => redis.unlink(key)));
+  await deleteAll(redis, pattern);
 }
 
 /** Every byte stored under a prefix, as text: for asserting that a secret is nowhere in Redis. */
