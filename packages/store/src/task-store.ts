@@ -1,5 +1,7 @@
 // Owns: every state transition of tasks and items in Redis (create, claim, finish, cancel, expire); reads: task-getters.
-// Must not: run probes or know HTTP; multi-key changes go through MULTI or a Lua script, never several round trips.
+// Must not: run probes or know HTTP. Keys of one hash slot change together in one MULTI or Lua script; a change that
+// spans slots (a task and its project's side, see keys.ts) is steps that are each atomic, idempotent and finished or
+// undone by a worker when the process dies between them — never a half state that nothing repairs.
 
 import { type ItemSecrets, type ItemSpec, type Task, type TaskStatus, SecretBoxError, TASK_TYPE, newCheckId } from '@conncheck/core';
 import { type ItemOutcome, type ItemState, type WorkerRef, INITIAL_ITEM_STATE, runsOf, taskView, terminalState } from './item-state.js';
