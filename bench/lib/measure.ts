@@ -73,6 +73,24 @@ export async function redisCommands(redis: Redis): Promise<number> {
   return calls;
 }
 
+/** CPU µs one Redis server has used since it started: used_cpu_sys + used_cpu_user from INFO cpu (all its threads). */
+export async function redisCpu(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return (field('used_cpu_sys') + field('used_cpu_user')) * 1e6;
+}
+
+/**
+ * The redirections and refusals a cluster node has answered since its last CONFIG RESETSTAT (INFO errorstats: MOVED,
+ * ASK, TRYAGAIN, CLUSTERDOWN): a client whose slot map is right sees none; a stale one sees a MOVED per command.
+ */
+export async function redisRedirections(redis: Redis): Promise<number> {
+  const info = await redis.info('errorstats');
+  let count = 0;
+  for (const match of info.matchAll(/^errorstat_(MOVED|ASK|TRYAGAIN|CLUSTERDOWN):count=(\d+)/gm)) count += Number(match[2]);
+  return count;
+}
+
 /**
  * Redis round trips seen with MONITOR while `during` runs: a burst of commands one client sends without another
  * client's command between them, within 200 µs, is one round trip (a pipeline, or one script call). An estimate, and
