@@ -130,7 +130,9 @@ export async function deleteAll(redis: Redis | Cluster, pattern: string): Promis
   const bySlot = new Map<number, string[]>();
   for (const key of await scanAll(redis, pattern)) {
     const slot = redis instanceof Cluster ? keySlot(key) : 0;
-    bySlot.set(slot, [...(bySlot.get(slot) ?? []), key]);
+    const keys = bySlot.get(slot);
+    if (keys) keys.push(key);
+    else bySlot.set(slot, [key]);
   }
   let deleted = 0;
   for (const keys of bySlot.values()) {

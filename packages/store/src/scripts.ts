@@ -10,6 +10,9 @@ const SCRIPTS = [
   'storeTask-4',
   'abandonTask-1',
   'projectTask-8',
+  'recordIntent-4',
+  'clearIntents-3',
+  'closeTask-2',
   'advanceItem-5',
   'cancelTask-5',
   'releaseItems-2',
@@ -42,6 +45,9 @@ export interface StoreCommands {
   storeTask(...args: (string | number)[]): Promise<'created' | 'abandoned'>;
   abandonTask(...args: (string | number)[]): Promise<'abandoned' | 'exists'>;
   projectTask(...args: (string | number)[]): Promise<number>;
+  recordIntent(...args: (string | number)[]): Promise<1>;
+  clearIntents(...args: (string | number)[]): Promise<number>;
+  closeTask(...args: (string | number)[]): Promise<1>;
   advanceItem(...args: (string | number)[]): Promise<AdvanceReply>;
   cancelTask(...args: (string | number)[]): Promise<CancelReply>;
   releaseItems(...args: (string | number)[]): Promise<number>;

@@ -150,13 +150,14 @@ export class TaskStore extends TaskGetters {
     const idem = options.idempotency && { key: this.box.digest(options.idempotency.key), body: this.box.digest(canonicalJson(options.idempotency.body)) };
     const idemKey = idem ? this.keys.idempotency(project, idem.key) : undefined;
 
-    const intent = this.redis
-      .multi()
-      .zadd(this.keys.enqueueIntents(), now, checkId)
-      .hset(this.keys.intentDetails(), checkId, JSON.stringify({ project, ...(idemKey !== undefined && { idem: idemKey }) }))
-      .zadd(this.keys.openTasks(), now, checkId);
-    for (const [pool] of runs) intent.zadd(this.keys.pools(), now, pool);
-    await intent.expire(this.keys.pools(), 7 * 86400).exec();
+    await this.redis.recordIntent(
+      ...this.intentKeys(),
+      this.keys.pools(),
+      checkId,
+      now,
+      JSON.stringify({ project, ...(idemKey !== undefined && { idem: idemKey }) }),
+      ...runs.map(([pool]) => pool),
+    );
 
     // Should this fail (Redis away), the intent stays: a worker undoes whatever of the reservation was made.
     const reply = await this.redis.reserveTask(
@@ -226,7 +227,12 @@ export class TaskStore extends TaskGetters {
 
   /** A submission refused: its intent and its place among the open tasks go (nothing else was written). */
   private async dropIntent(checkId: string): Promise<void> {
-    await this.redis.multi().zrem(this.keys.enqueueIntents(), checkId).hdel(this.keys.intentDetails(), checkId).zrem(this.keys.openTasks(), checkId).exec();
+    await this.redis.clearIntents(...this.intentKeys(), '1', checkId);
+  }
+
+  /** The KEYS of recordIntent (the first three) and clearIntents. */
+  private intentKeys(): [intents: string, details: string, open: string] {
+    return [this.keys.enqueueIntents(), this.keys.intentDetails(), this.keys.openTasks()];
   }
 
   /** Intents whose jobs are in, cleared together at the end of this turn of the event loop (one ZREM for many). */
@@ -239,19 +245,14 @@ export class TaskStore extends TaskGetters {
       this.intentsToClear = ids;
       setImmediate(() => {
         this.intentsToClear = undefined;
-        this.redis
-          .multi()
-          .zrem(this.keys.enqueueIntents(), ...ids)
-          .hdel(this.keys.intentDetails(), ...ids)
-          .exec()
-          .catch(() => undefined);
+        this.redis.clearIntents(...this.intentKeys(), '0', ...ids).catch(() => undefined);
       });
     }
     this.intentsToClear.push(checkId);
   }
 
   async clearEnqueueIntent(checkId: string): Promise<void> {
-    await this.redis.multi().zrem(this.keys.enqueueIntents(), checkId).hdel(this.keys.intentDetails(), checkId).exec();
+    await this.redis.clearIntents(...this.intentKeys(), '0', checkId);
   }
 
   /**
@@ -278,19 +279,10 @@ export class TaskStore extends TaskGetters {
         const { project, idem } = JSON.parse(details) as { project: string; idem?: string };
         await this.redis.projectTask(...this.keys.projectScriptKeys(project, idem), id, 'Abandoned', '', Date.now(), 0, this.retentionSeconds);
       }
-      await this.redis.zrem(this.keys.openTasks(), id);
-      done.push(id);
+      await this.redis.clearIntents(...this.intentKeys(), '1', id);
     }
-    if (done.length > 0) await this.clearIntents(done);
+    if (done.length > 0) await this.redis.clearIntents(...this.intentKeys(), '0', ...done);
     return open;
-  }
-
-  private async clearIntents(ids: string[]): Promise<void> {
-    await this.redis
-      .multi()
-      .zrem(this.keys.enqueueIntents(), ...ids)
-      .hdel(this.keys.intentDetails(), ...ids)
-      .exec();
   }
 
   /**
@@ -311,10 +303,33 @@ export class TaskStore extends TaskGetters {
       keep,
       this.retentionSeconds,
     );
-    if (!end) return;
-    const tx = this.redis.multi().zrem(this.keys.openTasks(), checkId);
-    if (end[1] === 1) tx.zadd(this.keys.callbacksDue(), now, checkId);
-    await tx.exec();
+    if (end) await this.redis.closeTask(this.keys.openTasks(), this.keys.callbacksDue(), checkId, now, end[1]);
+  }
+
+  /** Progress reports waiting for the end of this turn of the event loop, by check id. */
+  private progress: Map<string, { project: string; status: string; remaining: number | null; now: number }> | undefined;
+
+  /**
+   * Reports an open task's progress to its project's side (projectTask.lua), not waited for: a report lost (Redis
+   * away, the process gone) is made good by the task's next report or by its end, which are order-free.
+   */
+  private reportSoon(checkId: string, project: string, status: string, remaining: number | null, now: number): void {
+    if (!this.progress) {
+      const due = new Map<string, { project: string; status: string; remaining: number | null; now: number }>();
+      this.progress = due;
+      setImmediate(() => {
+        this.progress = undefined;
+        for (const [id, r] of due) this.settle(id, r.project, r.status, r.remaining, null, r.now).catch(() => undefined);
+      });
+    }
+    const known = this.progress.get(checkId);
+    if (known) {
+      if (remaining !== null && (known.remaining === null || remaining < known.remaining)) known.remaining = remaining;
+      if (status === 'Running') known.status = status;
+      known.now = now;
+    } else {
+      this.progress.set(checkId, { project, status, remaining, now });
+    }
   }
 
   /**
@@ -356,7 +371,10 @@ export class TaskStore extends TaskGetters {
       this.workerJson(worker),
       this.keys.endedChannel(),
     );
-    if (taskStatus !== null && (written === 1 || started === 1 || ended === 1)) await this.settle(checkId, project, taskStatus, remaining, end, now);
+    // The end is settled before this returns (whoever sees the task ended sees its project's side too); progress is
+    // reported in the background, several reports of a task in one turn of the event loop as one.
+    if (end) await this.settle(checkId, project, taskStatus ?? 'Failed', remaining, end, now);
+    else if (taskStatus !== null && (written === 1 || started === 1)) this.reportSoon(checkId, project, taskStatus, remaining, now);
     return {
       written,
       taskStatus,
