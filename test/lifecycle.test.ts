@@ -40,8 +40,9 @@ describe('submission', () => {
     let checkId: string | undefined;
     await waitFor(
       async () => {
+        // The intent comes first, the task last: wait for the task (the recovery below runs "2.5 s later").
         checkId = (await h.redis.zrange(h.store.keys.enqueueIntents(), '0', '-1'))[0];
-        return checkId ? true : undefined;
+        return checkId && (await h.store.taskInfo(checkId)) ? true : undefined;
       },
       5000,
       'the task to be stored',
