@@ -45,9 +45,16 @@ checks.negative_data_rejection.expected-statuses = [400, 401, 403, 404, 413, 415
 
 # A task read may wait for its end (wait_ms, up to 30 s) and no task ends in this run: wait 100 ms at most. (Its range is
 # checked by the API tests.)
+# DELETE of a check cancels it: the task stays readable (Canceled, with its items) until its retention ends, so a read
+# after a DELETE is a 200 by design, not the "deleted resource still available" of use_after_free (the stateful phase
+# finds the check's Location header and follows it).
 [[operations]]
 include-name-regex = '^GET /v(1|3)/\\{project_id\\}/(checks|jobs/batch-connection)/\\{check_id\\}$'
 parameters = { wait_ms = 100 }
+checks.use_after_free.enabled = false
+[[operations]]
+include-name-regex = '^GET /v1/\\{project_id\\}/checks/\\{check_id\\}/events$'
+checks.use_after_free.enabled = false
 
 # A cursor is opaque: only one the API handed out is accepted.
 [[operations]]
@@ -129,8 +136,10 @@ describe('the API under schemathesis', () => {
           'all',
           '--max-examples',
           '25',
+          // One worker: with two, schemathesis's coverage phase once failed inside CPython ("AST constructor recursion
+          // depth mismatch", a thread-safety bug of the interpreter, not a finding); one is as fast here.
           '--workers',
-          '2',
+          '1',
           '--seed',
           '1',
           '--no-color',

@@ -4,7 +4,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import swagger from '@fastify/swagger';
-import type { Config } from '@conncheck/core';
+import { ApiError, ApiErrorCode, type Config } from '@conncheck/core';
 import { type TaskQueue, type TaskStore, WorkerRegistry } from '@conncheck/store';
 import { TokenAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';
@@ -41,7 +41,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: config.bodyLimit,
     trustProxy: false,
-    return503OnClosing: true,
+    // While closing, requests get the API's own 503 (below), not Fastify's body without error_code.
+    return503OnClosing: false,
     // Longer than any valid id, so that a long one is a 400 naming the parameter; beyond this, 414.
     routerOptions: { maxParamLength: 1024 },
     ...edgeServerOptions({
@@ -52,6 +53,18 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     }),
     frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    void reply.header('connection', 'close');
+    throw new ApiError(503, ApiErrorCode.SERVICE_UNAVAILABLE, 'this API process is shutting down; retry (another process, or this one once restarted)', {
+      retryAfter: 1,
+    });
+  });
   const allowedMethods = registerMethodNotAllowed(app);
   const bodyAjv = makeAjv(false);
   const textAjv = makeAjv(true);
