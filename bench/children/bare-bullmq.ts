@@ -2,25 +2,14 @@
 // connect, in its own process as conncheck's worker is. Commands: {run: n} → {done, ms} once n jobs completed,
 // timed from the first job's arrival in the queue (the bench adds them right after sending the command).
 
-import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { onCommand, report } from '../lib/child.js';
+import { onCommand, report, tcpConnect } from '../lib/child.js';
 
 const [redisUrl, prefix, concurrencyArg, portArg] = process.argv.slice(2);
 const port = Number(portArg);
 const connection = new Redis(redisUrl!, { maxRetriesPerRequest: null });
-
-function tcpConnect(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve();
-    });
-    socket.once('error', reject);
-  });
-}
 
 let target = 0;
 let done = 0;
@@ -29,7 +18,7 @@ const worker = new Worker(
   'bare',
   async () => {
     if (startedAt === 0) startedAt = performance.now();
-    await tcpConnect();
+    await tcpConnect(port);
   },
   { connection, prefix: prefix!, concurrency: Number(concurrencyArg) },
 );

@@ -1,22 +1,11 @@
 // Baseline: the fastest this machine connects and closes on loopback — `concurrency` loops of connect + close, no
 // queue, no store. Commands: {run: n} → {done, ms}.
 
-import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { onCommand, report } from '../lib/child.js';
+import { onCommand, report, tcpConnect } from '../lib/child.js';
 
 const [concurrencyArg, portArg] = process.argv.slice(2);
 const port = Number(portArg);
-
-function tcpConnect(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve();
-    });
-    socket.once('error', reject);
-  });
-}
 
 onCommand(async (command) => {
   const n = Number(command.run);
@@ -24,7 +13,7 @@ onCommand(async (command) => {
   const started = performance.now();
   await Promise.all(
     Array.from({ length: Number(concurrencyArg) }, async () => {
-      while (next++ < n) await tcpConnect();
+      while (next++ < n) await tcpConnect(port);
     }),
   );
   return { done: n, ms: performance.now() - started };

@@ -2,6 +2,7 @@
 // Must not: measure anything itself; the bench times what it asks of them.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -62,4 +63,15 @@ export function onCommand(handle: (command: Record<string, unknown>) => unknown)
 
 export function report(message: unknown): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+
+/** One TCP connect to 127.0.0.1:`port` and an immediate close: the work both bare baselines do per item. */
+export function tcpConnect(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
 }

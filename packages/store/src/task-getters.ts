@@ -11,6 +11,7 @@ import {
   type TaskStatus,
   CHECK_ID_PATTERN,
   TASK_STATUSES,
+  checkIdTime,
 } from '@conncheck/core';
 import { type ItemState, type TaskHash, itemView, runsOf, taskHeaderView, taskView } from './item-state.js';
 import { StoreKeys } from './keys.js';
@@ -57,11 +58,6 @@ const checkIdRe = new RegExp(CHECK_ID_PATTERN);
 
 /** An index entry without its task is pruned only past this age: a new task's project side is written before it. */
 const STALE_AFTER_MS = 10 * 60_000;
-
-/** When a check id was made (ms): check ids are UUIDv7, whose first 48 bits are the creation time. */
-function checkIdTime(checkId: string): number {
-  return parseInt(checkId.slice(0, 8) + checkId.slice(9, 13), 16);
-}
 
 /** The reads of TaskStore (which extends this with the writes): one connection, one key scheme, one secret box. */
 export class TaskGetters {
@@ -227,7 +223,7 @@ export class TaskGetters {
         if (!values || values[0] === null) {
           // Expired since its entry was last pruned — or, if it is new, still being stored (its project's side is
           // written first): left alone.
-          if (checkIdTime(id) < young) {
+          if ((checkIdTime(id) ?? 0) < young) {
             stale.zrem(index, id);
             staleCount++;
           }

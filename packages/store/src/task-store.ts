@@ -80,6 +80,14 @@ export interface Submitted {
   enqueued: Promise<boolean>;
 }
 
+/** An open task's progress, as its project's side is to hear it (TaskStore.reportSoon). */
+interface ProgressReport {
+  project: string;
+  status: string;
+  remaining: number | null;
+  now: number;
+}
+
 /** One step of a worker through its job: finish an item, claim the next, or both (TaskStore.advance). */
 export interface AdvanceOptions {
   checkId: string;
@@ -180,12 +188,9 @@ export class TaskStore extends TaskGetters {
       }
     }
 
-    const k = this.keys.task(checkId);
     const args: (string | number)[] = [
-      k.task,
-      k.items,
-      k.specs,
-      k.secrets,
+      // The task's keys but its event stream, which storeTask does not write.
+      ...this.keys.taskScriptKeys(checkId).slice(0, 4),
       checkId,
       now,
       JSON.stringify(runs),
@@ -307,7 +312,7 @@ export class TaskStore extends TaskGetters {
   }
 
   /** Progress reports waiting for the end of this turn of the event loop, by check id. */
-  private progress: Map<string, { project: string; status: string; remaining: number | null; now: number }> | undefined;
+  private progress: Map<string, ProgressReport> | undefined;
 
   /**
    * Reports an open task's progress to its project's side (projectTask.lua), not waited for: a report lost (Redis
@@ -315,7 +320,7 @@ export class TaskStore extends TaskGetters {
    */
   private reportSoon(checkId: string, project: string, status: string, remaining: number | null, now: number): void {
     if (!this.progress) {
-      const due = new Map<string, { project: string; status: string; remaining: number | null; now: number }>();
+      const due = new Map<string, ProgressReport>();
       this.progress = due;
       setImmediate(() => {
         this.progress = undefined;
@@ -385,7 +390,7 @@ export class TaskStore extends TaskGetters {
 
   /**
    * The KEYS of advanceItem for a task. A worker calls it once per item, for the same few tasks at a time, so the
-   * key lists are kept (bounded) rather than rebuilt from eight template strings each time.
+   * key lists are kept (bounded) rather than rebuilt from five template strings each time.
    */
   private advanceKeys(checkId: string): string[] {
     let keys = this.advanceKeyCache.get(checkId);

@@ -60,11 +60,10 @@ if ARGV[4] ~= '' then
     if stored.status == 'running' then redis.call('HINCRBY', KEYS[1], 'running', -1) end
     redis.call('HINCRBY', KEYS[1], result.status == 'success' and 'succeeded' or 'failed', 1)
     taskEvent('item', ARGV[4])
-    remaining = remainingItems()
+    local total, bad
+    remaining, total, bad = remainingItems()
     if remaining <= 0 and isOpen(taskStatus) then
       ended = 1
-      local t = redis.call('HMGET', KEYS[1], 'total', 'failed')
-      local total, bad = t[1], tonumber(t[2]) or 0
       if bad > 0 then
         endInfo = endTask(now, retention, 'Failed', bad .. ' of ' .. total .. ' items failed', ARGV[8])
         taskStatus = 'Failed'

@@ -25,10 +25,11 @@ local function taskEvent(kind, index)
   redis.call('PUBLISH', KEYS[5], kind)
 end
 
--- Items of the task not yet terminal.
+-- Items of the task not yet terminal, its total and its failed items.
 local function remainingItems()
   local t = redis.call('HMGET', KEYS[1], 'total', 'succeeded', 'failed', 'canceled')
-  return tonumber(t[1]) - (tonumber(t[2]) or 0) - (tonumber(t[3]) or 0) - (tonumber(t[4]) or 0)
+  local total, bad = tonumber(t[1]), tonumber(t[3]) or 0
+  return total - (tonumber(t[2]) or 0) - bad - (tonumber(t[4]) or 0), total, bad
 end
 
 -- The task has ended as `final`: retention (the task's own, if it has one) counts from now for every key of the
